@@ -1,0 +1,1 @@
+//! Scoring mechanisms of the Dojo subnet.
