@@ -103,7 +103,8 @@ impl Hfl {
                     [row[col], others]
                 })
                 .collect();
-            // pingouin refuses fewer than 5 ratings; the original caught that and scored 0.
+            // pingouin's ANOVA refuses fewer than 5 ratings (so fewer than 3 completions), and the
+            // original scored 0 wherever pingouin failed or returned NaN.
             let value = if pairs.len() * 2 < 5 {
                 0.0
             } else {
