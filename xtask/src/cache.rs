@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root (the parent of `xtask/`).
 pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
 }
 
 /// The project cache: `$DOJO_CACHE_DIR` or `<repo>/.dojo-cache`. CI points it outside the clone so
@@ -14,4 +17,16 @@ pub(crate) fn cache_dir() -> PathBuf {
         Some(d) if !d.is_empty() => PathBuf::from(d),
         _ => project_root().join(".dojo-cache"),
     }
+}
+
+/// Cargo's target directory (honours `CARGO_TARGET_DIR` and config), from `cargo metadata`.
+pub(crate) fn target_dir(sh: &xshell::Shell) -> anyhow::Result<PathBuf> {
+    let meta = xshell::cmd!(sh, "cargo metadata --format-version 1 --no-deps")
+        .quiet()
+        .read()?;
+    let v: serde_json::Value = serde_json::from_str(&meta)?;
+    let dir = v["target_directory"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("cargo metadata has no target_directory"))?;
+    Ok(PathBuf::from(dir))
 }

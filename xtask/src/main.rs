@@ -7,6 +7,7 @@
 // xtask is a command-line program: printing is its job.
 #![allow(clippy::print_stdout)]
 
+mod bench_scoring;
 mod cache;
 mod ci;
 mod layering;
@@ -21,6 +22,8 @@ Tasks:
   ci                     everything CI checks: fmt, clippy, layering, deny, tests (unit, integration, doc)
   check-layering         fail if the pure crates depend on I/O crates
   setup                  install what the tests need into the project cache (Python venvs, libraries)
+  bench-scoring [--json] [--quick] [--tasks N] [--miners N]
+                         criterion benches + side-by-side run against the Python reference
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -36,6 +39,7 @@ fn main() -> Result<()> {
         Some("ci") => ci::run(&sh, &rest),
         Some("check-layering") => layering::check(&sh),
         Some("setup") => ci::setup(&sh),
+        Some("bench-scoring") => bench_scoring::run(&sh, &rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

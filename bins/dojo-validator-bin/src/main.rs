@@ -48,25 +48,41 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Score { input, output, pretty } => score(&input, output.as_deref(), pretty),
+        Command::Score {
+            input,
+            output,
+            pretty,
+        } => score(&input, output.as_deref(), pretty),
     }
 }
 
 fn score(input: &std::path::Path, output: Option<&std::path::Path>, pretty: bool) -> Result<()> {
     let text = if input.as_os_str() == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading standard input")?;
         s
     } else {
         std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?
     };
-    let doc = dojo_validator::replay::parse(&text).with_context(|| format!("parsing {}", input.display()))?;
-    let result = dojo_validator::replay::run(&doc).with_context(|| format!("scoring {}", input.display()))?;
-    let mut json = if pretty { serde_json::to_string_pretty(&result)? } else { serde_json::to_string(&result)? };
+    let doc = dojo_validator::replay::parse(&text)
+        .with_context(|| format!("parsing {}", input.display()))?;
+    let result = dojo_validator::replay::run(&doc)
+        .with_context(|| format!("scoring {}", input.display()))?;
+    let mut json = if pretty {
+        serde_json::to_string_pretty(&result)?
+    } else {
+        serde_json::to_string(&result)?
+    };
     json.push('\n');
     match output {
-        Some(path) => std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?,
-        None => std::io::stdout().write_all(json.as_bytes()).context("writing standard output")?,
+        Some(path) => {
+            std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => std::io::stdout()
+            .write_all(json.as_bytes())
+            .context("writing standard output")?,
     }
     Ok(())
 }

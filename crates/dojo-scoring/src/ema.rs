@@ -6,7 +6,11 @@ use crate::error::WeightError;
 
 /// What happens to miners that were not scored in an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "kebab-case"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum AbsentMiners {
     /// Dojo v1.x: every uid not scored in this update is reset to 0 (a de-facto non-response penalty),
     /// results are clamped at 0, and an update containing NaN is skipped as a whole.
@@ -52,19 +56,29 @@ impl MovingAverage {
     /// A moving average with `alpha` in `[0, 1]`.
     pub fn new(alpha: f64, absent: AbsentMiners) -> Result<Self, WeightError> {
         if !(0.0..=1.0).contains(&alpha) {
-            return Err(WeightError::InvalidParam { name: "alpha", reason: format!("{alpha} is not in [0, 1]") });
+            return Err(WeightError::InvalidParam {
+                name: "alpha",
+                reason: format!("{alpha} is not in [0, 1]"),
+            });
         }
         Ok(Self { alpha, absent })
     }
 
     /// Folds `rewards` (uid, reward) into `scores` (indexed by uid). On error `scores` is unchanged.
-    pub fn update(&self, scores: &mut [f64], rewards: &[(Uid, f64)]) -> Result<EmaUpdate, WeightError> {
+    pub fn update(
+        &self,
+        scores: &mut [f64],
+        rewards: &[(Uid, f64)],
+    ) -> Result<EmaUpdate, WeightError> {
         if rewards.is_empty() {
             return Ok(EmaUpdate::Empty);
         }
         for (i, (uid, v)) in rewards.iter().enumerate() {
             if usize::from(uid.0) >= scores.len() {
-                return Err(WeightError::UidOutOfRange { uid: uid.0, n: scores.len() });
+                return Err(WeightError::UidOutOfRange {
+                    uid: uid.0,
+                    n: scores.len(),
+                });
             }
             if self.absent == AbsentMiners::Reset && !v.is_finite() {
                 return Err(WeightError::NonFinite { index: i });

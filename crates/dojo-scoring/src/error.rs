@@ -18,7 +18,9 @@ pub enum StatsError {
         index: usize,
     },
     /// A rating matrix is ragged or too small.
-    #[error("rating matrix must have at least {min_rows} subjects and {min_cols} raters with equal row lengths")]
+    #[error(
+        "rating matrix must have at least {min_rows} subjects and {min_cols} raters with equal row lengths"
+    )]
     Shape {
         /// Minimum number of subjects.
         min_rows: usize,

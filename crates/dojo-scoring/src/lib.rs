@@ -38,8 +38,8 @@
 //!
 //! let mechanism = MechanismConfig::from_name("dojo-v1-ground-truth").unwrap().build().unwrap();
 //! let result = mechanism.score_task(&task).unwrap();
-//! assert!(result.scores["miner-1"] > result.scores["miner-2"]);
-//! assert!((result.scores.values().sum::<f64>() - 1.0).abs() < 1e-12);
+//! assert!(result.get("miner-1") > result.get("miner-2"));
+//! assert!((result.scores.iter().map(|(_, v)| v).sum::<f64>() - 1.0).abs() < 1e-12);
 //! ```
 //!
 //! # Guarantees
@@ -51,6 +51,7 @@
 //! * Task scores of a mechanism are either all zero or sum to 1 (`dojo-v2-votes` excepted: it sums
 //!   rewards and penalties).
 
+mod completion_map;
 mod ema;
 mod error;
 mod mechanism;
@@ -61,6 +62,7 @@ mod task;
 pub mod vector;
 pub mod weights;
 
+pub use completion_map::CompletionMap;
 pub use ema::{AbsentMiners, EmaUpdate, MovingAverage};
 pub use error::{ResponseError, ScoringError, StatsError, WeightError};
 pub use mechanism::{Aggregation, Mechanism, aggregate};
@@ -71,3 +73,8 @@ pub use mechanisms::rm_consensus::{ConsensusNormalisation, RmConsensus, RmConsen
 pub use mechanisms::votes::{Votes, VotesParams};
 pub use registry::{MechanismConfig, NAMES};
 pub use task::{Answer, FeedbackTask, Response, Task, TaskScores, VoteKind, VoteTask};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

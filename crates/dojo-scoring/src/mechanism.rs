@@ -1,5 +1,6 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use dojo_types::Hotkey;
 
@@ -44,15 +45,16 @@ pub trait Mechanism: Send + Sync + fmt::Debug {
 /// use dojo_scoring::{Aggregation, TaskScores, aggregate};
 /// use dojo_types::Hotkey;
 /// let h = Hotkey::new("h1").unwrap();
-/// let t = |v| TaskScores { scores: [(h.clone(), v)].into(), rejected: vec![] };
+/// let t = |v| TaskScores { scores: vec![(h.clone(), v)], rejected: vec![] };
 /// assert_eq!(aggregate(&[t(0.2), t(0.4)], Aggregation::Mean)[&h], 0.30000000000000004);
 /// assert_eq!(aggregate(&[t(0.2), t(0.4)], Aggregation::Sum)[&h], 0.6000000000000001);
 /// ```
 pub fn aggregate(tasks: &[TaskScores], how: Aggregation) -> BTreeMap<Hotkey, f64> {
-    let mut acc: BTreeMap<Hotkey, (f64, u32)> = BTreeMap::new();
+    // A round holds ~10^5 (task, miner) entries over a few hundred hotkeys: hash by text, then sort once.
+    let mut acc: HashMap<&Hotkey, (f64, u32), BuildHasherDefault<FxHasher>> = HashMap::default();
     for t in tasks {
         for (h, v) in &t.scores {
-            let e = acc.entry(h.clone()).or_insert((0.0, 0));
+            let e = acc.entry(h).or_insert((0.0, 0));
             e.0 += v;
             e.1 += 1;
         }
@@ -63,7 +65,31 @@ pub fn aggregate(tasks: &[TaskScores], how: Aggregation) -> BTreeMap<Hotkey, f64
                 Aggregation::Mean => sum / f64::from(n),
                 Aggregation::Sum => sum,
             };
-            (h, v)
+            (h.clone(), v)
         })
         .collect()
+}
+
+/// The multiply-rotate hash rustc uses (FxHash): hotkeys are few and short, and SipHash's DoS
+/// resistance buys nothing for keys that cost a registration each.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }

@@ -9,7 +9,13 @@ use crate::mechanisms::rm_consensus::{RmConsensus, RmConsensusParams};
 use crate::mechanisms::votes::{Votes, VotesParams};
 
 /// Every registered mechanism name. These names are part of the crate's semver contract.
-pub const NAMES: &[&str] = &[RmConsensus::NAME, DojoV0::NAME, GroundTruth::NAME, Hfl::NAME, Votes::NAME];
+pub const NAMES: &[&str] = &[
+    RmConsensus::NAME,
+    DojoV0::NAME,
+    GroundTruth::NAME,
+    Hfl::NAME,
+    Votes::NAME,
+];
 
 /// A mechanism selected by name with its parameters, as it appears in a config file:
 /// `{"mechanism": "dojo-v1-ground-truth", "params": {"minmax": "nan"}}`.

@@ -4,16 +4,21 @@ use std::collections::BTreeMap;
 
 use dojo_types::{CompletionId, Hotkey, Ranking, TaskId};
 
+use crate::CompletionMap;
 use crate::error::{ResponseError, ScoringError};
 
 /// A miner's answer to a task.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Answer {
     /// A score per completion (score and multi-score criteria).
-    Scores(BTreeMap<CompletionId, f64>),
+    Scores(CompletionMap<f64>),
     /// A rank per completion, 0 = best (ranking criterion).
-    Ranks(BTreeMap<CompletionId, u32>),
+    Ranks(CompletionMap<u32>),
 }
 
 /// One miner's response to a task.
@@ -27,7 +32,11 @@ pub struct Response {
 
 /// The kind of a vote task (Dojo v2, spec §4.10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum VoteKind {
     /// Miner vs miner.
     Pvp,
@@ -84,7 +93,13 @@ pub struct Task {
 impl Task {
     /// A task with only an id and responses.
     pub fn new(id: TaskId, responses: Vec<Response>) -> Self {
-        Task { id, ground_truth: None, responses, votes: None, feedback: None }
+        Task {
+            id,
+            ground_truth: None,
+            responses,
+            votes: None,
+            feedback: None,
+        }
     }
 
     /// Refuses tasks where one hotkey answered twice; which answer should count is not ours to guess.
@@ -92,7 +107,10 @@ impl Task {
         let mut seen = std::collections::BTreeSet::new();
         for r in &self.responses {
             if !seen.insert(&r.hotkey) {
-                return Err(ScoringError::DuplicateHotkey { task: self.id.clone(), hotkey: r.hotkey.clone() });
+                return Err(ScoringError::DuplicateHotkey {
+                    task: self.id.clone(),
+                    hotkey: r.hotkey.clone(),
+                });
             }
         }
         Ok(())
@@ -102,64 +120,155 @@ impl Task {
 /// The result of scoring one task: a score per accepted miner and the reason for every rejected one.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskScores {
-    /// Per-miner score for this task.
-    pub scores: BTreeMap<Hotkey, f64>,
+    /// Per-miner score for this task, in the order the responses were given (hotkeys are unique).
+    pub scores: Vec<(Hotkey, f64)>,
     /// Responses left out, and why.
     pub rejected: Vec<(Hotkey, ResponseError)>,
 }
 
-/// Scores of a response laid out in a fixed completion order, after validation.
-pub(crate) fn scores_in_order(
-    answer: &Answer,
-    order: &[&CompletionId],
-    mechanism: &'static str,
-) -> Result<Vec<f64>, ResponseError> {
-    let Answer::Scores(map) = answer else {
-        return Err(ResponseError::WrongAnswerKind { mechanism, expected: "scores" });
-    };
-    check_known(map.keys(), order)?;
-    order
-        .iter()
-        .map(|cid| match map.get(*cid) {
-            Some(v) if v.is_finite() => Ok(*v),
-            Some(_) => Err(ResponseError::NonFiniteScore { completion: (*cid).clone() }),
-            None => Err(ResponseError::MissingCompletion((*cid).clone())),
-        })
-        .collect()
+impl TaskScores {
+    /// The score of one hotkey, if it was scored.
+    pub fn get(&self, hotkey: &str) -> Option<f64> {
+        self.scores
+            .iter()
+            .find(|(h, _)| h.as_str() == hotkey)
+            .map(|(_, v)| *v)
+    }
+
+    /// The scores keyed by hotkey.
+    pub fn to_map(&self) -> BTreeMap<Hotkey, f64> {
+        self.scores.iter().cloned().collect()
+    }
 }
 
-/// Ranks of a response in a fixed completion order, checked to be a permutation of `0..C`.
-pub(crate) fn ranks_in_order(
-    answer: &Answer,
-    order: &[&CompletionId],
-    mechanism: &'static str,
-) -> Result<Vec<u32>, ResponseError> {
-    let Answer::Ranks(map) = answer else {
-        return Err(ResponseError::WrongAnswerKind { mechanism, expected: "ranks" });
-    };
-    check_known(map.keys(), order)?;
-    let ranks: Vec<u32> = order
-        .iter()
-        .map(|cid| map.get(*cid).copied().ok_or_else(|| ResponseError::MissingCompletion((*cid).clone())))
-        .collect::<Result<_, _>>()?;
-    let mut seen = vec![false; ranks.len()];
-    for &r in &ranks {
-        match seen.get_mut(r as usize) {
-            Some(s) if !*s => *s = true,
-            _ => return Err(ResponseError::BadRanks { completions: ranks.len() }),
-        }
-    }
-    Ok(ranks)
+/// Where each completion of a task goes in a row: built once per task so that laying out each
+/// response is one pass over its (sorted) answer map.
+pub(crate) struct Layout<'a> {
+    /// Completion ids in canonical order.
+    order: Vec<&'a CompletionId>,
+    /// `(id, position in order)`, sorted by id like the answer maps.
+    by_id: Vec<(&'a CompletionId, usize)>,
 }
 
-fn check_known<'a>(
-    keys: impl Iterator<Item = &'a CompletionId>,
-    order: &[&CompletionId],
-) -> Result<(), ResponseError> {
-    for k in keys {
-        if !order.contains(&k) {
-            return Err(ResponseError::UnknownCompletion(k.clone()));
-        }
+impl<'a> Layout<'a> {
+    pub(crate) fn new(order: Vec<&'a CompletionId>) -> Self {
+        let mut by_id: Vec<(&CompletionId, usize)> =
+            order.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+        by_id.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        Layout { order, by_id }
     }
-    Ok(())
+
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub(crate) fn order(&self) -> &[&'a CompletionId] {
+        &self.order
+    }
+
+    /// Writes the response's scores, in canonical order, into `out` (length `len()`).
+    pub(crate) fn scores_into(
+        &self,
+        answer: &Answer,
+        mechanism: &'static str,
+        out: &mut [f64],
+    ) -> Result<(), ResponseError> {
+        let Answer::Scores(map) = answer else {
+            return Err(ResponseError::WrongAnswerKind {
+                mechanism,
+                expected: "scores",
+            });
+        };
+        if map.len() == self.by_id.len() {
+            let mut ok = true;
+            for ((k, v), (cid, pos)) in map.iter().zip(&self.by_id) {
+                if !(k.ptr_eq(cid) || k == *cid) {
+                    ok = false;
+                    break;
+                }
+                if !v.is_finite() {
+                    return Err(ResponseError::NonFiniteScore {
+                        completion: k.clone(),
+                    });
+                }
+                out[*pos] = *v;
+            }
+            if ok {
+                return Ok(());
+            }
+        }
+        // Slow path: find out exactly what is wrong.
+        self.check_known(map.keys())?;
+        for (cid, pos) in &self.by_id {
+            match map.get(cid.as_str()) {
+                Some(v) if v.is_finite() => out[*pos] = *v,
+                Some(_) => {
+                    return Err(ResponseError::NonFiniteScore {
+                        completion: (*cid).clone(),
+                    });
+                }
+                None => return Err(ResponseError::MissingCompletion((*cid).clone())),
+            }
+        }
+        Ok(())
+    }
+
+    /// The response's scores in canonical order.
+    pub(crate) fn scores(
+        &self,
+        answer: &Answer,
+        mechanism: &'static str,
+    ) -> Result<Vec<f64>, ResponseError> {
+        let mut v = vec![0.0; self.len()];
+        self.scores_into(answer, mechanism, &mut v)?;
+        Ok(v)
+    }
+
+    /// The response's ranks in canonical order, checked to be a permutation of `0..C`.
+    pub(crate) fn ranks(
+        &self,
+        answer: &Answer,
+        mechanism: &'static str,
+    ) -> Result<Vec<u32>, ResponseError> {
+        let Answer::Ranks(map) = answer else {
+            return Err(ResponseError::WrongAnswerKind {
+                mechanism,
+                expected: "ranks",
+            });
+        };
+        self.check_known(map.keys())?;
+        let ranks: Vec<u32> = self
+            .order
+            .iter()
+            .map(|cid| {
+                map.get(cid.as_str())
+                    .copied()
+                    .ok_or_else(|| ResponseError::MissingCompletion((*cid).clone()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut seen = vec![false; ranks.len()];
+        for &r in &ranks {
+            match seen.get_mut(r as usize) {
+                Some(s) if !*s => *s = true,
+                _ => {
+                    return Err(ResponseError::BadRanks {
+                        completions: ranks.len(),
+                    });
+                }
+            }
+        }
+        Ok(ranks)
+    }
+
+    fn check_known<'b>(
+        &self,
+        keys: impl Iterator<Item = &'b CompletionId>,
+    ) -> Result<(), ResponseError> {
+        for k in keys {
+            if self.by_id.binary_search_by(|(c, _)| (*c).cmp(k)).is_err() {
+                return Err(ResponseError::UnknownCompletion(k.clone()));
+            }
+        }
+        Ok(())
+    }
 }

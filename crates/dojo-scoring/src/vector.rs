@@ -26,7 +26,11 @@ pub fn cosine_similarity(a: &[f64], b: &[f64], eps: f64) -> f64 {
 
 /// What [`minmax`] does when every element is equal (`max == min`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum MinMaxGuard {
     /// Dojo v1.x (2024): no guard, `0/0` gives NaN everywhere.
     Nan,

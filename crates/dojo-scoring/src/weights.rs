@@ -25,7 +25,10 @@ pub fn l1_normalize(scores: &[f64]) -> Result<Vec<f64>, WeightError> {
     if let Some(index) = scores.iter().position(|v| !v.is_finite()) {
         return Err(WeightError::NonFinite { index });
     }
-    Ok(crate::vector::l1_normalize(scores, crate::vector::NORMALIZE_EPS))
+    Ok(crate::vector::l1_normalize(
+        scores,
+        crate::vector::NORMALIZE_EPS,
+    ))
 }
 
 /// bittensor `normalize_max_weight(x, limit)`: normalise to sum 1 while capping every share at
@@ -40,7 +43,10 @@ pub fn l1_normalize(scores: &[f64]) -> Result<Vec<f64>, WeightError> {
 pub fn normalize_max_weight(x: &[f64], limit: f64) -> Result<Vec<f64>, WeightError> {
     check_weights(x)?;
     if !limit.is_finite() || limit < 0.0 {
-        return Err(WeightError::InvalidParam { name: "limit", reason: format!("{limit} must be >= 0") });
+        return Err(WeightError::InvalidParam {
+            name: "limit",
+            reason: format!("{limit} must be >= 0"),
+        });
     }
     let n = x.len();
     if n == 0 {
@@ -63,13 +69,18 @@ pub fn normalize_max_weight(x: &[f64], limit: f64) -> Result<Vec<f64>, WeightErr
         acc += e;
         cumsum.push(acc);
     }
-    let n_values =
-        (0..n).filter(|&i| est[i] / ((n - i - 1) as f64 * est[i] + cumsum[i] + epsilon) < limit).count();
+    let n_values = (0..n)
+        .filter(|&i| est[i] / ((n - i - 1) as f64 * est[i] + cumsum[i] + epsilon) < limit)
+        .count();
     // n_values >= 1 here: the smallest share is below the limit because n·limit > 1.
     let n_values = n_values.max(1);
-    let cutoff_scale = (limit * cumsum[n_values - 1] - epsilon) / (1.0 - limit * (n - n_values) as f64);
+    let cutoff_scale =
+        (limit * cumsum[n_values - 1] - epsilon) / (1.0 - limit * (n - n_values) as f64);
     let cutoff = cutoff_scale * sum;
-    let clipped: Vec<f64> = x.iter().map(|v| if *v > cutoff { cutoff } else { *v }).collect();
+    let clipped: Vec<f64> = x
+        .iter()
+        .map(|v| if *v > cutoff { cutoff } else { *v })
+        .collect();
     let s: f64 = clipped.iter().sum();
     Ok(clipped.into_iter().map(|v| v / s).collect())
 }
@@ -102,7 +113,10 @@ pub fn process_weights_for_netuid(
     check_weights(weights)?;
     let n = weights.len();
     if n > usize::from(u16::MAX) + 1 {
-        return Err(WeightError::InvalidParam { name: "weights", reason: "more than 65536 uids".into() });
+        return Err(WeightError::InvalidParam {
+            name: "weights",
+            reason: "more than 65536 uids".into(),
+        });
     }
     let limit = f64::from(limits.max_weight_limit) / U16_MAX;
     let min_allowed = usize::from(limits.min_allowed_weights);
@@ -124,7 +138,10 @@ pub fn process_weights_for_netuid(
     let lowest = quantile_linear(&nz_w, q);
     let keep: Vec<usize> = (0..nz.len()).filter(|&k| lowest <= nz_w[k]).collect();
     let kept_w: Vec<f64> = keep.iter().map(|&k| nz_w[k]).collect();
-    Ok((keep.iter().map(|&k| nz[k] as u16).collect(), normalize_max_weight(&kept_w, limit)?))
+    Ok((
+        keep.iter().map(|&k| nz[k] as u16).collect(),
+        normalize_max_weight(&kept_w, limit)?,
+    ))
 }
 
 /// `numpy.quantile(x, q)` with the default linear interpolation.
@@ -146,9 +163,15 @@ fn quantile_linear(x: &[f64], q: f64) -> f64 {
 /// let (uids, w) = convert_weights_and_uids_for_emit(&[0, 1, 2], &[0.5, 1.0, 0.0]).unwrap();
 /// assert_eq!((uids, w), (vec![0, 1], vec![32768, 65535]));
 /// ```
-pub fn convert_weights_and_uids_for_emit(uids: &[u16], weights: &[f64]) -> Result<(Vec<u16>, Vec<u16>), WeightError> {
+pub fn convert_weights_and_uids_for_emit(
+    uids: &[u16],
+    weights: &[f64],
+) -> Result<(Vec<u16>, Vec<u16>), WeightError> {
     if uids.len() != weights.len() {
-        return Err(WeightError::LengthMismatch { uids: uids.len(), weights: weights.len() });
+        return Err(WeightError::LengthMismatch {
+            uids: uids.len(),
+            weights: weights.len(),
+        });
     }
     check_weights(weights)?;
     if weights.iter().sum::<f64>() == 0.0 {
@@ -175,13 +198,27 @@ pub fn convert_weights_and_uids_for_emit(uids: &[u16], weights: &[f64]) -> Resul
 /// let w = burn_python(&[0.5, 0.5, 0.0], &[0, 1], 2, 0.5).unwrap();
 /// assert_eq!(w, [0.25, 0.25, 0.5]);
 /// ```
-pub fn burn_python(weights: &[f64], uids: &[u16], burn_uid: u16, factor: f64) -> Result<Vec<f64>, WeightError> {
+pub fn burn_python(
+    weights: &[f64],
+    uids: &[u16],
+    burn_uid: u16,
+    factor: f64,
+) -> Result<Vec<f64>, WeightError> {
     check_weights(weights)?;
     if !(0.0..=1.0).contains(&factor) {
-        return Err(WeightError::InvalidParam { name: "factor", reason: format!("{factor} is not in [0, 1]") });
+        return Err(WeightError::InvalidParam {
+            name: "factor",
+            reason: format!("{factor} is not in [0, 1]"),
+        });
     }
     let n = weights.len();
-    let oob = |u: u16| if usize::from(u) >= n { Err(WeightError::UidOutOfRange { uid: u, n }) } else { Ok(()) };
+    let oob = |u: u16| {
+        if usize::from(u) >= n {
+            Err(WeightError::UidOutOfRange { uid: u, n })
+        } else {
+            Ok(())
+        }
+    };
     oob(burn_uid)?;
     let mut w = weights.to_vec();
     let mut burn = 0.0;
@@ -204,9 +241,16 @@ pub fn burn_python(weights: &[f64], uids: &[u16], burn_uid: u16, factor: f64) ->
 /// assert_eq!(uids, [0, 1, 2]);
 /// assert_eq!(w, [3277, 9830, 52428]);
 /// ```
-pub fn convert_with_burn_go(scores: &[f64], burn_uid: u16, burn_percent: u8) -> Result<(Vec<u16>, Vec<u16>), WeightError> {
+pub fn convert_with_burn_go(
+    scores: &[f64],
+    burn_uid: u16,
+    burn_percent: u8,
+) -> Result<(Vec<u16>, Vec<u16>), WeightError> {
     if burn_percent > 100 {
-        return Err(WeightError::InvalidParam { name: "burn_percent", reason: "must be at most 100".into() });
+        return Err(WeightError::InvalidParam {
+            name: "burn_percent",
+            reason: "must be at most 100".into(),
+        });
     }
     if let Some(index) = scores.iter().position(|v| v.is_nan() || v.is_infinite()) {
         return Err(WeightError::NonFinite { index });
@@ -220,18 +264,28 @@ pub fn convert_with_burn_go(scores: &[f64], burn_uid: u16, burn_percent: u8) -> 
     let burn = f64::from(burn_percent) / 100.0;
     let rest = f64::from(100 - burn_percent) / 100.0;
     let w: Vec<f64> = scores.iter().map(|v| v.max(0.0)).collect();
-    let total: f64 = (0..n).filter(|&i| i != usize::from(burn_uid)).map(|i| w[i]).sum();
+    let total: f64 = (0..n)
+        .filter(|&i| i != usize::from(burn_uid))
+        .map(|i| w[i])
+        .sum();
     if total == 0.0 {
         if burn_percent == 0 {
             return Err(WeightError::NothingToEmit);
         }
         return Ok((vec![burn_uid], vec![(burn * U16_MAX).round() as u16]));
     }
-    let max_w = (0..n).filter(|&i| i != usize::from(burn_uid)).map(|i| w[i]).fold(0.0, f64::max);
+    let max_w = (0..n)
+        .filter(|&i| i != usize::from(burn_uid))
+        .map(|i| w[i])
+        .fold(0.0, f64::max);
     let mut out_u = Vec::new();
     let mut out_w = Vec::new();
     for (i, &wi) in w.iter().enumerate() {
-        let f = if i == usize::from(burn_uid) { burn } else { (wi / max_w) / (total / max_w) * rest };
+        let f = if i == usize::from(burn_uid) {
+            burn
+        } else {
+            (wi / max_w) / (total / max_w) * rest
+        };
         let v = (f * U16_MAX).round();
         if v > 0.0 {
             out_u.push(i as u16);

@@ -50,38 +50,57 @@ fn vector(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
 fn close(name: &str, i: usize, rust: Option<f64>, py: &Value) {
     match (rust, py.as_f64()) {
         (None, None) => {}
-        (Some(a), Some(b)) => assert!((a - b).abs() <= 1e-9, "{name} case {i}: rust {a} python {b}"),
+        (Some(a), Some(b)) => assert!(
+            (a - b).abs() <= 1e-9,
+            "{name} case {i}: rust {a} python {b}"
+        ),
         (a, _) => panic!("{name} case {i}: rust {a:?} python {py}"),
     }
 }
+
+/// What a case is called and how to check the reference's answer for it.
+type Check = (String, Box<dyn Fn(&Value)>);
 
 #[test]
 fn primitives_match_reference() {
     let Some(py) = python() else { return };
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut cases = Vec::new();
-    let mut expected: Vec<(String, Box<dyn Fn(&Value)>)> = Vec::new();
+    let mut expected: Vec<Check> = Vec::new();
     for i in 0..300 {
         let n = rng.random_range(2..12);
         let (x, y) = (vector(&mut rng, n), vector(&mut rng, n));
         let (s, k) = (spearman(&x, &y).unwrap(), kendall_tau_b(&x, &y).unwrap());
         cases.push(json!({"op": "spearman", "x": x, "y": y}));
-        expected.push(("spearman".into(), Box::new(move |v| close("spearman", i, s, v))));
+        expected.push((
+            "spearman".into(),
+            Box::new(move |v| close("spearman", i, s, v)),
+        ));
         cases.push(json!({"op": "kendall", "x": x, "y": y}));
-        expected.push(("kendall".into(), Box::new(move |v| close("kendall", i, k, v))));
+        expected.push((
+            "kendall".into(),
+            Box::new(move |v| close("kendall", i, k, v)),
+        ));
         let lx: Vec<f64> = (0..n).map(|_| f64::from(rng.random_range(1..6))).collect();
         let ly: Vec<f64> = (0..n).map(|_| f64::from(rng.random_range(1..6))).collect();
-        for (w, name) in
-            [(KappaWeights::Unweighted, "unweighted"), (KappaWeights::Linear, "linear"), (KappaWeights::Quadratic, "quadratic")]
-        {
+        for (w, name) in [
+            (KappaWeights::Unweighted, "unweighted"),
+            (KappaWeights::Linear, "linear"),
+            (KappaWeights::Quadratic, "quadratic"),
+        ] {
             let kv = cohen_kappa(&lx, &ly, w).unwrap();
             cases.push(json!({"op": "kappa", "x": lx, "y": ly, "weights": name}));
-            expected.push((format!("kappa-{name}"), Box::new(move |v| close("kappa", i, kv, v))));
+            expected.push((
+                format!("kappa-{name}"),
+                Box::new(move |v| close("kappa", i, kv, v)),
+            ));
         }
     }
     for i in 0..200 {
         let (n, k) = (rng.random_range(3..9), rng.random_range(2..5));
-        let m: Vec<Vec<f64>> = (0..n).map(|_| (0..k).map(|_| rng.random_range(0.0..10.0)).collect()).collect();
+        let m: Vec<Vec<f64>> = (0..n)
+            .map(|_| (0..k).map(|_| rng.random_range(0.0..10.0)).collect())
+            .collect();
         let rows: Vec<&[f64]> = m.iter().map(|r| r.as_slice()).collect();
         let t = icc(&rows).unwrap();
         cases.push(json!({"op": "icc", "matrix": m}));

@@ -49,12 +49,12 @@ pub enum HotkeyError {
 /// assert!(Hotkey::new("h1").unwrap().public_key().is_none());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
-pub struct Hotkey(String);
+pub struct Hotkey(std::sync::Arc<str>);
 
 fn claims_ss58(s: &str) -> bool {
     (46..=50).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
 }
 
 fn ss58_checksum(payload: &[u8]) -> [u8; 64] {
@@ -66,20 +66,38 @@ fn ss58_checksum(payload: &[u8]) -> [u8; 64] {
 
 /// Decodes an SS58 address into `(prefix, public key)`.
 fn decode_ss58(s: &str) -> Result<(u16, [u8; 32]), HotkeyError> {
-    let bytes = bs58::decode(s).into_vec().map_err(|_| HotkeyError::Base58(s.to_owned()))?;
+    let bytes = bs58::decode(s)
+        .into_vec()
+        .map_err(|_| HotkeyError::Base58(s.to_owned()))?;
     let (prefix, prefix_len) = match bytes.first() {
         Some(&b) if b < 64 => (u16::from(b), 1),
         Some(&b) if b < 128 => {
-            let second = *bytes.get(1).ok_or_else(|| HotkeyError::Length { address: s.to_owned(), len: bytes.len() })?;
+            let second = *bytes.get(1).ok_or_else(|| HotkeyError::Length {
+                address: s.to_owned(),
+                len: bytes.len(),
+            })?;
             let lower = ((u16::from(b) << 2) & 0xff) | (u16::from(second) >> 6);
             let upper = u16::from(second & 0x3f);
             (lower | (upper << 8), 2)
         }
-        Some(&b) => return Err(HotkeyError::Prefix { address: s.to_owned(), prefix: u16::from(b) }),
-        None => return Err(HotkeyError::Length { address: s.to_owned(), len: 0 }),
+        Some(&b) => {
+            return Err(HotkeyError::Prefix {
+                address: s.to_owned(),
+                prefix: u16::from(b),
+            });
+        }
+        None => {
+            return Err(HotkeyError::Length {
+                address: s.to_owned(),
+                len: 0,
+            });
+        }
     };
     if bytes.len() != prefix_len + 32 + 2 {
-        return Err(HotkeyError::Length { address: s.to_owned(), len: bytes.len() });
+        return Err(HotkeyError::Length {
+            address: s.to_owned(),
+            len: bytes.len(),
+        });
     }
     let body = &bytes[..prefix_len + 32];
     let sum = ss58_checksum(body);
@@ -101,13 +119,13 @@ impl Hotkey {
         if claims_ss58(&s) {
             decode_ss58(&s)?;
         }
-        Ok(Hotkey(s))
+        Ok(Hotkey(s.into()))
     }
 
     /// Parses a string that must be an SS58 address; opaque labels are rejected.
     pub fn parse_ss58(s: &str) -> Result<Self, HotkeyError> {
         decode_ss58(s)?;
-        Ok(Hotkey(s.to_owned()))
+        Ok(Hotkey(s.into()))
     }
 
     /// Encodes a 32-byte public key as an SS58 address with the given prefix (`< 16384`).
@@ -129,22 +147,35 @@ impl Hotkey {
         payload.extend_from_slice(key);
         let sum = ss58_checksum(&payload);
         payload.extend_from_slice(&sum[..2]);
-        Hotkey(bs58::encode(payload).into_string())
+        Hotkey(bs58::encode(payload).into_string().into())
     }
 
     /// The 32-byte public key if this hotkey is an SS58 address.
     pub fn public_key(&self) -> Option<[u8; 32]> {
-        if claims_ss58(&self.0) { decode_ss58(&self.0).ok().map(|(_, k)| k) } else { None }
+        if claims_ss58(&self.0) {
+            decode_ss58(&self.0).ok().map(|(_, k)| k)
+        } else {
+            None
+        }
     }
 
     /// The SS58 prefix if this hotkey is an SS58 address.
     pub fn ss58_prefix(&self) -> Option<u16> {
-        if claims_ss58(&self.0) { decode_ss58(&self.0).ok().map(|(p, _)| p) } else { None }
+        if claims_ss58(&self.0) {
+            decode_ss58(&self.0).ok().map(|(p, _)| p)
+        } else {
+            None
+        }
     }
 
     /// The hotkey as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// True when both hotkeys share the same allocation (a cheap pre-check before comparing text).
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -170,6 +201,13 @@ impl std::borrow::Borrow<str> for Hotkey {
 impl AsRef<str> for Hotkey {
     fn as_ref(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Hotkey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 

@@ -7,7 +7,11 @@ use std::fmt;
 /// assert_eq!(uid.to_string(), "7");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(transparent))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct Uid(pub u16);
 
 impl fmt::Display for Uid {
@@ -57,7 +61,11 @@ fn check_id(kind: &'static str, s: &str) -> Result<(), IdError> {
         return Err(IdError::Empty { kind });
     }
     if s.len() > MAX_ID_LEN {
-        return Err(IdError::TooLong { kind, len: s.len(), max: MAX_ID_LEN });
+        return Err(IdError::TooLong {
+            kind,
+            len: s.len(),
+            max: MAX_ID_LEN,
+        });
     }
     if s.chars().any(char::is_control) {
         return Err(IdError::ControlCharacter { kind });
@@ -68,9 +76,11 @@ fn check_id(kind: &'static str, s: &str) -> Result<(), IdError> {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
+        ///
+        /// Backed by a shared string: cloning is a reference-count increment, so scoring can key maps
+        /// by ids without copying them.
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        #[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Validates and wraps an identifier: non-empty, at most [`MAX_ID_LEN`](crate::MAX_ID_LEN)
@@ -78,7 +88,7 @@ macro_rules! string_id {
             pub fn new(s: impl Into<String>) -> Result<Self, IdError> {
                 let s = s.into();
                 check_id($kind, &s)?;
-                Ok(Self(s))
+                Ok(Self(s.into()))
             }
 
             /// The identifier as a string slice.
@@ -109,6 +119,20 @@ macro_rules! string_id {
         impl std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl $name {
+            /// True when both ids share the same allocation (a cheap pre-check before comparing text).
+            pub fn ptr_eq(&self, other: &Self) -> bool {
+                std::sync::Arc::ptr_eq(&self.0, &other.0)
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
             }
         }
 
@@ -154,8 +178,14 @@ mod tests {
     #[test]
     fn ids_reject_bad_input() {
         assert_eq!(TaskId::new(""), Err(IdError::Empty { kind: "task id" }));
-        assert!(matches!(CompletionId::new("a".repeat(129)), Err(IdError::TooLong { len: 129, .. })));
-        assert!(matches!(CompletionId::new("a\nb"), Err(IdError::ControlCharacter { .. })));
+        assert!(matches!(
+            CompletionId::new("a".repeat(129)),
+            Err(IdError::TooLong { len: 129, .. })
+        ));
+        assert!(matches!(
+            CompletionId::new("a\nb"),
+            Err(IdError::ControlCharacter { .. })
+        ));
         assert!(CompletionId::new("550e8400-e29b-41d4-a716-446655440000").is_ok());
     }
 }

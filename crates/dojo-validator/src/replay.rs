@@ -129,8 +129,9 @@ pub struct ReplayOutput {
 pub struct TaskOutput {
     /// Task id.
     pub task_id: String,
-    /// Hotkey → task score.
-    pub scores: BTreeMap<String, f64>,
+    /// Hotkey → task score, in the order the responses were given.
+    #[serde(with = "score_map")]
+    pub scores: Vec<(Hotkey, f64)>,
     /// Responses that were left out, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<Rejected>,
@@ -138,6 +139,32 @@ pub struct TaskOutput {
     /// `miner_scores`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A JSON object written from (and read into) a list of unique hotkeys with scores, so that
+/// scoring output needs no re-keying.
+mod score_map {
+    use std::collections::BTreeMap;
+
+    use dojo_types::Hotkey;
+    use serde::ser::SerializeMap;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &[(Hotkey, f64)], s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(v.len()))?;
+        for (k, x) in v {
+            m.serialize_entry(k.as_str(), x)?;
+        }
+        m.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(Hotkey, f64)>, D::Error> {
+        Ok(BTreeMap::<Hotkey, f64>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
 }
 
 /// A response left out of scoring.
@@ -154,25 +181,59 @@ pub fn parse(json: &str) -> Result<ReplayInput, ReplayError> {
     Ok(serde_json::from_str(json)?)
 }
 
+/// Shares one allocation per distinct hotkey and completion id across the whole round, so the
+/// scoring hot paths compare ids by pointer first.
+#[derive(Default)]
+struct Interner {
+    hotkeys: std::collections::HashMap<String, Hotkey>,
+    cids: std::collections::HashMap<String, CompletionId>,
+}
+
 struct Ctx<'a> {
     task: &'a str,
     index: usize,
+    ids: std::cell::RefCell<&'a mut Interner>,
 }
 
 impl Ctx<'_> {
     fn err(&self, field: impl Into<String>, reason: impl std::fmt::Display) -> ReplayError {
-        ReplayError::Field { task: self.task.to_owned(), index: self.index, field: field.into(), reason: reason.to_string() }
+        ReplayError::Field {
+            task: self.task.to_owned(),
+            index: self.index,
+            field: field.into(),
+            reason: reason.to_string(),
+        }
     }
     fn hotkey(&self, field: impl Into<String>, s: &str) -> Result<Hotkey, ReplayError> {
-        Hotkey::new(s).map_err(|e| self.err(field, e))
+        let mut ids = self.ids.borrow_mut();
+        if let Some(h) = ids.hotkeys.get(s) {
+            return Ok(h.clone());
+        }
+        let h = Hotkey::new(s).map_err(|e| self.err(field, e))?;
+        ids.hotkeys.insert(s.to_owned(), h.clone());
+        Ok(h)
     }
     fn cid(&self, field: impl Into<String>, s: &str) -> Result<CompletionId, ReplayError> {
-        CompletionId::new(s).map_err(|e| self.err(field, e))
+        let mut ids = self.ids.borrow_mut();
+        if let Some(c) = ids.cids.get(s) {
+            return Ok(c.clone());
+        }
+        let c = CompletionId::new(s).map_err(|e| self.err(field, e))?;
+        ids.cids.insert(s.to_owned(), c.clone());
+        Ok(c)
     }
 }
 
-fn to_task(t: &ReplayTask, index: usize) -> Result<Task, ReplayError> {
-    let ctx = Ctx { task: if t.task_id.is_empty() { "?" } else { &t.task_id }, index };
+fn to_task(t: &ReplayTask, index: usize, ids: &mut Interner) -> Result<Task, ReplayError> {
+    let ctx = Ctx {
+        task: if t.task_id.is_empty() {
+            "?"
+        } else {
+            &t.task_id
+        },
+        index,
+        ids: std::cell::RefCell::new(ids),
+    };
     let id = TaskId::new(&t.task_id).map_err(|e| ctx.err("task_id", e))?;
     let mut responses = Vec::with_capacity(t.responses.len());
     for (i, r) in t.responses.iter().enumerate() {
@@ -188,13 +249,21 @@ fn to_task(t: &ReplayTask, index: usize) -> Result<Task, ReplayError> {
                     .map(|(k, v)| Ok((ctx.cid(format!("responses[{i}].ranks"), k)?, *v)))
                     .collect::<Result<_, ReplayError>>()?,
             ),
-            _ => return Err(ctx.err(format!("responses[{i}]"), "needs exactly one of `scores` and `ranks`")),
+            _ => {
+                return Err(ctx.err(
+                    format!("responses[{i}]"),
+                    "needs exactly one of `scores` and `ranks`",
+                ));
+            }
         };
         responses.push(Response { hotkey, answer });
     }
     let mut task = Task::new(id, responses);
     if let Some(gt) = &t.ground_truth {
-        let pairs = gt.iter().map(|(k, v)| Ok((ctx.cid("ground_truth", k)?, *v))).collect::<Result<Vec<_>, ReplayError>>()?;
+        let pairs = gt
+            .iter()
+            .map(|(k, v)| Ok((ctx.cid("ground_truth", k)?, *v)))
+            .collect::<Result<Vec<_>, ReplayError>>()?;
         task.ground_truth = Some(Ranking::new(pairs).map_err(|e| ctx.err("ground_truth", e))?);
     }
     if let Some(kind) = &t.kind {
@@ -204,28 +273,55 @@ fn to_task(t: &ReplayTask, index: usize) -> Result<Task, ReplayError> {
             "trap" => VoteKind::Trap,
             other => return Err(ctx.err("kind", format!("{other:?} is not one of pvp, pvv, trap"))),
         };
-        let map = |field: &str, m: &Option<BTreeMap<String, String>>| -> Result<BTreeMap<Hotkey, CompletionId>, ReplayError> {
+        let map = |field: &str,
+                   m: &Option<BTreeMap<String, String>>|
+         -> Result<BTreeMap<Hotkey, CompletionId>, ReplayError> {
             m.iter()
                 .flatten()
-                .map(|(h, c)| Ok((ctx.hotkey(format!("{field}.{h}"), h)?, ctx.cid(format!("{field}.{h}"), c)?)))
+                .map(|(h, c)| {
+                    Ok((
+                        ctx.hotkey(format!("{field}.{h}"), h)?,
+                        ctx.cid(format!("{field}.{h}"), c)?,
+                    ))
+                })
                 .collect()
         };
         task.votes = Some(VoteTask {
             kind,
             generators: map("generators", &t.generators)?,
-            validator_completion: t.validator_completion.as_deref().map(|c| ctx.cid("validator_completion", c)).transpose()?,
-            negative_generator: t.negative_generator.as_deref().map(|h| ctx.hotkey("negative_generator", h)).transpose()?,
+            validator_completion: t
+                .validator_completion
+                .as_deref()
+                .map(|c| ctx.cid("validator_completion", c))
+                .transpose()?,
+            negative_generator: t
+                .negative_generator
+                .as_deref()
+                .map(|h| ctx.hotkey("negative_generator", h))
+                .transpose()?,
             votes: map("votes", &t.votes)?,
-            voters: t.voters.iter().flatten().map(|h| ctx.hotkey("voters", h)).collect::<Result<_, _>>()?,
+            voters: t
+                .voters
+                .iter()
+                .flatten()
+                .map(|h| ctx.hotkey("voters", h))
+                .collect::<Result<_, _>>()?,
         });
     } else if t.generators.is_some() || t.votes.is_some() {
         return Err(ctx.err("kind", "vote tasks need `kind` (pvp, pvv or trap)"));
     }
     if t.previous_score.is_some() || t.authors.is_some() || t.completion_order.is_some() {
-        let previous_score = t.previous_score.ok_or_else(|| ctx.err("previous_score", "required for feedback tasks"))?;
-        let order = t.completion_order.as_ref().ok_or_else(|| ctx.err("completion_order", "required for feedback tasks"))?;
-        let completion_order: Vec<CompletionId> =
-            order.iter().map(|c| ctx.cid("completion_order", c)).collect::<Result<_, _>>()?;
+        let previous_score = t
+            .previous_score
+            .ok_or_else(|| ctx.err("previous_score", "required for feedback tasks"))?;
+        let order = t
+            .completion_order
+            .as_ref()
+            .ok_or_else(|| ctx.err("completion_order", "required for feedback tasks"))?;
+        let completion_order: Vec<CompletionId> = order
+            .iter()
+            .map(|c| ctx.cid("completion_order", c))
+            .collect::<Result<_, _>>()?;
         if completion_order.iter().collect::<BTreeSet<_>>().len() != completion_order.len() {
             return Err(ctx.err("completion_order", "completion ids repeat"));
         }
@@ -233,30 +329,52 @@ fn to_task(t: &ReplayTask, index: usize) -> Result<Task, ReplayError> {
             .authors
             .iter()
             .flatten()
-            .map(|(c, h)| Ok((ctx.cid("authors", c)?, ctx.hotkey(format!("authors.{c}"), h)?)))
+            .map(|(c, h)| {
+                Ok((
+                    ctx.cid("authors", c)?,
+                    ctx.hotkey(format!("authors.{c}"), h)?,
+                ))
+            })
             .collect::<Result<_, ReplayError>>()?;
-        task.feedback = Some(FeedbackTask { previous_score, authors, completion_order });
+        task.feedback = Some(FeedbackTask {
+            previous_score,
+            authors,
+            completion_order,
+        });
     }
     Ok(task)
 }
 
 /// Builds the mechanism a document names.
 pub fn mechanism(input: &ReplayInput) -> Result<Box<dyn dojo_scoring::Mechanism>, ReplayError> {
-    let bad = |reason: String| ReplayError::Mechanism { name: input.mechanism.clone(), reason };
+    let bad = |reason: String| ReplayError::Mechanism {
+        name: input.mechanism.clone(),
+        reason,
+    };
     if !dojo_scoring::NAMES.contains(&input.mechanism.as_str()) {
-        return Err(bad(format!("unknown; known mechanisms: {}", dojo_scoring::NAMES.join(", "))));
+        return Err(bad(format!(
+            "unknown; known mechanisms: {}",
+            dojo_scoring::NAMES.join(", ")
+        )));
     }
     let doc = serde_json::json!({
         "mechanism": input.mechanism,
         "params": input.params.clone().unwrap_or_else(|| serde_json::json!({})),
     });
-    let config: MechanismConfig = serde_json::from_value(doc).map_err(|e| bad(format!("params: {e}")))?;
+    let config: MechanismConfig =
+        serde_json::from_value(doc).map_err(|e| bad(format!("params: {e}")))?;
     config.build().map_err(|e| bad(e.to_string()))
 }
 
 /// Converts every task, failing on the first malformed one.
 pub fn tasks(input: &ReplayInput) -> Result<Vec<Task>, ReplayError> {
-    input.tasks.iter().enumerate().map(|(i, t)| to_task(t, i)).collect()
+    let mut ids = Interner::default();
+    input
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| to_task(t, i, &mut ids))
+        .collect()
 }
 
 /// Recomputes the scores of a round.
@@ -267,33 +385,58 @@ pub fn run(input: &ReplayInput) -> Result<ReplayOutput, ReplayError> {
 }
 
 /// Scores already-converted tasks (the part the benchmark times).
-pub fn score_tasks(mech: &dyn dojo_scoring::Mechanism, tasks: &[Task]) -> Result<ReplayOutput, ReplayError> {
-    let mut outputs = Vec::with_capacity(tasks.len());
+pub fn score_tasks(
+    mech: &dyn dojo_scoring::Mechanism,
+    tasks: &[Task],
+) -> Result<ReplayOutput, ReplayError> {
+    // Degenerate tasks are reported but left out of the aggregate, as the original skipped them.
+    // An empty TaskScores stands in for a degenerate task so it contributes nothing to the aggregate.
     let mut scored = Vec::with_capacity(tasks.len());
+    let mut errors = Vec::with_capacity(tasks.len());
     for task in tasks {
         match mech.score_task(task) {
             Ok(s) => {
-                outputs.push(TaskOutput {
-                    task_id: task.id.to_string(),
-                    scores: s.scores.iter().map(|(h, v)| (h.to_string(), *v)).collect(),
-                    rejected: s
-                        .rejected
-                        .iter()
-                        .map(|(h, e)| Rejected { hotkey: h.to_string(), reason: e.to_string() })
-                        .collect(),
-                    error: None,
-                });
                 scored.push(s);
+                errors.push(None);
             }
-            Err(e @ dojo_scoring::ScoringError::Degenerate { .. }) => outputs.push(TaskOutput {
-                task_id: task.id.to_string(),
-                scores: BTreeMap::new(),
-                rejected: Vec::new(),
-                error: Some(e.to_string()),
-            }),
-            Err(source) => return Err(ReplayError::Scoring { task: task.id.to_string(), source }),
+            Err(e @ dojo_scoring::ScoringError::Degenerate { .. }) => {
+                scored.push(dojo_scoring::TaskScores::default());
+                errors.push(Some(e.to_string()));
+            }
+            Err(source) => {
+                return Err(ReplayError::Scoring {
+                    task: task.id.to_string(),
+                    source,
+                });
+            }
         }
     }
-    let miner_scores = mech.aggregate(&scored).into_iter().map(|(h, v)| (h.to_string(), v)).collect();
-    Ok(ReplayOutput { mechanism: mech.name().to_owned(), tasks: outputs, miner_scores })
+    let miner_scores = mech
+        .aggregate(&scored)
+        .into_iter()
+        .map(|(h, v)| (h.to_string(), v))
+        .collect();
+    let outputs = tasks
+        .iter()
+        .zip(scored)
+        .zip(errors)
+        .map(|((task, s), error)| TaskOutput {
+            task_id: task.id.to_string(),
+            rejected: s
+                .rejected
+                .iter()
+                .map(|(h, e)| Rejected {
+                    hotkey: h.to_string(),
+                    reason: e.to_string(),
+                })
+                .collect(),
+            scores: s.scores,
+            error,
+        })
+        .collect();
+    Ok(ReplayOutput {
+        mechanism: mech.name().to_owned(),
+        tasks: outputs,
+        miner_scores,
+    })
 }

@@ -7,12 +7,16 @@ use dojo_types::CompletionId;
 
 use crate::error::ScoringError;
 use crate::mechanism::Mechanism;
-use crate::task::{Task, TaskScores, scores_in_order};
+use crate::task::{Layout, Task, TaskScores};
 use crate::vector::{COSINE_EPS, MinMaxGuard, NORMALIZE_EPS, cosine_similarity, minmax_in_place};
 
 /// Parameters of [`GroundTruth`]; the defaults are the production values.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default, deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct GroundTruthParams {
     /// Guard of both min-max steps: `ones` (2025 code, default) or `nan` (v1.x; degenerate tasks error).
     pub minmax: MinMaxGuard,
@@ -53,9 +57,9 @@ impl Default for GroundTruthParams {
 ///     Response { hotkey: Hotkey::new("bad").unwrap(), answer: answer([25.0, 50.0, 75.0, 100.0]) },
 /// ]);
 /// task.ground_truth = Some(gt);
-/// let s = GroundTruth::default().score_task(&task).unwrap().scores;
-/// assert_eq!(s["good"], 1.0);
-/// assert_eq!(s["bad"], 0.0);
+/// let s = GroundTruth::default().score_task(&task).unwrap();
+/// assert_eq!(s.get("good"), Some(1.0));
+/// assert_eq!(s.get("bad"), Some(0.0));
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct GroundTruth {
@@ -68,9 +72,16 @@ impl GroundTruth {
 
     /// With explicit parameters (checked).
     pub fn new(params: GroundTruthParams) -> Result<Self, ScoringError> {
-        let finite = [params.cubic_scaling, params.cubic_translation, params.cubic_offset];
+        let finite = [
+            params.cubic_scaling,
+            params.cubic_translation,
+            params.cubic_offset,
+        ];
         if finite.iter().any(|v| !v.is_finite()) {
-            return Err(ScoringError::InvalidParam { name: "cubic", reason: "cubic parameters must be finite".into() });
+            return Err(ScoringError::InvalidParam {
+                name: "cubic",
+                reason: "cubic parameters must be finite".into(),
+            });
         }
         Ok(Self { params })
     }
@@ -97,8 +108,13 @@ impl GroundTruth {
 
     /// The dense kernel: `rows` holds `n` miners × `c` scores, columns ordered best to worst by ground
     /// truth. Returns the per-miner task score, or `Degenerate` under NaN semantics.
-    pub fn score_dense(&self, task: &dojo_types::TaskId, rows: &mut [f64], c: usize) -> Result<Vec<f64>, ScoringError> {
-        let n = if c == 0 { 0 } else { rows.len() / c };
+    pub fn score_dense(
+        &self,
+        task: &dojo_types::TaskId,
+        rows: &mut [f64],
+        c: usize,
+    ) -> Result<Vec<f64>, ScoringError> {
+        let n = rows.len().checked_div(c).unwrap_or(0);
         let g = self.ground_truth_vector(c);
         let mut x: Vec<f64> = Vec::with_capacity(n);
         for row in rows.chunks_exact_mut(c) {
@@ -116,7 +132,10 @@ impl GroundTruth {
         }
         minmax_in_place(&mut x, p.minmax);
         if x.iter().any(|v| v.is_nan()) {
-            return Err(ScoringError::Degenerate { task: task.clone(), reason: "all miners scored alike" });
+            return Err(ScoringError::Degenerate {
+                task: task.clone(),
+                reason: "all miners scored alike",
+            });
         }
         let sum: f64 = x.iter().sum();
         if sum > 0.0 {
@@ -133,29 +152,34 @@ impl Mechanism for GroundTruth {
 
     fn score_task(&self, task: &Task) -> Result<TaskScores, ScoringError> {
         task.check_unique_hotkeys()?;
-        let gt = task.ground_truth.as_ref().ok_or_else(|| ScoringError::MissingField {
-            task: task.id.clone(),
-            mechanism: Self::NAME,
-            field: "ground_truth",
-        })?;
+        let gt = task
+            .ground_truth
+            .as_ref()
+            .ok_or_else(|| ScoringError::MissingField {
+                task: task.id.clone(),
+                mechanism: Self::NAME,
+                field: "ground_truth",
+            })?;
         if gt.len() < 2 {
             return Err(ScoringError::InvalidTask {
                 task: task.id.clone(),
                 reason: "ground truth must rank at least 2 completions".into(),
             });
         }
-        let order: Vec<&CompletionId> = gt.best_first().collect();
-        let c = order.len();
+        let layout = Layout::new(gt.best_first().collect::<Vec<&CompletionId>>());
+        let c = layout.len();
         let mut out = TaskScores::default();
         let mut rows = Vec::with_capacity(task.responses.len() * c);
         let mut accepted = Vec::with_capacity(task.responses.len());
         for r in &task.responses {
-            match scores_in_order(&r.answer, &order, Self::NAME) {
-                Ok(row) => {
-                    rows.extend_from_slice(&row);
-                    accepted.push(&r.hotkey);
+            let start = rows.len();
+            rows.resize(start + c, 0.0);
+            match layout.scores_into(&r.answer, Self::NAME, &mut rows[start..]) {
+                Ok(()) => accepted.push(&r.hotkey),
+                Err(e) => {
+                    rows.truncate(start);
+                    out.rejected.push((r.hotkey.clone(), e));
                 }
-                Err(e) => out.rejected.push((r.hotkey.clone(), e)),
             }
         }
         if accepted.is_empty() {
@@ -164,5 +188,34 @@ impl Mechanism for GroundTruth {
         let scores = self.score_dense(&task.id, &mut rows, c)?;
         out.scores = accepted.into_iter().cloned().zip(scores).collect();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_cosines_of_spec() {
+        // Spec §4.3: a flat miner scores cos ≈ 0.80 against G for C = 4, a reversed one 0.286.
+        let g = GroundTruth::default().ground_truth_vector(4);
+        assert_eq!(
+            g,
+            [1.0, f64::from(2.0f32 / 3.0), f64::from(1.0f32 / 3.0), 0.0]
+        );
+        let flat = cosine_similarity(&[1.0; 4], &g, COSINE_EPS);
+        let reversed = cosine_similarity(&[0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0], &g, COSINE_EPS);
+        assert!((flat - 0.8018).abs() < 1e-4, "{flat}");
+        assert!((reversed - 0.2857).abs() < 1e-4, "{reversed}");
+    }
+
+    #[test]
+    fn cubic_of_a_single_miner() {
+        // x = 1 after L1 over one miner: 0.006 * (1 - 7)^3 + 2 = 0.704, then min-max → 1.
+        let mut rows = vec![4.0, 3.0, 2.0, 1.0];
+        let s = GroundTruth::default()
+            .score_dense(&dojo_types::TaskId::new("t").unwrap(), &mut rows, 4)
+            .unwrap();
+        assert_eq!(s, [1.0]);
     }
 }

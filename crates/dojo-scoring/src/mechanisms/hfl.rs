@@ -5,18 +5,22 @@
 
 use std::collections::BTreeMap;
 
-use dojo_types::{CompletionId, Hotkey};
+use dojo_types::Hotkey;
 
 use super::mt19937::LegacyRandomState;
 use crate::error::ScoringError;
 use crate::mechanism::Mechanism;
 use crate::stats::icc;
-use crate::task::{Task, TaskScores, scores_in_order};
+use crate::task::{Layout, Task, TaskScores};
 use crate::vector::{MinMaxGuard, minmax};
 
 /// Parameters of [`Hfl`].
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default, deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct HflParams {
     /// Weight of text feedback (0.7); score feedback gets `1 - tf_weight`.
     pub tf_weight: f64,
@@ -26,7 +30,10 @@ pub struct HflParams {
 
 impl Default for HflParams {
     fn default() -> Self {
-        Self { tf_weight: 0.7, jitter: true }
+        Self {
+            tf_weight: 0.7,
+            jitter: true,
+        }
     }
 }
 
@@ -47,9 +54,9 @@ impl Default for HflParams {
 ///     authors: [(c("x"), h("a1")), (c("y"), h("a2")), (c("z"), h("r1"))].into(),
 ///     completion_order: vec![c("x"), c("y"), c("z")],
 /// });
-/// let s = Hfl::default().score_task(&task).unwrap().scores;
-/// assert!(s["a1"] > s["a2"]);
-/// assert!(!s.contains_key("r2")); // raters without text feedback get no HFL score
+/// let s = Hfl::default().score_task(&task).unwrap();
+/// assert!(s.get("a1") > s.get("a2"));
+/// assert_eq!(s.get("r2"), None); // raters without text feedback get no HFL score
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Hfl {
@@ -63,7 +70,10 @@ impl Hfl {
     /// With explicit parameters (checked).
     pub fn new(params: HflParams) -> Result<Self, ScoringError> {
         if !(0.0..=1.0).contains(&params.tf_weight) {
-            return Err(ScoringError::InvalidParam { name: "tf_weight", reason: "must be in [0, 1]".into() });
+            return Err(ScoringError::InvalidParam {
+                name: "tf_weight",
+                reason: "must be in [0, 1]".into(),
+            });
         }
         Ok(Self { params })
     }
@@ -72,7 +82,8 @@ impl Hfl {
     /// A rater is invalid if it repeats a value within its own list; invalid raters and all raters of
     /// a task with fewer than 2 valid ones get 0.
     pub fn score_feedback(&self, raters: &[(&Hotkey, Vec<f64>)]) -> BTreeMap<Hotkey, f64> {
-        let mut out: BTreeMap<Hotkey, f64> = raters.iter().map(|(h, _)| ((*h).clone(), 0.0)).collect();
+        let mut out: BTreeMap<Hotkey, f64> =
+            raters.iter().map(|(h, _)| ((*h).clone(), 0.0)).collect();
         let valid: Vec<usize> = (0..raters.len())
             .filter(|&i| {
                 let mut v = raters[i].1.clone();
@@ -85,7 +96,9 @@ impl Hfl {
         }
         let c = raters[valid[0]].1.len();
         // df[c][v]: completions are rows, valid raters columns, jitter drawn row-major like numpy.
-        let mut df: Vec<Vec<f64>> = (0..c).map(|j| valid.iter().map(|&i| raters[i].1[j]).collect()).collect();
+        let mut df: Vec<Vec<f64>> = (0..c)
+            .map(|j| valid.iter().map(|&i| raters[i].1[j]).collect())
+            .collect();
         if self.params.jitter {
             let mut rng = LegacyRandomState::new(42);
             for row in df.iter_mut() {
@@ -109,7 +122,11 @@ impl Hfl {
                 0.0
             } else {
                 let rows: Vec<&[f64]> = pairs.iter().map(|p| p.as_slice()).collect();
-                icc(&rows).ok().and_then(|t| t.icc2).filter(|v| v.is_finite()).unwrap_or(0.0)
+                icc(&rows)
+                    .ok()
+                    .and_then(|t| t.icc2)
+                    .filter(|v| v.is_finite())
+                    .unwrap_or(0.0)
             };
             out.insert(raters[i].0.clone(), value);
         }
@@ -124,16 +141,23 @@ impl Mechanism for Hfl {
 
     fn score_task(&self, task: &Task) -> Result<TaskScores, ScoringError> {
         task.check_unique_hotkeys()?;
-        let fb = task.feedback.as_ref().ok_or_else(|| ScoringError::MissingField {
-            task: task.id.clone(),
-            mechanism: Self::NAME,
-            field: "feedback",
-        })?;
+        let fb = task
+            .feedback
+            .as_ref()
+            .ok_or_else(|| ScoringError::MissingField {
+                task: task.id.clone(),
+                mechanism: Self::NAME,
+                field: "feedback",
+            })?;
         if !fb.previous_score.is_finite() {
-            return Err(ScoringError::InvalidTask { task: task.id.clone(), reason: "previous_score is not finite".into() });
+            return Err(ScoringError::InvalidTask {
+                task: task.id.clone(),
+                reason: "previous_score is not finite".into(),
+            });
         }
-        let order: Vec<&CompletionId> = fb.completion_order.iter().collect();
-        for (cid, _) in &fb.authors {
+        let layout = Layout::new(fb.completion_order.iter().collect());
+        let order = layout.order();
+        for cid in fb.authors.keys() {
             if !order.contains(&cid) {
                 return Err(ScoringError::InvalidTask {
                     task: task.id.clone(),
@@ -144,7 +168,7 @@ impl Mechanism for Hfl {
         let mut out = TaskScores::default();
         let mut raters: Vec<(&Hotkey, Vec<f64>)> = Vec::new();
         for r in &task.responses {
-            match scores_in_order(&r.answer, &order, Self::NAME) {
+            match layout.scores(&r.answer, Self::NAME) {
                 Ok(v) => raters.push((&r.hotkey, v)),
                 Err(e) => out.rejected.push((r.hotkey.clone(), e)),
             }
@@ -152,7 +176,9 @@ impl Mechanism for Hfl {
         // Text feedback: improvement of each author's completion over the parent's selected one.
         let mut tf_raw: BTreeMap<Hotkey, f64> = BTreeMap::new();
         for (j, cid) in order.iter().enumerate() {
-            let Some(author) = fb.authors.get(*cid) else { continue };
+            let Some(author) = fb.authors.get(*cid) else {
+                continue;
+            };
             let avg = if raters.is_empty() {
                 0.0
             } else {
@@ -173,7 +199,12 @@ impl Mechanism for Hfl {
         out.scores = tf_raw
             .keys()
             .zip(tf)
-            .map(|(h, t)| (h.clone(), w * t + (1.0 - w) * sf.get(h).copied().unwrap_or(0.0)))
+            .map(|(h, t)| {
+                (
+                    h.clone(),
+                    w * t + (1.0 - w) * sf.get(h).copied().unwrap_or(0.0),
+                )
+            })
             .collect();
         Ok(out)
     }

@@ -14,9 +14,15 @@ impl LegacyRandomState {
         let mut mt = [0u32; 624];
         mt[0] = seed;
         for i in 1..624 {
-            mt[i] = 1_812_433_253u32.wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_add(i as u32);
+            mt[i] = 1_812_433_253u32
+                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
+                .wrapping_add(i as u32);
         }
-        Self { mt, index: 624, cached_gauss: None }
+        Self {
+            mt,
+            index: 624,
+            cached_gauss: None,
+        }
     }
 
     fn next_u32(&mut self) -> u32 {

@@ -14,7 +14,11 @@ use crate::vector::softmax;
 
 /// How `0.5(ρ+1)` values become task scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum ConsensusNormalisation {
     /// Divide by the sum (original). If every value is 0 the scores are all 0.
     #[default]
@@ -25,7 +29,11 @@ pub enum ConsensusNormalisation {
 
 /// Parameters of [`RmConsensus`].
 #[derive(Debug, Clone, PartialEq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default, deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct RmConsensusParams {
     /// Normalisation across miners.
     pub normalise: ConsensusNormalisation,
@@ -49,9 +57,9 @@ pub struct RmConsensusParams {
 ///     Response { hotkey: Hotkey::new("h2").unwrap(), answer: ans([0.8, 0.6, 0.2]) },
 ///     Response { hotkey: Hotkey::new("h3").unwrap(), answer: ans([0.1, 0.5, 0.9]) },
 /// ]);
-/// let s = RmConsensus::default().score_task(&task).unwrap().scores;
-/// assert!(s["h1"] > s["h3"]);
-/// assert!((s.values().sum::<f64>() - 1.0).abs() < 1e-12);
+/// let s = RmConsensus::default().score_task(&task).unwrap();
+/// assert!(s.get("h1") > s.get("h3"));
+/// assert!((s.scores.iter().map(|(_, v)| v).sum::<f64>() - 1.0).abs() < 1e-12);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct RmConsensus {
@@ -65,7 +73,10 @@ impl RmConsensus {
     /// With explicit parameters (checked).
     pub fn new(params: RmConsensusParams) -> Result<Self, ScoringError> {
         if params.rho_multiplier.values().any(|v| !v.is_finite()) {
-            return Err(ScoringError::InvalidParam { name: "rho_multiplier", reason: "must be finite".into() });
+            return Err(ScoringError::InvalidParam {
+                name: "rho_multiplier",
+                reason: "must be finite".into(),
+            });
         }
         if let Some(acc) = &params.accuracy {
             if acc.values().any(|v| !v.is_finite() || *v < 0.0) {
@@ -87,18 +98,24 @@ impl Mechanism for RmConsensus {
     fn score_task(&self, task: &Task) -> Result<TaskScores, ScoringError> {
         task.check_unique_hotkeys()?;
         let mut out = TaskScores::default();
-        let mut accepted: Vec<(&Hotkey, &BTreeMap<CompletionId, f64>)> = Vec::new();
+        let mut accepted: Vec<(&Hotkey, &crate::CompletionMap<f64>)> = Vec::new();
         for r in &task.responses {
             match &r.answer {
                 Answer::Scores(m) => match m.iter().find(|(_, v)| !v.is_finite()) {
-                    Some((cid, _)) => out
-                        .rejected
-                        .push((r.hotkey.clone(), ResponseError::NonFiniteScore { completion: cid.clone() })),
+                    Some((cid, _)) => out.rejected.push((
+                        r.hotkey.clone(),
+                        ResponseError::NonFiniteScore {
+                            completion: cid.clone(),
+                        },
+                    )),
                     None => accepted.push((&r.hotkey, m)),
                 },
                 Answer::Ranks(_) => out.rejected.push((
                     r.hotkey.clone(),
-                    ResponseError::WrongAnswerKind { mechanism: Self::NAME, expected: "scores" },
+                    ResponseError::WrongAnswerKind {
+                        mechanism: Self::NAME,
+                        expected: "scores",
+                    },
                 )),
             }
         }
@@ -119,7 +136,10 @@ impl Mechanism for RmConsensus {
         let mean: Vec<f64> = sums.values().map(|(s, n)| s / f64::from(*n)).collect();
         let mut s = Vec::with_capacity(accepted.len());
         for (h, m) in &accepted {
-            let row: Vec<f64> = cids.iter().map(|c| m.get(*c).copied().unwrap_or(0.0)).collect();
+            let row: Vec<f64> = cids
+                .iter()
+                .map(|c| m.get(c.as_str()).copied().unwrap_or(0.0))
+                .collect();
             // Lengths match and values are finite, so only the NaN case (None) remains: nan_to_num.
             let rho = spearman(&row, &mean).ok().flatten().unwrap_or(0.0);
             let rho = rho * self.params.rho_multiplier.get(*h).copied().unwrap_or(1.0);
@@ -128,7 +148,11 @@ impl Mechanism for RmConsensus {
         let scores = match self.params.normalise {
             ConsensusNormalisation::Sum => {
                 let sum: f64 = s.iter().sum();
-                if sum == 0.0 { vec![0.0; s.len()] } else { s.iter().map(|v| v / sum).collect() }
+                if sum == 0.0 {
+                    vec![0.0; s.len()]
+                } else {
+                    s.iter().map(|v| v / sum).collect()
+                }
             }
             ConsensusNormalisation::Softmax => softmax(&s),
         };

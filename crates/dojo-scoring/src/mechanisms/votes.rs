@@ -13,7 +13,11 @@ use crate::task::{Task, TaskScores, VoteKind};
 
 /// Parameters of [`Votes`]; defaults are the last production values (2025-10-24).
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default, deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct VotesParams {
     /// Score of a voter that picks the trap output (−0.4; it was −1.0 and then −0.5).
     pub trap_penalty: f64,
@@ -26,7 +30,11 @@ pub struct VotesParams {
 
 impl Default for VotesParams {
     fn default() -> Self {
-        Self { trap_penalty: -0.4, no_vote_penalty_total: -4.0, active_hotkeys: None }
+        Self {
+            trap_penalty: -0.4,
+            no_vote_penalty_total: -4.0,
+            active_hotkeys: None,
+        }
     }
 }
 
@@ -46,7 +54,7 @@ impl Default for VotesParams {
 ///     votes: [(h("v1"), c("a")), (h("v2"), c("a"))].into(),
 ///     voters: vec![h("v1"), h("v2"), h("v3")],
 /// });
-/// let s = Votes::default().score_task(&task).unwrap().scores;
+/// let s = Votes::default().score_task(&task).unwrap().to_map();
 /// assert_eq!((s["g1"], s["g2"], s["v1"], s["v3"]), (1.0, 0.0, 0.5, -4.0));
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -61,7 +69,10 @@ impl Votes {
     /// With explicit parameters (checked).
     pub fn new(params: VotesParams) -> Result<Self, ScoringError> {
         if !params.trap_penalty.is_finite() || !params.no_vote_penalty_total.is_finite() {
-            return Err(ScoringError::InvalidParam { name: "penalties", reason: "must be finite".into() });
+            return Err(ScoringError::InvalidParam {
+                name: "penalties",
+                reason: "must be finite".into(),
+            });
         }
         Ok(Self { params })
     }
@@ -77,12 +88,18 @@ impl Mechanism for Votes {
     }
 
     fn score_task(&self, task: &Task) -> Result<TaskScores, ScoringError> {
-        let v = task.votes.as_ref().ok_or_else(|| ScoringError::MissingField {
+        let v = task
+            .votes
+            .as_ref()
+            .ok_or_else(|| ScoringError::MissingField {
+                task: task.id.clone(),
+                mechanism: Self::NAME,
+                field: "votes",
+            })?;
+        let invalid = |reason: &str| ScoringError::InvalidTask {
             task: task.id.clone(),
-            mechanism: Self::NAME,
-            field: "votes",
-        })?;
-        let invalid = |reason: &str| ScoringError::InvalidTask { task: task.id.clone(), reason: reason.to_owned() };
+            reason: reason.to_owned(),
+        };
         let mut scores: BTreeMap<Hotkey, f64> = BTreeMap::new();
         if v.votes.is_empty() {
             return Ok(TaskScores::default());
@@ -108,20 +125,37 @@ impl Mechanism for Votes {
                 }
             }
             VoteKind::Pvv => {
-                let reference = v.validator_completion.as_ref().ok_or_else(|| invalid("a pvv task needs validator_completion"))?;
+                let reference = v
+                    .validator_completion
+                    .as_ref()
+                    .ok_or_else(|| invalid("a pvv task needs validator_completion"))?;
                 for (voter, choice) in &v.votes {
-                    scores.insert(voter.clone(), if choice == reference { 1.0 / d } else { 0.0 });
+                    scores.insert(
+                        voter.clone(),
+                        if choice == reference { 1.0 / d } else { 0.0 },
+                    );
                 }
                 for (g, cid) in &v.generators {
                     scores.insert(g.clone(), votes_for(cid) / d);
                 }
             }
             VoteKind::Trap => {
-                let negative = v.negative_generator.as_ref().ok_or_else(|| invalid("a trap task needs negative_generator"))?;
-                let trap_outputs: BTreeSet<&CompletionId> =
-                    v.generators.iter().filter(|(g, _)| *g == negative).map(|(_, c)| c).collect();
+                let negative = v
+                    .negative_generator
+                    .as_ref()
+                    .ok_or_else(|| invalid("a trap task needs negative_generator"))?;
+                let trap_outputs: BTreeSet<&CompletionId> = v
+                    .generators
+                    .iter()
+                    .filter(|(g, _)| *g == negative)
+                    .map(|(_, c)| c)
+                    .collect();
                 for (voter, choice) in &v.votes {
-                    let s = if trap_outputs.contains(choice) { self.params.trap_penalty } else { 0.0 };
+                    let s = if trap_outputs.contains(choice) {
+                        self.params.trap_penalty
+                    } else {
+                        0.0
+                    };
                     scores.insert(voter.clone(), s);
                 }
                 for g in v.generators.keys() {
@@ -135,7 +169,12 @@ impl Mechanism for Votes {
             .iter()
             .filter(|h| seen.insert(*h))
             .filter(|h| !scores.contains_key(*h))
-            .filter(|h| self.params.active_hotkeys.as_ref().is_none_or(|a| a.contains(*h)))
+            .filter(|h| {
+                self.params
+                    .active_hotkeys
+                    .as_ref()
+                    .is_none_or(|a| a.contains(*h))
+            })
             .collect();
         if !non_voters.is_empty() {
             let penalty = self.params.no_vote_penalty_total / non_voters.len() as f64;
@@ -143,6 +182,9 @@ impl Mechanism for Votes {
                 scores.insert(h.clone(), penalty);
             }
         }
-        Ok(TaskScores { scores, rejected: Vec::new() })
+        Ok(TaskScores {
+            scores: scores.into_iter().collect(),
+            rejected: Vec::new(),
+        })
     }
 }

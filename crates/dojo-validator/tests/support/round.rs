@@ -23,7 +23,11 @@ pub struct Shape {
 }
 
 fn size(rng: &mut ChaCha8Rng, lo: usize, hi: usize, fixed: bool) -> usize {
-    if fixed { hi } else { rng.random_range(lo..=hi.max(lo)) }
+    if fixed {
+        hi
+    } else {
+        rng.random_range(lo..=hi.max(lo))
+    }
 }
 
 fn cids(c: usize) -> Vec<String> {
@@ -67,7 +71,10 @@ pub fn round(mechanism: &str, shape: Shape, seed: u64) -> ReplayInput {
         let c = size(&mut rng, 2, shape.max_completions, shape.fixed);
         let n = size(&mut rng, 1, shape.max_miners, shape.fixed);
         let ids = cids(c);
-        let mut task = ReplayTask { task_id: format!("t{t}"), ..Default::default() };
+        let mut task = ReplayTask {
+            task_id: format!("t{t}"),
+            ..Default::default()
+        };
         match mechanism {
             "dojo-v1-ground-truth" | "rm-consensus" => {
                 if mechanism == "dojo-v1-ground-truth" {
@@ -101,8 +108,10 @@ pub fn round(mechanism: &str, shape: Shape, seed: u64) -> ReplayInput {
             }
             "hfl" => {
                 task.previous_score = Some(f64::from(rng.random_range(1..=10)));
-                let authors: BTreeMap<String, String> =
-                    ids.iter().map(|cid| (cid.clone(), format!("h{}", rng.random_range(0..n + 2)))).collect();
+                let authors: BTreeMap<String, String> = ids
+                    .iter()
+                    .map(|cid| (cid.clone(), format!("h{}", rng.random_range(0..n + 2))))
+                    .collect();
                 task.authors = Some(authors);
                 task.completion_order = Some(ids.clone());
                 task.responses = (0..n)
@@ -118,7 +127,11 @@ pub fn round(mechanism: &str, shape: Shape, seed: u64) -> ReplayInput {
                                 (cid.clone(), v)
                             })
                             .collect();
-                        ReplayResponse { hotkey: format!("h{i}"), scores: Some(m), ranks: None }
+                        ReplayResponse {
+                            hotkey: format!("h{i}"),
+                            scores: Some(m),
+                            ranks: None,
+                        }
                     })
                     .collect();
             }
@@ -126,7 +139,8 @@ pub fn round(mechanism: &str, shape: Shape, seed: u64) -> ReplayInput {
                 let kind = ["pvp", "pvv", "trap"][rng.random_range(0..3)];
                 task.kind = Some(kind.into());
                 let g = rng.random_range(1..=c);
-                let gens: BTreeMap<String, String> = (0..g).map(|i| (format!("g{i}"), ids[i].clone())).collect();
+                let gens: BTreeMap<String, String> =
+                    (0..g).map(|i| (format!("g{i}"), ids[i].clone())).collect();
                 let mut choices: Vec<String> = ids[..g].to_vec();
                 if kind == "pvv" {
                     task.validator_completion = Some("val".into());
@@ -139,7 +153,10 @@ pub fn round(mechanism: &str, shape: Shape, seed: u64) -> ReplayInput {
                 let mut votes = BTreeMap::new();
                 for v in &voters {
                     if rng.random_bool(0.7) {
-                        votes.insert(v.clone(), choices[rng.random_range(0..choices.len())].clone());
+                        votes.insert(
+                            v.clone(),
+                            choices[rng.random_range(0..choices.len())].clone(),
+                        );
                     }
                 }
                 task.generators = Some(gens);
@@ -150,5 +167,9 @@ pub fn round(mechanism: &str, shape: Shape, seed: u64) -> ReplayInput {
         }
         tasks.push(task);
     }
-    ReplayInput { mechanism: mechanism.into(), params: None, tasks }
+    ReplayInput {
+        mechanism: mechanism.into(),
+        params: None,
+        tasks,
+    }
 }
