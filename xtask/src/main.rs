@@ -11,6 +11,7 @@ mod cache;
 mod ci;
 mod layering;
 mod python;
+mod yuma_epoch;
 
 use anyhow::{Result, bail};
 
@@ -21,6 +22,7 @@ Tasks:
   ci                     everything CI checks: fmt, clippy, layering, deny, tests (unit, integration, doc)
   check-layering         fail if the pure crates depend on I/O crates
   setup                  install what the tests need into the project cache (Python venvs, libraries)
+  yuma-epoch --input F   run one devnet Yuma epoch on a JSON snapshot and print the result (docs/yuma-epoch.md)
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -36,6 +38,7 @@ fn main() -> Result<()> {
         Some("ci") => ci::run(&sh, &rest),
         Some("check-layering") => layering::check(&sh),
         Some("setup") => ci::setup(&sh),
+        Some("yuma-epoch") => yuma_epoch::run(&sh, &rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())
