@@ -62,11 +62,7 @@ pub enum Criterion {
 }
 
 fn check_bounds(min: f64, max: f64) -> Result<(), CriterionError> {
-    if min.is_finite() && max.is_finite() && min < max {
-        Ok(())
-    } else {
-        Err(CriterionError::Bounds { min, max })
-    }
+    if min.is_finite() && max.is_finite() && min < max { Ok(()) } else { Err(CriterionError::Bounds { min, max }) }
 }
 
 impl Criterion {
@@ -94,15 +90,10 @@ impl Criterion {
     pub fn validate(&self) -> Result<(), CriterionError> {
         match self {
             Criterion::Ranking => Ok(()),
-            Criterion::Score { min, max } | Criterion::MultiScore { min, max, .. } => {
-                check_bounds(*min, *max)
-            }
+            Criterion::Score { min, max } | Criterion::MultiScore { min, max, .. } => check_bounds(*min, *max),
             Criterion::Text { min_len, max_len } => {
                 if min_len > max_len {
-                    Err(CriterionError::TextBounds {
-                        min_len: *min_len,
-                        max_len: *max_len,
-                    })
+                    Err(CriterionError::TextBounds { min_len: *min_len, max_len: *max_len })
                 } else {
                     Ok(())
                 }

@@ -54,8 +54,7 @@ pub struct Hotkey(String);
 
 fn claims_ss58(s: &str) -> bool {
     (46..=50).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
 }
 
 fn ss58_checksum(payload: &[u8]) -> [u8; 64] {
@@ -67,38 +66,20 @@ fn ss58_checksum(payload: &[u8]) -> [u8; 64] {
 
 /// Decodes an SS58 address into `(prefix, public key)`.
 fn decode_ss58(s: &str) -> Result<(u16, [u8; 32]), HotkeyError> {
-    let bytes = bs58::decode(s)
-        .into_vec()
-        .map_err(|_| HotkeyError::Base58(s.to_owned()))?;
+    let bytes = bs58::decode(s).into_vec().map_err(|_| HotkeyError::Base58(s.to_owned()))?;
     let (prefix, prefix_len) = match bytes.first() {
         Some(&b) if b < 64 => (u16::from(b), 1),
         Some(&b) if b < 128 => {
-            let second = *bytes.get(1).ok_or_else(|| HotkeyError::Length {
-                address: s.to_owned(),
-                len: bytes.len(),
-            })?;
+            let second = *bytes.get(1).ok_or_else(|| HotkeyError::Length { address: s.to_owned(), len: bytes.len() })?;
             let lower = ((u16::from(b) << 2) & 0xff) | (u16::from(second) >> 6);
             let upper = u16::from(second & 0x3f);
             (lower | (upper << 8), 2)
         }
-        Some(&b) => {
-            return Err(HotkeyError::Prefix {
-                address: s.to_owned(),
-                prefix: u16::from(b),
-            });
-        }
-        None => {
-            return Err(HotkeyError::Length {
-                address: s.to_owned(),
-                len: 0,
-            });
-        }
+        Some(&b) => return Err(HotkeyError::Prefix { address: s.to_owned(), prefix: u16::from(b) }),
+        None => return Err(HotkeyError::Length { address: s.to_owned(), len: 0 }),
     };
     if bytes.len() != prefix_len + 32 + 2 {
-        return Err(HotkeyError::Length {
-            address: s.to_owned(),
-            len: bytes.len(),
-        });
+        return Err(HotkeyError::Length { address: s.to_owned(), len: bytes.len() });
     }
     let body = &bytes[..prefix_len + 32];
     let sum = ss58_checksum(body);
@@ -153,20 +134,12 @@ impl Hotkey {
 
     /// The 32-byte public key if this hotkey is an SS58 address.
     pub fn public_key(&self) -> Option<[u8; 32]> {
-        if claims_ss58(&self.0) {
-            decode_ss58(&self.0).ok().map(|(_, k)| k)
-        } else {
-            None
-        }
+        if claims_ss58(&self.0) { decode_ss58(&self.0).ok().map(|(_, k)| k) } else { None }
     }
 
     /// The SS58 prefix if this hotkey is an SS58 address.
     pub fn ss58_prefix(&self) -> Option<u16> {
-        if claims_ss58(&self.0) {
-            decode_ss58(&self.0).ok().map(|(p, _)| p)
-        } else {
-            None
-        }
+        if claims_ss58(&self.0) { decode_ss58(&self.0).ok().map(|(p, _)| p) } else { None }
     }
 
     /// The hotkey as a string slice.

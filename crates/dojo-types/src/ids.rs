@@ -7,11 +7,7 @@ use std::fmt;
 /// assert_eq!(uid.to_string(), "7");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(transparent)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(transparent))]
 pub struct Uid(pub u16);
 
 impl fmt::Display for Uid {
@@ -61,11 +57,7 @@ fn check_id(kind: &'static str, s: &str) -> Result<(), IdError> {
         return Err(IdError::Empty { kind });
     }
     if s.len() > MAX_ID_LEN {
-        return Err(IdError::TooLong {
-            kind,
-            len: s.len(),
-            max: MAX_ID_LEN,
-        });
+        return Err(IdError::TooLong { kind, len: s.len(), max: MAX_ID_LEN });
     }
     if s.chars().any(char::is_control) {
         return Err(IdError::ControlCharacter { kind });
@@ -162,14 +154,8 @@ mod tests {
     #[test]
     fn ids_reject_bad_input() {
         assert_eq!(TaskId::new(""), Err(IdError::Empty { kind: "task id" }));
-        assert!(matches!(
-            CompletionId::new("a".repeat(129)),
-            Err(IdError::TooLong { len: 129, .. })
-        ));
-        assert!(matches!(
-            CompletionId::new("a\nb"),
-            Err(IdError::ControlCharacter { .. })
-        ));
+        assert!(matches!(CompletionId::new("a".repeat(129)), Err(IdError::TooLong { len: 129, .. })));
+        assert!(matches!(CompletionId::new("a\nb"), Err(IdError::ControlCharacter { .. })));
         assert!(CompletionId::new("550e8400-e29b-41d4-a716-446655440000").is_ok());
     }
 }

@@ -83,10 +83,7 @@ pub trait RewardModel: Send + Sync + fmt::Debug {
         let s = self.score_batch(&[RewardInput::new(prompt, a), RewardInput::new(prompt, b)])?;
         match s.as_slice() {
             [sa, sb] => Ok(bradley_terry(f64::from(*sa), f64::from(*sb))),
-            other => Err(RewardError::Shape {
-                expected: 2,
-                got: other.len(),
-            }),
+            other => Err(RewardError::Shape { expected: 2, got: other.len() }),
         }
     }
 }
@@ -123,11 +120,7 @@ impl<T: RewardModel + ?Sized> RewardModel for Box<T> {
 /// ```
 pub fn bradley_terry(a: f64, b: f64) -> f64 {
     let d = a - b;
-    if d >= 0.0 {
-        1.0 / (1.0 + (-d).exp())
-    } else {
-        d.exp() / (1.0 + d.exp())
-    }
+    if d >= 0.0 { 1.0 / (1.0 + (-d).exp()) } else { d.exp() / (1.0 + d.exp()) }
 }
 
 /// Baseline reward models from the Mirror Neuron experiments: what a real model must beat.
@@ -149,9 +142,7 @@ pub mod baselines {
     impl Constant {
         /// A model that always returns `value` (must be finite; non-finite becomes 0).
         pub fn new(value: f32) -> Self {
-            Self {
-                value: if value.is_finite() { value } else { 0.0 },
-            }
+            Self { value: if value.is_finite() { value } else { 0.0 } }
         }
     }
 
@@ -179,10 +170,7 @@ pub mod baselines {
             "length"
         }
         fn score_batch(&self, batch: &[RewardInput<'_>]) -> Result<Vec<f32>, RewardError> {
-            Ok(batch
-                .iter()
-                .map(|i| i.completion.chars().count() as f32)
-                .collect())
+            Ok(batch.iter().map(|i| i.completion.chars().count() as f32).collect())
         }
     }
 

@@ -51,10 +51,7 @@ impl Ranking {
         let mut ranks: Vec<u32> = map.values().copied().collect();
         ranks.sort_unstable();
         if ranks.iter().enumerate().any(|(i, r)| *r as usize != i) {
-            return Err(RankingError::NotAPermutation {
-                len: map.len(),
-                ranks,
-            });
+            return Err(RankingError::NotAPermutation { len: map.len(), ranks });
         }
         Ok(Ranking(map))
     }

@@ -25,11 +25,7 @@ impl Score {
 
     /// Wraps a finite value.
     pub fn new(v: f64) -> Result<Self, ScoreError> {
-        if v.is_finite() {
-            Ok(Score(v))
-        } else {
-            Err(ScoreError(v))
-        }
+        if v.is_finite() { Ok(Score(v)) } else { Err(ScoreError(v)) }
     }
 
     /// The inner value.
