@@ -758,7 +758,7 @@ impl State {
             }
             s.pending_emission = s.pending_emission.saturating_add(emitted - owner_cut);
             let tempo = u64::from(s.params.tempo);
-            if tempo > 0 && (block + u64::from(netuid) + 1) % (tempo + 1) == 0 {
+            if tempo > 0 && (block + u64::from(netuid) + 1).is_multiple_of(tempo + 1) {
                 self.epoch(netuid);
                 ran.push(netuid);
             }

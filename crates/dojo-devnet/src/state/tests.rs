@@ -373,7 +373,7 @@ fn epochs_run_on_schedule_and_pay_emission() {
     let total_after: u64 = s.subnets[&NET].stake.values().sum();
     let paid = total_after - total_before;
     // Emission of 20 blocks is paid (the fallback pays stake-proportionally), minus rounding.
-    assert!(paid <= 20_000 && paid >= 20_000 - 8, "paid {paid}");
+    assert!((20_000 - 8..=20_000).contains(&paid), "paid {paid}");
 }
 
 #[test]
