@@ -12,6 +12,7 @@ mod cache;
 mod ci;
 mod layering;
 mod python;
+mod yuma_epoch;
 
 use anyhow::{Result, bail};
 
@@ -24,6 +25,7 @@ Tasks:
   setup                  install what the tests need into the project cache (Python venvs, libraries)
   bench-scoring [--json] [--quick] [--tasks N] [--miners N]
                          criterion benches + side-by-side run against the Python reference
+  yuma-epoch --input F   run one devnet Yuma epoch on a JSON snapshot and print the result (docs/yuma-epoch.md)
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -40,6 +42,7 @@ fn main() -> Result<()> {
         Some("check-layering") => layering::check(&sh),
         Some("setup") => ci::setup(&sh),
         Some("bench-scoring") => bench_scoring::run(&sh, &rest),
+        Some("yuma-epoch") => yuma_epoch::run(&sh, &rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

@@ -8,9 +8,12 @@
 //!   has to guess what a non-finite input meant.
 //! * [`Criterion`] and [`Ranking`]: what a task asks a miner for and the shape of a ranking answer.
 //! * [`ports`]: traits through which services reach outside systems (today the reward model).
+//! * [`chain`]: the `Chain` port (metagraph, hyperparameters, weights, commit-reveal, axons,
+//!   registration) with errors named after subtensor's, and the commit-reveal v2 hash.
 //!
 //! This crate is pure: no I/O, no async runtime, no clock. `serde` support is behind the `serde` feature.
 
+pub mod chain;
 mod criteria;
 mod hotkey;
 mod ids;
