@@ -24,7 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     collect(&root.join("dojo"), &mut files)?;
     files.sort();
     let fds = protox::compile(&files, [&root])?;
-    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
+    // No `connect` helpers: they would tie this crate to tonic's transport; dojo-transport builds channels.
+    tonic_prost_build::configure().build_client(true).build_server(true).build_transport(false).compile_fds(fds)?;
     println!("cargo:rerun-if-changed={}", root.display());
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());

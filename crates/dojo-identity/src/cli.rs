@@ -73,7 +73,7 @@ pub enum CliError {
     #[error("pass --coldkey.password-file FILE to encrypt the coldkey, or --no-password")]
     NoPassword,
     /// The password file could not be read.
-    #[error("reading password file {path}: {source}")]
+    #[error("reading password file {}: {source}", path.display())]
     PasswordFile {
         /// The file.
         path: PathBuf,

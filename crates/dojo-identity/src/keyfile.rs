@@ -260,9 +260,11 @@ pub fn to_public_json(address: &Hotkey) -> Vec<u8> {
     let json = KeyfileJson {
         account_id: public.clone(),
         public_key: public,
+        private_key: None,
+        secret_phrase: None,
+        secret_seed: None,
         ss58_address: Some(address.to_string()),
         crypto_type: Some(CRYPTO_TYPE_SR25519),
-        ..KeyfileJson::default()
     };
     serde_json::to_vec(&json).unwrap_or_default()
 }

@@ -2,7 +2,8 @@ use std::fmt;
 
 use blake2::{Blake2b, Digest, digest::consts::U32};
 use dojo_types::{Hotkey, SS58_PREFIX_BITTENSOR};
-use schnorrkel::{ExpansionMode, MiniSecretKey, PublicKey, SecretKey, Signature, derive::ChainCode};
+use schnorrkel::derive::{ChainCode, Derivation};
+use schnorrkel::{ExpansionMode, MiniSecretKey, PublicKey, SecretKey, Signature};
 use zeroize::Zeroizing;
 
 /// Signing context of Substrate's sr25519 (`sp_core::sr25519::Pair::sign`); bittensor uses it too.
@@ -207,7 +208,7 @@ impl Keypair {
             let (mini, _) = self.pair.secret.hard_derive_mini_secret_key(Some(cc), b"");
             Self::from_mini(Zeroizing::new(mini.to_bytes()), None)
         } else {
-            let (pair, _) = self.pair.derived_key_simple(cc, []);
+            let (pair, _) = self.pair.derived_key_simple(cc, b"");
             Ok(Keypair { pair, phrase: None, seed: None })
         }
     }

@@ -10,7 +10,7 @@ use crate::keys::{KeyError, Keypair};
 #[derive(Debug, thiserror::Error)]
 pub enum WalletError {
     /// A keyfile could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -19,7 +19,7 @@ pub enum WalletError {
         source: std::io::Error,
     },
     /// A keyfile's content is invalid.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Keyfile {
         /// The file.
         path: PathBuf,
@@ -28,10 +28,10 @@ pub enum WalletError {
         source: KeyfileError,
     },
     /// The hotkey file holds only a public key.
-    #[error("{0}: holds no secret key")]
+    #[error("{}: holds no secret key", .0.display())]
     PublicOnly(PathBuf),
     /// Creating would overwrite an existing key.
-    #[error("{0} exists; pass overwrite to replace it")]
+    #[error("{} exists; pass overwrite to replace it", .0.display())]
     Exists(PathBuf),
     /// A wallet or hotkey name that would escape the wallet directory.
     #[error("invalid wallet or hotkey name {0:?}")]

@@ -30,7 +30,8 @@ fn signed(signer: &Keypair, claimed: &Keypair, axon: &Keypair, nonce: u64, body:
 }
 
 async fn client(axon: &TestAxon) -> MinerClient<Channel> {
-    MinerClient::connect(format!("http://{}", axon.target.addr)).await.unwrap()
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", axon.target.addr)).unwrap().connect().await.unwrap();
+    MinerClient::new(ch)
 }
 
 async fn send(c: &mut MinerClient<Channel>, h: &SignedHeaders, req: v1::SendTaskRequest) -> Result<v1::TaskAck, tonic::Status> {
