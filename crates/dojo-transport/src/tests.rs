@@ -4,12 +4,12 @@ use crate::headers::{self, SignedHeaders};
 use crate::reject::Rejection;
 
 fn sample() -> SignedHeaders {
-    let k = dojo_identity::Keypair::from_uri("//Alice").unwrap();
+    // //Alice and //Bob; literal so the property tests do not derive keys per case.
     SignedHeaders {
-        dendrite_hotkey: k.ss58(),
+        dendrite_hotkey: dojo_types::Hotkey::parse_ss58("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY").unwrap(),
         uuid: "6f1c2d3e-0000-1111-2222-333344445555".to_owned(),
         nonce: 1_700_000_000_000_000_000,
-        axon_hotkey: dojo_identity::Keypair::from_uri("//Bob").unwrap().ss58(),
+        axon_hotkey: dojo_types::Hotkey::parse_ss58("5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty").unwrap(),
         body_hash: headers::body_hash(b""),
         signature: [7; 64],
     }

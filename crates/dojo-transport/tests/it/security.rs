@@ -188,12 +188,11 @@ async fn honest_caller_is_served_during_a_flood() {
         assert!(out.success().is_some(), "honest call {i} failed during flood: {out:?}");
         ok += 1;
     }
-    let mut total_refused = 0;
-    for a in attackers {
-        total_refused += a.await.unwrap();
-    }
     assert_eq!(ok, 30);
-    // Every attack request was refused except possibly the first use of the replay capture
-    // (which is a valid request the first time it is seen).
-    assert!(total_refused >= 6 * 60 - 1, "refused {total_refused}");
+    for a in attackers {
+        // Every attack request is refused, except that each attacker's captured request is a
+        // valid one the first time it is seen (if no newer nonce was accepted before it).
+        let refused = a.await.unwrap();
+        assert!(refused >= 59, "only {refused} of 60 attack requests refused");
+    }
 }
