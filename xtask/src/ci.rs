@@ -25,6 +25,12 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
         .display()
         .to_string(),
     ));
+    env.push((
+        "DOJO_WALLET_PYTHON".to_owned(),
+        crate::python::ensure_venv(sh, "wallet-interop", "crates/dojo-identity/tests/python/requirements.txt")?
+            .display()
+            .to_string(),
+    ));
     Ok(env)
 }
 

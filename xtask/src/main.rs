@@ -10,6 +10,7 @@
 mod bench_scoring;
 mod cache;
 mod ci;
+mod fanout;
 mod layering;
 mod python;
 mod yuma_epoch;
@@ -26,6 +27,7 @@ Tasks:
   bench-scoring [--json] [--quick] [--tasks N] [--miners N]
                          criterion benches + side-by-side run against the Python reference
   yuma-epoch --input F   run one devnet Yuma epoch on a JSON snapshot and print the result (docs/yuma-epoch.md)
+  bench-fanout           signed task fan-out to N loopback miner axons: [--miners 256] [--rounds 20] [--json] [--no-python]
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -43,6 +45,7 @@ fn main() -> Result<()> {
         Some("setup") => ci::setup(&sh),
         Some("bench-scoring") => bench_scoring::run(&sh, &rest),
         Some("yuma-epoch") => yuma_epoch::run(&sh, &rest),
+        Some("bench-fanout") => fanout::run(&sh, &rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

@@ -7,6 +7,8 @@
 //! * [`Score`]: a finite `f64`. Constructing one from NaN or infinity is an error, so scoring code never
 //!   has to guess what a non-finite input meant.
 //! * [`Criterion`] and [`Ranking`]: what a task asks a miner for and the shape of a ranking answer.
+//! * [`task`]: the messages a validator and a miner exchange (task, acknowledgement, worker results,
+//!   score feedback, reward-modelling ranking), free of any wire format.
 //! * [`ports`]: traits through which services reach outside systems (today the reward model).
 //! * [`chain`]: the `Chain` port (metagraph, hyperparameters, weights, commit-reveal, axons,
 //!   registration) with errors named after subtensor's, and the commit-reveal v2 hash.
@@ -20,6 +22,7 @@ mod ids;
 pub mod ports;
 mod ranking;
 mod score;
+pub mod task;
 
 pub use criteria::{Criterion, CriterionError};
 pub use hotkey::{Hotkey, HotkeyError, SS58_PREFIX_BITTENSOR};

@@ -1,0 +1,158 @@
+use std::collections::BTreeMap;
+
+use dojo_types::task::*;
+use dojo_types::{CompletionId, Criterion, Score, TaskId};
+use prost::Message;
+use proptest::prelude::*;
+
+use crate::{WireError, v1};
+
+fn cid(s: &str) -> CompletionId {
+    CompletionId::new(s).unwrap()
+}
+
+fn sample_task() -> Task {
+    Task {
+        id: TaskId::new("t-1").unwrap(),
+        previous: Some(TaskId::new("t-0").unwrap()),
+        prompt: "build a todo app".to_owned(),
+        task_type: TaskType::CodeGeneration,
+        completions: vec![
+            Completion { id: cid("a"), content: CompletionContent::Text("hello".to_owned()) },
+            Completion {
+                id: cid("b"),
+                content: CompletionContent::Dialogue(vec![
+                    DialogueTurn { role: Role::User, message: "hi".to_owned() },
+                    DialogueTurn { role: Role::Assistant, message: "hello".to_owned() },
+                ]),
+            },
+            Completion {
+                id: cid("c"),
+                content: CompletionContent::Code {
+                    files: vec![CodeFile { filename: "index.html".to_owned(), content: "<p/>".to_owned(), language: "html".to_owned() }],
+                    installation_commands: "npm i".to_owned(),
+                },
+            },
+            Completion {
+                id: cid("d"),
+                content: CompletionContent::Media(vec![MediaFile {
+                    filename: "x.png".to_owned(),
+                    content: vec![0x89, b'P', b'N', b'G'],
+                    mime_type: "image/png".to_owned(),
+                }]),
+            },
+        ],
+        criteria: vec![
+            Criterion::Ranking,
+            Criterion::score(1.0, 100.0).unwrap(),
+            Criterion::multi_score(vec!["a".to_owned(), "b".to_owned()], 0.0, 10.0).unwrap(),
+            Criterion::text(10, 500).unwrap(),
+        ],
+        expire_at_unix_ms: 1_732_000_000_123,
+    }
+}
+
+#[test]
+fn task_round_trips_through_bytes() {
+    let task = sample_task();
+    let bytes = v1::SendTaskRequest::from(task.clone()).encode_to_vec();
+    let back = Task::try_from(v1::SendTaskRequest::decode(bytes.as_slice()).unwrap()).unwrap();
+    assert_eq!(back, task);
+}
+
+#[test]
+fn results_feedback_and_ranking_round_trip() {
+    let results = TaskResults {
+        task: TaskId::new("t").unwrap(),
+        results: vec![WorkerResult {
+            worker_id: "w1".to_owned(),
+            answers: vec![
+                CompletionAnswer { completion: cid("a"), answer: Answer::Rank(0) },
+                CompletionAnswer { completion: cid("b"), answer: Answer::Score(Score::new(73.0).unwrap()) },
+                CompletionAnswer {
+                    completion: cid("c"),
+                    answer: Answer::MultiScore(BTreeMap::from([("x".to_owned(), Score::new(1.5).unwrap())])),
+                },
+                CompletionAnswer { completion: cid("d"), answer: Answer::Text("meh".to_owned()) },
+            ],
+        }],
+    };
+    assert_eq!(TaskResults::try_from(v1::TaskResults::from(results.clone())).unwrap(), results);
+    let fb = ScoreFeedback { task: TaskId::new("t").unwrap(), score: Score::new(0.25).unwrap() };
+    assert_eq!(ScoreFeedback::try_from(v1::ScoreFeedback::from(fb.clone())).unwrap(), fb);
+    let ack = TaskAck { miner_task_id: Some(TaskId::new("dojo-9").unwrap()) };
+    assert_eq!(TaskAck::try_from(v1::TaskAck::from(ack.clone())).unwrap(), ack);
+    assert_eq!(TaskAck::try_from(v1::TaskAck::default()).unwrap(), TaskAck { miner_task_id: None });
+    let rr = RankingRequest { request_id: TaskId::new("r").unwrap(), prompt: "p".to_owned(), completions: sample_task().completions };
+    assert_eq!(RankingRequest::try_from(v1::RankingRequest::from(rr.clone())).unwrap(), rr);
+    let res = RankingResult { request_id: TaskId::new("r").unwrap(), scores: vec![(cid("a"), Score::new(0.9).unwrap())] };
+    assert_eq!(RankingResult::try_from(v1::RankingResult::from(res.clone())).unwrap(), res);
+}
+
+#[test]
+fn negative_timestamps_round_trip() {
+    let mut t = sample_task();
+    t.expire_at_unix_ms = -1_500;
+    assert_eq!(Task::try_from(v1::Task::from(t.clone())).unwrap(), t);
+}
+
+#[test]
+fn bad_wire_values_are_typed_errors() {
+    let good = v1::Task::from(sample_task());
+    let with = |f: &dyn Fn(&mut v1::Task)| {
+        let mut t = good.clone();
+        f(&mut t);
+        Task::try_from(t).unwrap_err()
+    };
+    assert_eq!(with(&|t| t.expire_at = None), WireError::Missing("task.expire_at"));
+    assert!(matches!(with(&|t| t.task_id.clear()), WireError::Id { field: "task.task_id", .. }));
+    assert_eq!(with(&|t| t.task_type = 0), WireError::UnknownEnum { field: "task_type", value: 0 });
+    assert_eq!(with(&|t| t.task_type = 99), WireError::UnknownEnum { field: "task_type", value: 99 });
+    assert!(matches!(
+        with(&|t| t.criteria[1] = v1::Criterion { kind: Some(v1::criterion::Kind::Score(v1::ScoreCriterion { min: 5.0, max: 1.0 })) }),
+        WireError::Criterion(_)
+    ));
+    assert_eq!(with(&|t| t.criteria[0].kind = None), WireError::Missing("criterion.kind"));
+    assert_eq!(with(&|t| t.completions[0].content = None), WireError::Missing("completion.content"));
+    assert!(matches!(
+        with(&|t| t.expire_at = Some(prost_types::Timestamp { seconds: 0, nanos: -1 })),
+        WireError::Timestamp(_)
+    ));
+    assert!(matches!(
+        with(&|t| t.expire_at = Some(prost_types::Timestamp { seconds: i64::MAX, nanos: 0 })),
+        WireError::Timestamp(_)
+    ));
+    let nan = v1::ScoreFeedback { task_id: "t".to_owned(), score: f64::NAN };
+    assert!(matches!(ScoreFeedback::try_from(nan), Err(WireError::Score { .. })));
+}
+
+#[test]
+fn unknown_fields_from_newer_peers_are_ignored() {
+    let mut bytes = v1::SendTaskRequest::from(sample_task()).encode_to_vec();
+    // Field 15 (varint) of the outer message: a field this version does not know.
+    bytes.extend_from_slice(&[15 << 3, 1]);
+    let t = Task::try_from(v1::SendTaskRequest::decode(bytes.as_slice()).unwrap()).unwrap();
+    assert_eq!(t, sample_task());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(data in proptest::collection::vec(any::<u8>(), 0..1024)) {
+        if let Ok(m) = v1::SendTaskRequest::decode(data.as_slice()) {
+            let _ = Task::try_from(m);
+        }
+        if let Ok(m) = v1::TaskResults::decode(data.as_slice()) {
+            let _ = TaskResults::try_from(m);
+        }
+    }
+
+    #[test]
+    fn scores_round_trip(v in -1e12f64..1e12, ms in -1_000_000_000_000i64..4_000_000_000_000) {
+        let fb = ScoreFeedback { task: TaskId::new("t").unwrap(), score: Score::new(v).unwrap() };
+        prop_assert_eq!(ScoreFeedback::try_from(v1::ScoreFeedback::from(fb.clone())).unwrap(), fb);
+        let mut t = sample_task();
+        t.expire_at_unix_ms = ms;
+        prop_assert_eq!(Task::try_from(v1::Task::from(t.clone())).unwrap(), t);
+    }
+}
