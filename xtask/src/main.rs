@@ -41,13 +41,7 @@ fn main() -> Result<()> {
         Some("ci") => ci::run(&sh, &rest),
         Some("check-layering") => layering::check(&sh),
         Some("setup") => ci::setup(&sh),
-        Some("setup-ort") => {
-            println!(
-                "ORT_DYLIB_PATH={}",
-                reward::ensure_ort(&sh, rest.iter().any(|a| a == "--gpu"))?.display()
-            );
-            Ok(())
-        }
+        Some("setup-ort") => reward::setup_ort(&sh, &rest),
         Some("train-reward-model") => reward::train(&sh, &rest),
         Some("eval-reward") => reward::eval(&sh, &rest),
         Some("bench-reward") => reward::bench(&sh, &rest),

@@ -14,8 +14,7 @@ use crate::cache::{cache_dir, project_root};
 /// returning the path of its `python` executable.
 pub(crate) fn ensure_venv(sh: &Shell, name: &str, requirements: &str) -> Result<PathBuf> {
     let req_path = project_root().join(requirements);
-    let req = std::fs::read_to_string(&req_path)
-        .with_context(|| format!("reading {}", req_path.display()))?;
+    let req = std::fs::read_to_string(&req_path).with_context(|| format!("reading {}", req_path.display()))?;
     let dir = cache_dir().join("venv").join(name);
     let python = dir.join("bin/python");
     let stamp = dir.join(".requirements");
@@ -25,15 +24,10 @@ pub(crate) fn ensure_venv(sh: &Shell, name: &str, requirements: &str) -> Result<
     eprintln!("xtask: creating Python venv `{name}` from {requirements} (first run only)");
     let host = host_python();
     std::fs::create_dir_all(dir.parent().unwrap_or(Path::new(".")))?;
-    cmd!(sh, "{host} -m venv --clear {dir}")
+    cmd!(sh, "{host} -m venv --clear {dir}").run().context("creating venv")?;
+    cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check -r {req_path}")
         .run()
-        .context("creating venv")?;
-    cmd!(
-        sh,
-        "{python} -m pip install --quiet --disable-pip-version-check -r {req_path}"
-    )
-    .run()
-    .with_context(|| format!("installing {requirements} into venv {name}"))?;
+        .with_context(|| format!("installing {requirements} into venv {name}"))?;
     std::fs::write(&stamp, req)?;
     Ok(python)
 }

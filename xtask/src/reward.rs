@@ -38,6 +38,13 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
     ])
 }
 
+/// `cargo xtask setup-ort [--gpu]`: installs the library and prints the variable that points at it.
+pub(crate) fn setup_ort(sh: &Shell, args: &[String]) -> Result<()> {
+    let lib = ensure_ort(sh, args.iter().any(|a| a == "--gpu"))?;
+    println!("ORT_DYLIB_PATH={}", lib.display());
+    Ok(())
+}
+
 fn python(sh: &Shell) -> Result<PathBuf> {
     crate::python::ensure_venv(sh, "reward", REQUIREMENTS)
 }
