@@ -230,6 +230,8 @@ pub(crate) fn train(sh: &Shell, args: &[String]) -> Result<()> {
         src.join("head.json").display().to_string(),
         "--report".to_owned(),
         src.join("training-report.json").display().to_string(),
+        "--heldout-out".to_owned(),
+        src.join("heldout-pairs.jsonl").display().to_string(),
     ];
     a.extend(args.iter().cloned());
     reward_bin(

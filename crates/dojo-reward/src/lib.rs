@@ -14,8 +14,12 @@
 //! and is assembled into the cache by `cargo xtask setup`; [`shipped_model_dir`] finds it.
 
 mod error;
+pub mod bench;
+pub mod eval;
 mod model;
+pub mod pairs;
 pub mod runtime;
+pub mod train;
 
 use std::path::PathBuf;
 
