@@ -108,6 +108,8 @@ impl Batcher {
 }
 
 fn worker_loop(rt: &tokio::runtime::Runtime, model: &dyn RewardModel, mut rx: mpsc::Receiver<Request>, cfg: &BatcherConfig) {
+    // Timers are created outside `block_on`, so the runtime must be current on this thread.
+    let _guard = rt.enter();
     loop {
         let Some(first) = rt.block_on(rx.recv()) else { return };
         let deadline = tokio::time::Instant::now() + cfg.max_wait;
