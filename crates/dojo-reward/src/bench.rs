@@ -68,7 +68,11 @@ impl BenchReport {
             "bench-reward: {} pairs, batch {}, threads {}\n  rust   {:>8.1} pairs/s ({:.2} s)\n  python {:>8.1} pairs/s ({:.2} s)\n  ratio  {:.2}x (target >= 1.3x)\n  rust peak RSS {:.0} MiB; max |score diff| {:.2e}",
             self.rust.pairs,
             self.batch,
-            if self.threads == 0 { "ort-default".to_owned() } else { self.threads.to_string() },
+            if self.threads == 0 {
+                "ort-default".to_owned()
+            } else {
+                self.threads.to_string()
+            },
             self.rust.pairs_per_s,
             self.rust.seconds,
             self.python.pairs_per_s,
@@ -87,7 +91,11 @@ pub fn bench_inputs(n: usize) -> Vec<(String, String)> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let p = &pairs[i % pairs.len().max(1)];
-        let completion = if i % 2 == 0 { p.chosen.clone() } else { p.rejected.clone() };
+        let completion = if i % 2 == 0 {
+            p.chosen.clone()
+        } else {
+            p.rejected.clone()
+        };
         out.push((p.prompt.clone(), completion));
     }
     out
@@ -111,13 +119,20 @@ pub fn run(model: &OnnxRewardModel, opts: &BenchOptions) -> Result<BenchReport, 
     let t = Instant::now();
     let rust_scores = model.score_batch(&inputs)?;
     let secs = t.elapsed().as_secs_f64();
-    let rust = SideResult { pairs: inputs.len(), seconds: secs, pairs_per_s: inputs.len() as f64 / secs };
+    let rust = SideResult {
+        pairs: inputs.len(),
+        seconds: secs,
+        pairs_per_s: inputs.len() as f64 / secs,
+    };
 
     let dir = std::env::temp_dir().join(format!("dojo-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| RewardError::Backend(Box::new(e)))?;
     let input_path = dir.join("inputs.json");
-    std::fs::write(&input_path, serde_json::to_vec(&data).map_err(|e| RewardError::Backend(Box::new(e)))?)
-        .map_err(|e| RewardError::Backend(Box::new(e)))?;
+    std::fs::write(
+        &input_path,
+        serde_json::to_vec(&data).map_err(|e| RewardError::Backend(Box::new(e)))?,
+    )
+    .map_err(|e| RewardError::Backend(Box::new(e)))?;
     let mut cmd = Command::new(&opts.python);
     cmd.arg(&opts.script)
         .arg("--model")
@@ -131,20 +146,29 @@ pub fn run(model: &OnnxRewardModel, opts: &BenchOptions) -> Result<BenchReport, 
     if let Some(t) = opts.threads {
         cmd.arg("--threads").arg(t.to_string());
     }
-    let out = cmd.output().map_err(|e| backend(format!("running {}: {e}", opts.python.display())))?;
+    let out = cmd
+        .output()
+        .map_err(|e| backend(format!("running {}: {e}", opts.python.display())))?;
     let _ = std::fs::remove_dir_all(&dir);
     if !out.status.success() {
-        return Err(backend(format!("bench.py failed: {}", String::from_utf8_lossy(&out.stderr))));
+        return Err(backend(format!(
+            "bench.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
-    let py: PythonOut =
-        serde_json::from_slice(&out.stdout).map_err(|e| backend(format!("bench.py output: {e}")))?;
+    let py: PythonOut = serde_json::from_slice(&out.stdout)
+        .map_err(|e| backend(format!("bench.py output: {e}")))?;
     let max_abs_score_diff = rust_scores
         .iter()
         .zip(&py.scores)
         .map(|(r, p)| (f64::from(*r) - p).abs())
         .fold(0.0_f64, f64::max);
     if py.scores.len() != rust_scores.len() {
-        return Err(backend(format!("python scored {} of {} pairs", py.scores.len(), rust_scores.len())));
+        return Err(backend(format!(
+            "python scored {} of {} pairs",
+            py.scores.len(),
+            rust_scores.len()
+        )));
     }
     Ok(BenchReport {
         model: model.dir().display().to_string(),
