@@ -14,6 +14,7 @@ mod fanout;
 mod layering;
 mod python;
 mod yuma_epoch;
+mod reward;
 
 use anyhow::{Result, bail};
 
@@ -28,6 +29,10 @@ Tasks:
                          criterion benches + side-by-side run against the Python reference
   yuma-epoch --input F   run one devnet Yuma epoch on a JSON snapshot and print the result (docs/yuma-epoch.md)
   bench-fanout           signed task fan-out to N loopback miner axons: [--miners 256] [--rounds 20] [--json] [--no-python]
+  setup-ort [--gpu]      install ONNX Runtime 1.31.1 (onnxruntime or onnxruntime-gpu wheel) and print its path
+  train-reward-model     train the dojo-minilm-rm head (Bradley-Terry) and re-export the model
+  eval-reward            --model DIR --pairs FILE [--json]: preference accuracy of a reward model
+  bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -46,6 +51,10 @@ fn main() -> Result<()> {
         Some("bench-scoring") => bench_scoring::run(&sh, &rest),
         Some("yuma-epoch") => yuma_epoch::run(&sh, &rest),
         Some("bench-fanout") => fanout::run(&sh, &rest),
+        Some("setup-ort") => reward::setup_ort(&sh, &rest),
+        Some("train-reward-model") => reward::train(&sh, &rest),
+        Some("eval-reward") => reward::eval(&sh, &rest),
+        Some("bench-reward") => reward::bench(&sh, &rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())
