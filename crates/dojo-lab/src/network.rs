@@ -77,6 +77,9 @@ pub fn read_events(path: &Path) -> Result<Vec<StepEvent>, LabError> {
     Ok(out)
 }
 
+/// Count, distinct uids and rewards of one distinct answer.
+type AnswerStats = (usize, Vec<u16>, Vec<f64>);
+
 struct Response<'a> {
     uid: u16,
     completion: &'a str,
@@ -193,7 +196,7 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
     // Completion diversity.
     let success: Vec<&Response<'_>> = responses.iter().filter(|r| !r.completion.trim().is_empty()).collect();
     s.metric("success_rate", Some(success.len() as f64 / responses.len().max(1) as f64));
-    let mut global: HashMap<&str, (usize, Vec<u16>, Vec<f64>)> = HashMap::new();
+    let mut global: HashMap<&str, AnswerStats> = HashMap::new();
     for r in &success {
         let e = global.entry(r.completion.trim()).or_default();
         e.0 += 1;
@@ -205,7 +208,7 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
         }
     }
     s.metric("diversity.unique_share", Some(global.len() as f64 / success.len().max(1) as f64));
-    let mut common: Vec<(&str, &(usize, Vec<u16>, Vec<f64>))> = global.iter().map(|(k, v)| (*k, v)).collect();
+    let mut common: Vec<(&str, &AnswerStats)> = global.iter().map(|(k, v)| (*k, v)).collect();
     common.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
     s.tables.push(Table {
         title: "Most common completions".to_owned(),
@@ -335,9 +338,9 @@ fn identical_groups(by_uid: &BTreeMap<u16, UidStats<'_>>, cfg: &NetworkConfig) -
         }
     }
     let mut groups: BTreeMap<usize, Vec<u16>> = BTreeMap::new();
-    for i in 0..uids.len() {
+    for (i, uid) in uids.iter().enumerate() {
         let r = find(&mut parent, i);
-        groups.entry(r).or_default().push(uids[i]);
+        groups.entry(r).or_default().push(*uid);
     }
     let mut out: Vec<Vec<u16>> = groups.into_values().filter(|g| g.len() > 1).collect();
     out.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));

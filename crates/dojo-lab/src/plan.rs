@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::config::{
-    AnalysisStep, Columns, DataFormat, DataStep, ExperimentConfig, Feature, ModelKind, ModelStep, ProbeConfig,
+    AnalysisStep, Columns, DataFormat, DataStep, ExperimentConfig, ModelKind, ModelStep, ProbeConfig,
     ProbeKind, QueryStep, StepConfig, StepKind, StoreField,
 };
 use crate::data;
@@ -529,7 +529,6 @@ fn check_analysis(
                 }
             }
         }
-        let _ = Feature::ALL;
     } else if !queries.is_empty() {
         return Err(cx.err(a.id.line, id, "query steps in `requires` are only used by `features`/`predict`/`plot`"));
     }
