@@ -11,6 +11,7 @@ mod cache;
 mod ci;
 mod layering;
 mod python;
+mod reward;
 
 use anyhow::{Result, bail};
 
@@ -21,6 +22,10 @@ Tasks:
   ci                     everything CI checks: fmt, clippy, layering, deny, tests (unit, integration, doc)
   check-layering         fail if the pure crates depend on I/O crates
   setup                  install what the tests need into the project cache (Python venvs, libraries)
+  setup-ort [--gpu]      install ONNX Runtime 1.31.1 (onnxruntime or onnxruntime-gpu wheel) and print its path
+  train-reward-model     train the dojo-minilm-rm head (Bradley-Terry) and re-export the model
+  eval-reward            --model DIR --pairs FILE [--json]: preference accuracy of a reward model
+  bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -36,6 +41,10 @@ fn main() -> Result<()> {
         Some("ci") => ci::run(&sh, &rest),
         Some("check-layering") => layering::check(&sh),
         Some("setup") => ci::setup(&sh),
+        Some("setup-ort") => reward::setup_ort(&sh, &rest),
+        Some("train-reward-model") => reward::train(&sh, &rest),
+        Some("eval-reward") => reward::eval(&sh, &rest),
+        Some("bench-reward") => reward::bench(&sh, &rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

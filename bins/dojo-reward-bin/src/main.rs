@@ -1,0 +1,167 @@
+//! `dojo-reward`: train the shipped head, evaluate reward models on preference pairs, benchmark the
+//! pipeline. Wiring only; the work is in the `dojo-reward` library. `cargo xtask train-reward-model`,
+//! `eval-reward` and `bench-reward` call this binary.
+
+// A command-line program: printing results is its job.
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use dojo_reward::{Device, LoadOptions, OnnxRewardModel, bench, eval, pairs, train};
+
+#[derive(Parser)]
+#[command(name = "dojo-reward", about = "Reward models on ONNX Runtime")]
+struct Cli {
+    /// ONNX Runtime shared library (default: ORT_DYLIB_PATH, then the project cache).
+    #[arg(long = "ort.dylib", env = "ORT_DYLIB_PATH", global = true)]
+    ort_dylib: Option<PathBuf>,
+    /// Run on CUDA device N (needs the `cuda` feature and `cargo xtask setup-ort --gpu`).
+    #[arg(long = "cuda.device", global = true)]
+    cuda_device: Option<i32>,
+    /// ORT intra-op threads (default: ORT's choice).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train the reward head on generated (and optional JSONL) preference pairs.
+    Train {
+        /// Model directory whose `embedding` output feeds the head.
+        #[arg(long)]
+        model: PathBuf,
+        /// Where to write head.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where to write the training report (JSON).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Where to write the held-out pairs (JSONL).
+        #[arg(long)]
+        heldout_out: Option<PathBuf>,
+        /// Extra training pairs, JSONL `{prompt, chosen, rejected}`.
+        #[arg(long)]
+        pairs: Vec<PathBuf>,
+        #[arg(long, default_value_t = 52)]
+        seed: u64,
+        #[arg(long, default_value_t = 400)]
+        steps: usize,
+    },
+    /// Preference accuracy of a model on JSONL pairs.
+    Eval {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        pairs: PathBuf,
+        /// Print `{"accuracy": …, "pairs": …, …}` only.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write generated preference pairs as JSONL.
+    GeneratePairs {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 52)]
+        seed: u64,
+        #[arg(long, default_value_t = 3)]
+        variants: usize,
+    },
+    /// Pairs/s of this pipeline vs Python onnxruntime + tokenizers on the same model and inputs.
+    Bench {
+        #[arg(long)]
+        model: PathBuf,
+        /// Python interpreter with onnxruntime and tokenizers.
+        #[arg(long)]
+        python: PathBuf,
+        /// The Python side (crates/dojo-reward/python/bench.py).
+        #[arg(long)]
+        python_script: PathBuf,
+        /// Pairs scored per side.
+        #[arg(long, default_value_t = 512)]
+        pairs: usize,
+        /// Pairs per ORT run.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let opts = LoadOptions {
+        dylib: cli.ort_dylib.clone(),
+        device: cli.cuda_device.map_or(Device::Cpu, |device_id| Device::Cuda { device_id }),
+        intra_threads: cli.threads,
+        ..LoadOptions::default()
+    };
+    let load = |dir: &PathBuf, opts: &LoadOptions| {
+        OnnxRewardModel::load_with(dir, opts).with_context(|| format!("loading model {}", dir.display()))
+    };
+    match cli.cmd {
+        Cmd::Train { model, out, report, heldout_out, pairs: files, seed, steps } => {
+            let m = load(&model, &LoadOptions { max_batch: 64, ..opts })?;
+            let mut extra = Vec::new();
+            for f in &files {
+                extra.extend(pairs::read_jsonl(f)?);
+            }
+            let cfg = train::TrainConfig { seed, steps, ..train::TrainConfig::default() };
+            let (head, rep, heldout) = train::train(&m, &extra, &cfg)?;
+            train::write_head(&out, &head).with_context(|| format!("writing {}", out.display()))?;
+            if let Some(p) = report {
+                std::fs::write(&p, serde_json::to_string_pretty(&rep)?)?;
+            }
+            if let Some(p) = heldout_out {
+                pairs::write_jsonl(&p, &heldout)?;
+            }
+            println!(
+                "trained on {} pairs: train accuracy {:.3}, held-out accuracy {:.3} ({} pairs; length baseline {:.3}, random {:.3})",
+                rep.train_pairs,
+                rep.train.accuracy,
+                rep.heldout.accuracy,
+                rep.heldout.pairs,
+                rep.heldout_length_baseline.accuracy,
+                rep.heldout_random_baseline.accuracy
+            );
+        }
+        Cmd::Eval { model, pairs: file, json } => {
+            let m = load(&model, &opts)?;
+            let ps = pairs::read_jsonl(&file)?;
+            let r = eval::evaluate(&m, &ps, 32)?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("model      {}", model.display());
+                println!("pairs      {}", r.pairs);
+                println!("accuracy   {:.4} (ties count as correct, as in era A; {} ties)", r.accuracy, r.ties);
+                println!("mean margin {:.4}", r.mean_margin);
+                for (k, v) in &r.by_kind {
+                    println!("  {k:<20} {:.3} ({} pairs)", v.accuracy, v.pairs);
+                }
+            }
+        }
+        Cmd::GeneratePairs { out, seed, variants } => {
+            let ps = pairs::generate(&pairs::corpus(), variants, seed);
+            pairs::write_jsonl(&out, &ps)?;
+            println!("wrote {} pairs to {}", ps.len(), out.display());
+        }
+        Cmd::Bench { model, python, python_script, pairs: n, batch, json } => {
+            let m = load(&model, &LoadOptions { max_batch: batch, ..opts })?;
+            let r = bench::run(&m, &bench::BenchOptions { python, script: python_script, pairs: n, batch, threads: cli.threads })?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("{}", r.summary());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,554 @@
+//! [`OnnxRewardModel`]: a Hugging Face sequence-classification reward model exported to ONNX, with
+//! its `tokenizer.json`, behind [`RewardModel`].
+//!
+//! # Model directory
+//!
+//! ```text
+//! DIR/model.onnx       inputs input_ids, attention_mask[, token_type_ids] (int64 [batch, seq])
+//!                      output logits [batch, 1] (or [batch]); optionally embedding [batch, F]
+//! DIR/tokenizer.json   Hugging Face tokenizers format
+//! DIR/reward.json      optional ModelConfig: name, max_length, input_format, output names
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use dojo_types::ports::{RewardError, RewardInput, RewardModel};
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::Tensor;
+use serde::Deserialize;
+use tokenizers::{
+    EncodeInput, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection, TruncationParams,
+    TruncationStrategy,
+};
+
+use crate::LoadError;
+use crate::runtime::{Device, environment, resolve_dylib};
+
+/// The input names a model must have (`token_type_ids` optional), as in an HF export.
+pub const EXPECTED_INPUTS: [&str; 3] = ["input_ids", "attention_mask", "token_type_ids"];
+
+/// Longest text kept per side before tokenization, in characters per token of `max_length`. A token
+/// covers at least one character, so truncation to `max_length` tokens never needs more unless the
+/// text is mostly whitespace; the cap bounds tokenizer work and memory on hostile inputs.
+const CHARS_PER_TOKEN_CAP: usize = 32;
+
+/// How `(prompt, completion)` becomes the model's text input.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InputFormat {
+    /// Pair encoding `[CLS] prompt [SEP] completion [SEP]` (segment ids 0/1): cross-encoders and
+    /// the shipped model.
+    #[default]
+    Pair,
+    /// The era-A miner's form: the prompt rendered by the model's chat template (`{prompt}` is
+    /// replaced), paired with the completion, e.g. OpenAssistant's `<|prompter|>{prompt}<|endoftext|><|assistant|>`.
+    ChatTemplate {
+        /// Template text with one `{prompt}` placeholder.
+        template: String,
+    },
+}
+
+/// `reward.json`: how to drive the model. Every field has a default, so the file is optional.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Model name reported by [`RewardModel::name`]; defaults to the directory name.
+    pub name: Option<String>,
+    /// Token budget per pair; longer inputs are truncated (longest side first).
+    pub max_length: usize,
+    /// Input form.
+    pub input_format: InputFormat,
+    /// Name of the score output.
+    pub logits_output: String,
+    /// Name of an optional feature output ([`OnnxRewardModel::embed_batch`]).
+    pub embedding_output: Option<String>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            max_length: 512,
+            input_format: InputFormat::Pair,
+            logits_output: "logits".to_owned(),
+            embedding_output: None,
+        }
+    }
+}
+
+/// How to load a model.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// ONNX Runtime library; `None` resolves it (see [`resolve_dylib`]).
+    pub dylib: Option<PathBuf>,
+    /// Execution provider.
+    pub device: Device,
+    /// ORT intra-op threads; `None` lets ORT choose (one per physical core).
+    pub intra_threads: Option<usize>,
+    /// Overrides `reward.json`'s `max_length`.
+    pub max_length: Option<usize>,
+    /// Largest number of pairs per ORT run; larger batches are split (after sorting by length).
+    pub max_batch: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            dylib: None,
+            device: Device::Cpu,
+            intra_threads: None,
+            max_length: None,
+            max_batch: 32,
+        }
+    }
+}
+
+/// Token ids for one batch, padded to the batch's longest sequence, row-major `[batch, seq]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedBatch {
+    /// Rows.
+    pub batch: usize,
+    /// Columns (longest sequence in the batch).
+    pub seq: usize,
+    /// `input_ids`.
+    pub input_ids: Vec<i64>,
+    /// `attention_mask` (1 for tokens, 0 for padding).
+    pub attention_mask: Vec<i64>,
+    /// `token_type_ids` (0 for the prompt side, 1 for the completion side).
+    pub token_type_ids: Vec<i64>,
+}
+
+/// A reward model running on ONNX Runtime.
+#[derive(Debug)]
+pub struct OnnxRewardModel {
+    name: String,
+    dir: PathBuf,
+    config: ModelConfig,
+    tokenizer: Tokenizer,
+    session: Mutex<Session>,
+    has_token_type_ids: bool,
+    has_embedding: bool,
+    max_batch: usize,
+}
+
+impl OnnxRewardModel {
+    /// Loads `dir` on the CPU with default options.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self, LoadError> {
+        Self::load_with(dir, &LoadOptions::default())
+    }
+
+    /// Loads `dir` (see the module docs for its layout).
+    pub fn load_with(dir: impl AsRef<Path>, opts: &LoadOptions) -> Result<Self, LoadError> {
+        let dir = dir.as_ref().to_path_buf();
+        let onnx = dir.join("model.onnx");
+        let tok_path = dir.join("tokenizer.json");
+        let cfg_path = dir.join("reward.json");
+        for p in [&onnx, &tok_path] {
+            if !p.is_file() {
+                return Err(LoadError::MissingFile { path: p.clone() });
+            }
+        }
+        let mut config = if cfg_path.is_file() {
+            let text = std::fs::read_to_string(&cfg_path).map_err(|e| LoadError::Io {
+                path: cfg_path.clone(),
+                source: e,
+            })?;
+            serde_json::from_str::<ModelConfig>(&text).map_err(|e| LoadError::Config {
+                path: cfg_path.clone(),
+                message: e.to_string(),
+            })?
+        } else {
+            ModelConfig::default()
+        };
+        if let Some(m) = opts.max_length {
+            config.max_length = m;
+        }
+        if config.max_length < 8 {
+            return Err(LoadError::Config {
+                path: cfg_path,
+                message: format!("max_length {} < 8", config.max_length),
+            });
+        }
+        if let InputFormat::ChatTemplate { template } = &config.input_format
+            && !template.contains("{prompt}")
+        {
+            return Err(LoadError::Config {
+                path: cfg_path,
+                message: "chat template has no {prompt} placeholder".into(),
+            });
+        }
+        if opts.max_batch == 0 {
+            return Err(LoadError::Config {
+                path: cfg_path,
+                message: "max_batch must be at least 1".into(),
+            });
+        }
+
+        let tokenizer = load_tokenizer(&tok_path, config.max_length)?;
+        let session = build_session(&onnx, opts)?;
+        let names: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_owned())
+            .collect();
+        let unknown = names.iter().any(|n| !EXPECTED_INPUTS.contains(&n.as_str()));
+        let required = ["input_ids", "attention_mask"]
+            .iter()
+            .all(|r| names.iter().any(|n| n == r));
+        if unknown || !required {
+            return Err(LoadError::WrongInputs {
+                path: onnx,
+                found: names,
+            });
+        }
+        let has_token_type_ids = names.iter().any(|n| n == "token_type_ids");
+        let outputs: Vec<String> = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect();
+        if !outputs.contains(&config.logits_output) {
+            return Err(LoadError::MissingOutput {
+                path: onnx,
+                expected: config.logits_output.clone(),
+                found: outputs,
+            });
+        }
+        let has_embedding = config
+            .embedding_output
+            .as_ref()
+            .is_some_and(|e| outputs.contains(e));
+        let name = config.name.clone().unwrap_or_else(|| {
+            dir.file_name()
+                .map_or_else(|| "onnx".to_owned(), |n| n.to_string_lossy().into_owned())
+        });
+        tracing::info!(model = %name, dir = %dir.display(), max_length = config.max_length, "loaded reward model");
+        Ok(Self {
+            name,
+            dir,
+            config,
+            tokenizer,
+            session: Mutex::new(session),
+            has_token_type_ids,
+            has_embedding,
+            max_batch: opts.max_batch,
+        })
+    }
+
+    /// The model directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The largest batch one ORT run gets.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    /// Tokenizes `batch` exactly as [`RewardModel::score_batch`] does (truncated, padded to the
+    /// batch's longest), without running the model.
+    pub fn encode(&self, batch: &[RewardInput<'_>]) -> Result<EncodedBatch, RewardError> {
+        let cap = self.config.max_length.saturating_mul(CHARS_PER_TOKEN_CAP);
+        let inputs: Vec<EncodeInput<'_>> = batch
+            .iter()
+            .map(|i| {
+                let prompt = match &self.config.input_format {
+                    InputFormat::Pair => cap_chars(i.prompt, cap).to_owned(),
+                    InputFormat::ChatTemplate { template } => {
+                        template.replace("{prompt}", cap_chars(i.prompt, cap))
+                    }
+                };
+                EncodeInput::Dual(
+                    prompt.into(),
+                    cap_chars(i.completion, cap).to_owned().into(),
+                )
+            })
+            .collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch_fast(inputs, true)
+            .map_err(RewardError::Backend)?;
+        let batch_n = encodings.len();
+        let seq = encodings
+            .iter()
+            .map(tokenizers::Encoding::len)
+            .max()
+            .unwrap_or(0);
+        let mut out = EncodedBatch {
+            batch: batch_n,
+            seq,
+            input_ids: Vec::with_capacity(batch_n * seq),
+            attention_mask: Vec::with_capacity(batch_n * seq),
+            token_type_ids: Vec::with_capacity(batch_n * seq),
+        };
+        for e in &encodings {
+            if e.len() != seq {
+                return Err(RewardError::InvalidInput(format!(
+                    "tokenizer padded to {} not {seq}",
+                    e.len()
+                )));
+            }
+            out.input_ids
+                .extend(e.get_ids().iter().map(|&x| i64::from(x)));
+            out.attention_mask
+                .extend(e.get_attention_mask().iter().map(|&x| i64::from(x)));
+            out.token_type_ids
+                .extend(e.get_type_ids().iter().map(|&x| i64::from(x)));
+        }
+        Ok(out)
+    }
+
+    /// Runs one encoded batch, returning `(logits, embedding)`; the embedding is empty unless
+    /// requested and the model has one.
+    fn run(
+        &self,
+        enc: &EncodedBatch,
+        want_embedding: bool,
+    ) -> Result<(Vec<f32>, Vec<Vec<f32>>), RewardError> {
+        if enc.batch == 0 {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let shape = [enc.batch, enc.seq];
+        let backend = |e: ort::Error| RewardError::Backend(Box::new(e));
+        let ids = Tensor::from_array((shape, enc.input_ids.clone())).map_err(backend)?;
+        let mask = Tensor::from_array((shape, enc.attention_mask.clone())).map_err(backend)?;
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| RewardError::Unavailable("session poisoned".into()))?;
+        let outputs = if self.has_token_type_ids {
+            let tt = Tensor::from_array((shape, enc.token_type_ids.clone())).map_err(backend)?;
+            session.run(
+                ort::inputs!["input_ids" => ids, "attention_mask" => mask, "token_type_ids" => tt],
+            )
+        } else {
+            session.run(ort::inputs!["input_ids" => ids, "attention_mask" => mask])
+        }
+        .map_err(backend)?;
+        let (lshape, logits) = outputs[self.config.logits_output.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(backend)?;
+        let dims: Vec<i64> = lshape.iter().copied().collect();
+        let ok_shape = match dims.as_slice() {
+            [b] => usize::try_from(*b).ok() == Some(enc.batch),
+            [b, 1] => usize::try_from(*b).ok() == Some(enc.batch),
+            _ => false,
+        };
+        if !ok_shape {
+            return Err(RewardError::InvalidInput(format!(
+                "model output `{}` has shape {dims:?}; a reward model must output [batch, 1] or [batch]",
+                self.config.logits_output
+            )));
+        }
+        let scores = logits.to_vec();
+        let mut emb = Vec::new();
+        if want_embedding
+            && let Some(name) = self
+                .config
+                .embedding_output
+                .as_deref()
+                .filter(|_| self.has_embedding)
+        {
+            let (eshape, data) = outputs[name].try_extract_tensor::<f32>().map_err(backend)?;
+            let width = eshape
+                .get(1)
+                .and_then(|w| usize::try_from(*w).ok())
+                .unwrap_or(0);
+            if eshape.len() != 2 || width == 0 || data.len() != enc.batch * width {
+                return Err(RewardError::InvalidInput(format!(
+                    "embedding output has shape {:?}",
+                    eshape
+                )));
+            }
+            emb = data.chunks(width).map(<[f32]>::to_vec).collect();
+        }
+        Ok((scores, emb))
+    }
+
+    /// Scores and (when the model has an embedding output) features, in input order, splitting into
+    /// length-sorted chunks of at most `max_batch`.
+    fn score_chunked(
+        &self,
+        batch: &[RewardInput<'_>],
+        want_embedding: bool,
+    ) -> Result<(Vec<f32>, Vec<Vec<f32>>), RewardError> {
+        // Sorting by length first keeps padding small in every chunk (length bucketing).
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        if batch.len() > self.max_batch {
+            order.sort_by_key(|&i| batch[i].prompt.len() + batch[i].completion.len());
+        }
+        let mut scores = vec![0.0_f32; batch.len()];
+        let mut embs: Vec<Vec<f32>> =
+            vec![Vec::new(); if want_embedding { batch.len() } else { 0 }];
+        for chunk in order.chunks(self.max_batch) {
+            let items: Vec<RewardInput<'_>> = chunk.iter().map(|&i| batch[i]).collect();
+            let enc = self.encode(&items)?;
+            let (s, e) = self.run(&enc, want_embedding)?;
+            for (k, &i) in chunk.iter().enumerate() {
+                let v = s[k];
+                if !v.is_finite() {
+                    return Err(RewardError::NonFinite { index: i, value: v });
+                }
+                scores[i] = v;
+                if want_embedding && let Some(row) = e.get(k) {
+                    embs[i].clone_from(row);
+                }
+            }
+        }
+        Ok((scores, embs))
+    }
+
+    /// The feature vectors the model's head sees (output `embedding_output`), in input order.
+    pub fn embed_batch(&self, batch: &[RewardInput<'_>]) -> Result<Vec<Vec<f32>>, RewardError> {
+        if !self.has_embedding {
+            return Err(RewardError::InvalidInput(format!(
+                "model {} has no embedding output",
+                self.name
+            )));
+        }
+        Ok(self.score_chunked(batch, true)?.1)
+    }
+
+    /// Scores and features together, in input order.
+    pub fn score_and_embed(
+        &self,
+        batch: &[RewardInput<'_>],
+    ) -> Result<(Vec<f32>, Vec<Vec<f32>>), RewardError> {
+        if !self.has_embedding {
+            return Err(RewardError::InvalidInput(format!(
+                "model {} has no embedding output",
+                self.name
+            )));
+        }
+        self.score_chunked(batch, true)
+    }
+}
+
+impl RewardModel for OnnxRewardModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn score_batch(&self, batch: &[RewardInput<'_>]) -> Result<Vec<f32>, RewardError> {
+        Ok(self.score_chunked(batch, false)?.0)
+    }
+}
+
+/// Rejects invalid UTF-8 from the wire before anything reaches the tokenizer.
+pub fn decode_text(field: &str, bytes: &[u8]) -> Result<String, RewardError> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(e) => Err(RewardError::InvalidInput(format!(
+            "{field} is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))),
+    }
+}
+
+/// The longest prefix of `s` with at most `max` characters.
+pub(crate) fn cap_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, LoadError> {
+    let mut tok = Tokenizer::from_file(path).map_err(|e| LoadError::Tokenizer {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    // Keep the tokenizer's pad token but pad to the batch's longest: sentence-transformers files
+    // ship Fixed(128) padding, which would make every row 128 long.
+    let mut padding = tok.get_padding().cloned().unwrap_or_default();
+    padding.strategy = PaddingStrategy::BatchLongest;
+    padding.pad_to_multiple_of = None;
+    tok.with_padding(Some(PaddingParams { ..padding }));
+    tok.with_truncation(Some(TruncationParams {
+        direction: TruncationDirection::Right,
+        max_length,
+        strategy: TruncationStrategy::LongestFirst,
+        stride: 0,
+    }))
+    .map_err(|e| LoadError::Tokenizer {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(tok)
+}
+
+fn build_session(onnx: &Path, opts: &LoadOptions) -> Result<Session, LoadError> {
+    let dylib = resolve_dylib(opts.dylib.as_deref(), opts.device)?;
+    let env = environment(&dylib)?;
+    let ort_err = |e: ort::Error| LoadError::Session {
+        path: onnx.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut builder = Session::builder(&env)
+        .map_err(ort_err)?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| ort_err(e.into()))?;
+    if let Some(n) = opts.intra_threads {
+        builder = builder
+            .with_intra_threads(n)
+            .map_err(|e| ort_err(e.into()))?;
+    }
+    match opts.device {
+        Device::Cpu => {}
+        #[cfg(feature = "cuda")]
+        Device::Cuda { device_id } => {
+            builder = builder
+                .with_execution_providers([ort::ep::CUDA::default()
+                    .with_device_id(device_id)
+                    .build()
+                    .error_on_failure()])
+                .map_err(|e| LoadError::Cuda {
+                    message: e.to_string(),
+                })?;
+        }
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda { .. } => {
+            return Err(LoadError::Cuda {
+                message: "dojo-reward was built without the `cuda` feature".into(),
+            });
+        }
+    }
+    let bytes = std::fs::read(onnx).map_err(|e| LoadError::Io {
+        path: onnx.to_path_buf(),
+        source: e,
+    })?;
+    if !looks_like_onnx(&bytes) {
+        return Err(LoadError::NotOnnx {
+            path: onnx.to_path_buf(),
+        });
+    }
+    builder.commit_from_memory(&bytes).map_err(|e| {
+        // ORT's parse errors are terse ("Protobuf parsing failed"); say what the file should be.
+        if e.message().contains("Protobuf parsing failed")
+            || e.message().contains("INVALID_PROTOBUF")
+        {
+            LoadError::NotOnnx {
+                path: onnx.to_path_buf(),
+            }
+        } else {
+            ort_err(e)
+        }
+    })
+}
+
+/// A cheap check that the bytes start like a serialized `ModelProto`: field 1 (`ir_version`, varint)
+/// or another small field tag. Catches text, HTML error pages and empty files before ORT does.
+fn looks_like_onnx(bytes: &[u8]) -> bool {
+    match bytes.first() {
+        // Tags of ModelProto fields 1..=20 with wire types 0 (varint) or 2 (length-delimited).
+        Some(&b) => (b & 0x07 == 0 || b & 0x07 == 2) && (1..=20).contains(&(b >> 3)),
+        None => false,
+    }
+}

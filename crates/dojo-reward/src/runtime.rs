@@ -1,0 +1,110 @@
+//! Finding and loading the ONNX Runtime shared library, and the one process-wide ORT environment.
+//!
+//! `ort` is built with `load-dynamic`: nothing is linked at build time and, left alone, ort panics at
+//! the first API call when it cannot find the library. Every path here is resolved explicitly and a
+//! missing library is a [`LoadError::RuntimeMissing`] that names the command installing it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::LoadError;
+
+/// The ONNX Runtime release this crate is built against (`ort` rc.15, C API 31).
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// The command that installs the library into the project cache.
+pub const INSTALL_HINT: &str =
+    "run `cargo xtask setup-ort` (add `--gpu` for CUDA) and export the printed ORT_DYLIB_PATH";
+
+/// Where inference runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Device {
+    /// ONNX Runtime's CPU execution provider.
+    #[default]
+    Cpu,
+    /// The CUDA execution provider on GPU `device_id`. Needs the `cuda` feature and the
+    /// `onnxruntime-gpu` library; failing to register is an error, never a silent CPU fallback.
+    Cuda {
+        /// CUDA device ordinal.
+        device_id: i32,
+    },
+}
+
+/// Resolves the ONNX Runtime library: `explicit`, else `$ORT_DYLIB_PATH`, else the project cache
+/// (`$DOJO_CACHE_DIR`, or `.dojo-cache` in the source tree) where `cargo xtask setup-ort` puts it.
+pub fn resolve_dylib(explicit: Option<&Path>, device: Device) -> Result<PathBuf, LoadError> {
+    let mut tried = Vec::new();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = explicit {
+        candidates.push(p.to_path_buf());
+    } else {
+        if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+            candidates.push(PathBuf::from(p));
+        }
+        let flavour = match device {
+            Device::Cpu => "cpu",
+            Device::Cuda { .. } => "gpu",
+        };
+        for cache in cache_dirs() {
+            candidates.push(
+                cache
+                    .join("onnxruntime")
+                    .join(ORT_VERSION)
+                    .join(flavour)
+                    .join(format!("libonnxruntime.so.{ORT_VERSION}")),
+            );
+        }
+    }
+    for c in candidates {
+        if c.is_file() {
+            return Ok(c);
+        }
+        tried.push(c);
+    }
+    Err(LoadError::RuntimeMissing { tried })
+}
+
+/// Project cache candidates, most specific first.
+pub(crate) fn cache_dirs() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(d) = std::env::var_os("DOJO_CACHE_DIR").filter(|d| !d.is_empty()) {
+        v.push(PathBuf::from(d));
+    }
+    // A build from the source tree finds the cache `cargo xtask setup` filled without any variable.
+    v.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.dojo-cache"));
+    v
+}
+
+/// ONNX Runtime allows one environment per process and one loaded library; both live here.
+static ENVIRONMENT: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mutex::new(None);
+
+/// The process-wide ORT environment, loading the library at `dylib` on first use.
+///
+/// A later call naming a different library gets the already-loaded one (ONNX Runtime cannot be
+/// unloaded); this is logged.
+pub(crate) fn environment(dylib: &Path) -> Result<ort::environment::Environment, LoadError> {
+    let mut guard = ENVIRONMENT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((loaded, env)) = guard.as_ref() {
+        if loaded != dylib {
+            tracing::warn!(loaded = %loaded.display(), requested = %dylib.display(), "ONNX Runtime already loaded; reusing it");
+        }
+        return Ok(env.clone());
+    }
+    let builder = ort::init_from(dylib).map_err(|e| LoadError::RuntimeLoad {
+        path: dylib.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let env = builder
+        .with_name("dojo-reward")
+        .with_telemetry(false)
+        .build()
+        .map_err(|e| LoadError::RuntimeLoad {
+            path: dylib.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    tracing::info!(path = %dylib.display(), "loaded ONNX Runtime");
+    *guard = Some((dylib.to_path_buf(), env.clone()));
+    Ok(env)
+}
