@@ -45,7 +45,8 @@ enum Command {
     },
 }
 
-/// Builds ONNX reward models for the lab.
+/// Builds ONNX reward models for the lab through `dojo-reward` (ONNX Runtime found via
+/// `ORT_DYLIB_PATH` or the project cache).
 #[derive(Debug)]
 struct Factory {
     shipped: Option<PathBuf>,
@@ -57,7 +58,8 @@ impl ModelFactory for Factory {
     }
 
     fn load_onnx(&self, dir: &Path) -> Result<Arc<dyn RewardModel>, String> {
-        Err(format!("ONNX reward models are not wired into this build yet (cannot load {})", dir.display()))
+        let model = dojo_reward::OnnxRewardModel::load(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(Arc::new(model))
     }
 }
 
@@ -81,7 +83,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run { config, out, cache_dir, no_progress, shipped_dir } => {
-            let factory = Factory { shipped: shipped_dir };
+            let factory = Factory { shipped: shipped_dir.or_else(dojo_reward::shipped_model_dir) };
             let opts = RunOptions {
                 cache_dir: cache_dir.unwrap_or_else(|| out.join("cache")),
                 out_dir: out,
@@ -101,7 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check { config, shipped_dir } => {
-            let factory = Factory { shipped: shipped_dir };
+            let factory = Factory { shipped: shipped_dir.or_else(dojo_reward::shipped_model_dir) };
             let (plan, _) = dojo_lab::prepare(&config, &factory).with_context(|| format!("checking {}", config.display()))?;
             eprintln!("{}: ok, {} steps", config.display(), plan.order.len());
             Ok(())
