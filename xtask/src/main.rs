@@ -9,6 +9,7 @@
 
 mod cache;
 mod ci;
+mod lab;
 mod layering;
 mod python;
 mod reward;
@@ -26,6 +27,7 @@ Tasks:
   train-reward-model     train the dojo-minilm-rm head (Bradley-Terry) and re-export the model
   eval-reward            --model DIR --pairs FILE [--json]: preference accuracy of a reward model
   bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
+  lab run CONFIG.yaml    run a dojo-lab experiment (examples/lab/*.yaml) with the shipped model installed
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -41,6 +43,7 @@ fn main() -> Result<()> {
         Some("ci") => ci::run(&sh, &rest),
         Some("check-layering") => layering::check(&sh),
         Some("setup") => ci::setup(&sh),
+        Some("lab") => lab::run(&sh, &rest),
         Some("setup-ort") => reward::setup_ort(&sh, &rest),
         Some("train-reward-model") => reward::train(&sh, &rest),
         Some("eval-reward") => reward::eval(&sh, &rest),
