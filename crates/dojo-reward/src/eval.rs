@@ -92,3 +92,35 @@ pub fn report(pairs: &[PreferencePair], margins: &[f64]) -> EvalReport {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dojo_types::ports::baselines::{Constant, Length};
+
+    use super::*;
+
+    fn pair(chosen: &str, rejected: &str) -> PreferencePair {
+        PreferencePair { prompt: "q".into(), chosen: chosen.into(), rejected: rejected.into(), kind: Some("k".into()) }
+    }
+
+    #[test]
+    fn ties_count_as_correct_like_era_a() {
+        let ps = vec![pair("aa", "b"), pair("c", "dd")];
+        let r = evaluate(&Constant::new(1.0), &ps, 1).unwrap();
+        assert_eq!((r.accuracy, r.ties, r.pairs, r.mean_margin), (1.0, 2, 2, 0.0));
+    }
+
+    #[test]
+    fn length_baseline_accuracy_and_margin() {
+        let ps = vec![pair("aaa", "b"), pair("c", "ddddd"), pair("xx", "yy")];
+        let r = evaluate(&Length, &ps, 2).unwrap();
+        assert!((r.accuracy - 2.0 / 3.0).abs() < 1e-12);
+        assert!((r.mean_margin - (2.0 - 4.0 + 0.0) / 3.0).abs() < 1e-12);
+        assert_eq!(r.by_kind["k"].pairs, 3);
+    }
+
+    #[test]
+    fn empty_is_an_error() {
+        assert!(evaluate(&Length, &[], 8).is_err());
+    }
+}

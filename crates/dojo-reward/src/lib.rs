@@ -8,12 +8,18 @@
 //!   length-sorted chunking, NaN checks.
 //! * [`runtime`] finds the ONNX Runtime shared library explicitly (`ORT_DYLIB_PATH` or the project
 //!   cache filled by `cargo xtask setup-ort`) and never lets `ort` panic on a missing library.
+//! * [`batching::Batcher`] gathers concurrent async callers into length-bucketed batches run on a
+//!   dedicated thread, with a bounded queue for backpressure.
+//! * [`eval::evaluate`] is the era-A preference-accuracy check for any model; [`pairs`] reads
+//!   `{prompt, chosen, rejected}` JSONL and generates pairs of known preference; [`train`] fits the
+//!   shipped model's head with the Bradley–Terry loss; [`bench`] compares against Python.
 //! * The baselines of the Mirror Neuron experiments are re-exported from `dojo-types`.
 //!
 //! The shipped model `dojo-minilm-rm` lives in `models/dojo-minilm-rm` (head weights, config, card)
 //! and is assembled into the cache by `cargo xtask setup`; [`shipped_model_dir`] finds it.
 
 mod error;
+pub mod batching;
 pub mod bench;
 pub mod eval;
 mod model;

@@ -552,3 +552,27 @@ fn looks_like_onnx(bytes: &[u8]) -> bool {
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{cap_chars, looks_like_onnx};
+
+    proptest! {
+        #[test]
+        fn cap_chars_is_a_char_prefix(s in "\\PC{0,64}", max in 0usize..80) {
+            let c = cap_chars(&s, max);
+            prop_assert!(s.starts_with(c));
+            prop_assert_eq!(c.chars().count(), s.chars().count().min(max));
+        }
+    }
+
+    #[test]
+    fn onnx_sniffing_rejects_text_and_empty() {
+        assert!(!looks_like_onnx(b""));
+        assert!(!looks_like_onnx(b"{\"not\": \"onnx\"}"));
+        // ModelProto starts with field 1 (ir_version) as a varint: tag 0x08.
+        assert!(looks_like_onnx(&[0x08, 0x08, 0x12, 0x00]));
+    }
+}

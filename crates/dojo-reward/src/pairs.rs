@@ -266,3 +266,58 @@ pub fn split_items(items: &[CorpusItem], holdout: usize, seed: u64) -> (Vec<Corp
     }
     (tr, te)
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn corpus_parses_completely() {
+        let n = include_str!("../data/corpus.jsonl").lines().filter(|l| !l.trim().is_empty()).count();
+        let c = corpus();
+        assert_eq!(c.len(), n);
+        assert!(c.iter().all(|i| i.requirement < i.sentences.len() && i.sentences.len() >= 3));
+    }
+
+    #[test]
+    fn generator_is_deterministic_and_degrades() {
+        let c = corpus();
+        let a = generate(&c, 2, 9);
+        assert_eq!(a, generate(&c, 2, 9));
+        assert_ne!(a, generate(&c, 2, 10));
+        assert!(a.iter().all(|p| p.chosen != p.rejected));
+        for k in Degradation::ALL {
+            assert!(a.iter().any(|p| p.kind.as_deref() == Some(k.name())), "{k:?} missing");
+        }
+    }
+
+    #[test]
+    fn split_is_by_prompt() {
+        let (tr, te) = split_items(&corpus(), 12, 52);
+        assert_eq!(te.len(), 12);
+        assert!(te.iter().all(|t| tr.iter().all(|x| x.prompt != t.prompt)));
+    }
+
+    #[test]
+    fn jsonl_round_trip_and_errors() {
+        let ps = generate(&corpus()[..3], 1, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.jsonl");
+        write_jsonl(&f, &ps).unwrap();
+        assert_eq!(read_jsonl(&f).unwrap(), ps);
+        let bad = b"{\"prompt\":\"q\",\"chosen\":\"a\",\"rejected\":\"b\"}\n\n{\"prompt\":\"q\"}\n";
+        let e = parse_jsonl(&bad[..], "x").unwrap_err().to_string();
+        assert!(e.starts_with("x:3:"), "{e}");
+        let e = parse_jsonl(&b"{\"prompt\":\"\xff\"}\n"[..], "y").unwrap_err().to_string();
+        assert!(e.contains("invalid UTF-8"), "{e}");
+    }
+
+    proptest! {
+        #[test]
+        fn parse_jsonl_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_jsonl(&bytes[..], "fuzz");
+        }
+    }
+}

@@ -279,3 +279,42 @@ pub fn write_head(path: &Path, head: &Head) -> std::io::Result<()> {
     let text = serde_json::to_string(head).map_err(std::io::Error::other)?;
     std::fs::write(path, text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Separable toy data: the preferred side has a larger first feature.
+    fn toy(n: usize) -> PairFeatures {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut d = PairFeatures::default();
+        for _ in 0..n {
+            let noise: Vec<f32> = (0..4).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut c = noise.clone();
+            c[0] += 1.0;
+            let mut r: Vec<f32> = (0..4).map(|_| rng.random_range(-1.0..1.0)).collect();
+            r[0] -= 1.0;
+            d.chosen.push(c);
+            d.rejected.push(r);
+        }
+        d
+    }
+
+    #[test]
+    fn fits_separable_data_deterministically() {
+        let cfg = TrainConfig { hidden: 4, steps: 150, lr: 0.02, ..TrainConfig::default() };
+        let d = toy(64);
+        let h = fit_head(&d, &cfg).unwrap();
+        assert_eq!(h, fit_head(&d, &cfg).unwrap());
+        let correct = d.chosen.iter().zip(&d.rejected).filter(|(c, r)| h.score(c) > h.score(r)).count();
+        assert!(correct >= 60, "{correct}/64");
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        let cfg = TrainConfig::default();
+        assert!(fit_head(&PairFeatures::default(), &cfg).is_err());
+        let ragged = PairFeatures { chosen: vec![vec![1.0, 2.0]], rejected: vec![vec![1.0]] };
+        assert!(fit_head(&ragged, &cfg).is_err());
+    }
+}

@@ -1,7 +1,10 @@
 //! Integration tests against the real shipped model and ONNX Runtime (installed by `cargo xtask setup`).
 
+mod bad_input;
+mod batching;
 mod load;
 mod parity;
+mod props;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
