@@ -11,6 +11,7 @@ mod bench_scoring;
 mod cache;
 mod ci;
 mod fanout;
+mod lab;
 mod layering;
 mod python;
 mod yuma_epoch;
@@ -33,6 +34,7 @@ Tasks:
   train-reward-model     train the dojo-minilm-rm head (Bradley-Terry) and re-export the model
   eval-reward            --model DIR --pairs FILE [--json]: preference accuracy of a reward model
   bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
+  lab run CONFIG.yaml    run a dojo-lab experiment (examples/lab/*.yaml) with the shipped model installed
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -51,6 +53,7 @@ fn main() -> Result<()> {
         Some("bench-scoring") => bench_scoring::run(&sh, &rest),
         Some("yuma-epoch") => yuma_epoch::run(&sh, &rest),
         Some("bench-fanout") => fanout::run(&sh, &rest),
+        Some("lab") => lab::run(&sh, &rest),
         Some("setup-ort") => reward::setup_ort(&sh, &rest),
         Some("train-reward-model") => reward::train(&sh, &rest),
         Some("eval-reward") => reward::eval(&sh, &rest),
