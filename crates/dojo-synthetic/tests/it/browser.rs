@@ -104,7 +104,8 @@ async fn offline_pages_run_in_chromium_and_injected_errors_fire() {
     // A fixed sample: the first two seeds whose task has an InjectError page, plus three others.
     let has_error = |seed: u64| g.task(seed).expect("task").completions().iter().any(|c| c.augmentation == Augmentation::InjectError);
     let mut seeds: Vec<u64> = (0..200u64).filter(|s| has_error(*s)).take(2).collect();
-    seeds.extend((0..200u64).filter(|s| !seeds.contains(s)).take(3));
+    let others: Vec<u64> = (0..200u64).filter(|s| !seeds.contains(s)).take(3).collect();
+    seeds.extend(others);
     for seed in seeds {
         let task = g.task(seed).expect("task");
         let mut jobs = Vec::new();
