@@ -347,7 +347,8 @@ impl State {
     ) -> Result<(), ChainError> {
         let mut params = self.subnet(netuid)?.params.clone();
         params.set(name, value)?;
-        if params.max_allowed_uids == 0 || params.tempo == 0 && name == "tempo" {
+        // Tempo 0 is legal (no epochs, as on subtensor); a subnet with no room is not.
+        if params.max_allowed_uids == 0 {
             return Err(ChainError::InvalidHyperparam(name.to_owned()));
         }
         self.subnet_mut(netuid)?.params = params;

@@ -386,3 +386,32 @@ proptest! {
         prop_assert!(sum16(&out.incentive) <= 65535 + n as u64);
     }
 }
+
+/// Commit-reveal column masking (subtensor PR #1862, `test_epoch_masks_incoming_to_sniped_uid_…`):
+/// weights from a validator whose active commit predates a UID's registration do not reach the new
+/// occupant of that UID.
+#[test]
+fn commit_reveal_masks_weights_to_sniped_uid() {
+    let mut input = base(4, 10, 20);
+    input.max_allowed_validators = 4;
+    for (i, n) in input.neurons.iter_mut().enumerate() {
+        n.stake = if i == 0 { 1000 } else { 1 };
+        n.validator_permit = i == 0;
+        n.block_at_registration = if i == 2 { 12 } else { 0 };
+    }
+    input.neurons[0].weights = vec![(2, 65535), (3, 65535)];
+    input.neurons[0].last_update = 15;
+    input.neurons[0].commit_block = Some(10);
+    let unmasked = run_epoch(&input).unwrap();
+    assert!(
+        unmasked.incentive[2] > 0,
+        "without commit-reveal the weight counts"
+    );
+    input.commit_reveal = true;
+    let masked = run_epoch(&input).unwrap();
+    assert_eq!(masked.incentive[2], 0);
+    assert_eq!(masked.incentive[3], 65535);
+    // A commit made after the registration does not mask.
+    input.neurons[0].commit_block = Some(13);
+    assert_eq!(run_epoch(&input).unwrap().incentive, unmasked.incentive);
+}
