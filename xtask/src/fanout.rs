@@ -8,7 +8,10 @@ use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
 
 fn value<'a>(args: &'a [String], name: &str, default: &'a str) -> &'a str {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map_or(default, String::as_str)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, String::as_str)
 }
 
 pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
@@ -18,7 +21,8 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let rust_out = cmd!(sh, "cargo run --release --locked -q -p dojo-transport --example fanout -- --miners {miners} --rounds {rounds} --json")
         .read()
         .context("running the rust fan-out benchmark")?;
-    let rust: serde_json::Value = serde_json::from_str(rust_out.lines().last().unwrap_or_default())?;
+    let rust: serde_json::Value =
+        serde_json::from_str(rust_out.lines().last().unwrap_or_default())?;
 
     let python = if args.iter().any(|a| a == "--no-python") {
         None
@@ -37,7 +41,9 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
         Some(p / r)
     };
     let p99_ratio = ratio("call_ms", "p99");
-    let rps_ratio = python.as_ref().and_then(|p| Some(rust["requests_per_s"].as_f64()? / p["requests_per_s"].as_f64()?));
+    let rps_ratio = python
+        .as_ref()
+        .and_then(|p| Some(rust["requests_per_s"].as_f64()? / p["requests_per_s"].as_f64()?));
     if json {
         let out = serde_json::json!({
             "rust": rust,
@@ -51,23 +57,47 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let line = |name: &str, v: &serde_json::Value| {
         println!(
             "{name:>16}: {} miners x {} rounds  ok {}  call p50 {:.2} ms  p99 {:.2} ms  round p99 {:.2} ms  {:.0} req/s",
-            v["miners"], v["rounds"], v["ok"], v["call_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
-            v["call_ms"]["p99"].as_f64().unwrap_or(f64::NAN), v["round_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+            v["miners"],
+            v["rounds"],
+            v["ok"],
+            v["call_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
+            v["call_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+            v["round_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
             v["requests_per_s"].as_f64().unwrap_or(f64::NAN),
         );
     };
     line("dojo (rust gRPC)", &rust);
-    println!("{:>16}  p99 target < 25 ms: {}", "", if rust["meets_target"] == true { "met" } else { "NOT met" });
+    println!(
+        "{:>16}  p99 target < 25 ms: {}",
+        "",
+        if rust["meets_target"] == true {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
     if let Some(p) = &python {
         line("bittensor (py)", p);
-        println!("   ratio: python p99 / rust p99 = {:.1}x, rust req/s / python req/s = {:.1}x", p99_ratio.unwrap_or(f64::NAN), rps_ratio.unwrap_or(f64::NAN));
+        println!(
+            "   ratio: python p99 / rust p99 = {:.1}x, rust req/s / python req/s = {:.1}x",
+            p99_ratio.unwrap_or(f64::NAN),
+            rps_ratio.unwrap_or(f64::NAN)
+        );
     }
     Ok(())
 }
 
 fn python_run(sh: &Shell, miners: &str, rounds: &str) -> Result<serde_json::Value> {
-    let py = crate::python::ensure_venv(sh, "bittensor-bench", "crates/dojo-transport/bench/python/requirements.txt")?;
+    let py = crate::python::ensure_venv(
+        sh,
+        "bittensor-bench",
+        "crates/dojo-transport/bench/python/requirements.txt",
+    )?;
     let script = "crates/dojo-transport/bench/python/fanout.py";
-    let out = cmd!(sh, "{py} {script} --miners {miners} --rounds {rounds}").read().context("running the python fan-out")?;
-    Ok(serde_json::from_str(out.lines().last().unwrap_or_default())?)
+    let out = cmd!(sh, "{py} {script} --miners {miners} --rounds {rounds}")
+        .read()
+        .context("running the python fan-out")?;
+    Ok(serde_json::from_str(
+        out.lines().last().unwrap_or_default(),
+    )?)
 }
