@@ -23,6 +23,7 @@ Tasks:
   check-layering         fail if the pure crates depend on I/O crates
   setup                  install what the tests need into the project cache (Python venvs, libraries)
   bench-fanout           signed task fan-out to N loopback miner axons: [--miners 256] [--rounds 20] [--json] [--no-python]
+                         [--python-miners M] (Python bittensor side-by-side, default min(N, 32))
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)

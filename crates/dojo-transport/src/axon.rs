@@ -392,6 +392,10 @@ where
 }
 
 /// Serves `miner` behind `layer` on `listener` until `shutdown` resolves.
+///
+/// Accepted sockets get `TCP_NODELAY` (small gRPC frames must not wait for Nagle), and each
+/// HTTP/2 connection is capped at 256 concurrent streams and probed by keepalive pings so dead
+/// validators do not hold connections forever.
 pub async fn serve_miner<M: Miner>(
     miner: M,
     listener: tokio::net::TcpListener,
@@ -399,12 +403,12 @@ pub async fn serve_miner<M: Miner>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let max = layer.config().max_body_bytes;
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
+        .max_concurrent_streams(Some(256))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .layer(layer)
         .add_service(MinerServer::new(miner).max_decoding_message_size(max))
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }
