@@ -46,13 +46,14 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     };
     let ratio = |key: &str, sub: &str| -> Option<f64> {
         let p = python.as_ref()?[key][sub].as_f64()?;
-        let r = rust[key][sub].as_f64()?;
+        let r = rust_same_n.as_ref()?[key][sub].as_f64()?;
         Some(p / r)
     };
     let p99_ratio = ratio("call_ms", "p99");
     let rps_ratio = python
         .as_ref()
-        .and_then(|p| Some(rust["requests_per_s"].as_f64()? / p["requests_per_s"].as_f64()?));
+        .zip(rust_same_n.as_ref())
+        .and_then(|(p, r)| Some(r["requests_per_s"].as_f64()? / p["requests_per_s"].as_f64()?));
     if json {
         let out = serde_json::json!({
             "rust": rust,
