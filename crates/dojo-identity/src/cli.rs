@@ -12,10 +12,18 @@ use crate::{Keypair, Wallet, WalletError};
 #[command(next_help_heading = "Wallet")]
 pub struct WalletArgs {
     /// Wallet (coldkey) name.
-    #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
+    #[arg(
+        long = "wallet.name",
+        env = "BT_WALLET_NAME",
+        default_value = "default"
+    )]
     pub name: String,
     /// Hotkey name inside the wallet.
-    #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
+    #[arg(
+        long = "wallet.hotkey",
+        env = "BT_WALLET_HOTKEY",
+        default_value = "default"
+    )]
     pub hotkey: String,
     /// Directory holding wallets (default `~/.bittensor/wallets`).
     #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
@@ -29,7 +37,9 @@ impl WalletArgs {
             .path
             .clone()
             .or_else(Wallet::default_path)
-            .ok_or_else(|| WalletError::Name("no --wallet.path and no home directory".to_owned()))?;
+            .ok_or_else(|| {
+                WalletError::Name("no --wallet.path and no home directory".to_owned())
+            })?;
         Wallet::new(path, self.name.clone(), self.hotkey.clone())
     }
 }
@@ -91,9 +101,9 @@ pub enum Report {
         /// The wallet.
         wallet: Wallet,
         /// New coldkey.
-        coldkey: Keypair,
+        coldkey: Box<Keypair>,
         /// New hotkey.
-        hotkey: Keypair,
+        hotkey: Box<Keypair>,
     },
     /// Wallet addresses.
     Shown {
@@ -109,14 +119,31 @@ pub enum Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Report::Created { wallet, coldkey, hotkey } => {
-                writeln!(f, "created wallet {} in {}", wallet.name, wallet.path.display())?;
+            Report::Created {
+                wallet,
+                coldkey,
+                hotkey,
+            } => {
+                writeln!(
+                    f,
+                    "created wallet {} in {}",
+                    wallet.name,
+                    wallet.path.display()
+                )?;
                 writeln!(f, "coldkey {}", coldkey.ss58())?;
-                writeln!(f, "coldkey mnemonic (write it down, it is not shown again): {}", coldkey.phrase().unwrap_or("-"))?;
+                writeln!(
+                    f,
+                    "coldkey mnemonic (write it down, it is not shown again): {}",
+                    coldkey.phrase().unwrap_or("-")
+                )?;
                 writeln!(f, "hotkey {} {}", wallet.hotkey, hotkey.ss58())?;
                 writeln!(f, "hotkey mnemonic: {}", hotkey.phrase().unwrap_or("-"))
             }
-            Report::Shown { wallet, hotkey, coldkey } => {
+            Report::Shown {
+                wallet,
+                hotkey,
+                coldkey,
+            } => {
                 writeln!(f, "name: {}", wallet.name)?;
                 writeln!(f, "hotkey: {} {hotkey}", wallet.hotkey)?;
                 writeln!(f, "coldkey: {coldkey}")
@@ -128,12 +155,21 @@ impl fmt::Display for Report {
 /// Runs a wallet command.
 pub fn run(cmd: &WalletCommand) -> Result<Report, CliError> {
     match cmd {
-        WalletCommand::Create { wallet, n_words, password_file, no_password, overwrite } => {
+        WalletCommand::Create {
+            wallet,
+            n_words,
+            password_file,
+            no_password,
+            overwrite,
+        } => {
             let wallet = wallet.wallet()?;
             let password = match (password_file, no_password) {
                 (Some(p), _) => Some(zeroize::Zeroizing::new(
                     std::fs::read_to_string(p)
-                        .map_err(|source| CliError::PasswordFile { path: p.clone(), source })?
+                        .map_err(|source| CliError::PasswordFile {
+                            path: p.clone(),
+                            source,
+                        })?
                         .lines()
                         .next()
                         .unwrap_or_default()
@@ -142,14 +178,26 @@ pub fn run(cmd: &WalletCommand) -> Result<Report, CliError> {
                 (None, true) => None,
                 (None, false) => return Err(CliError::NoPassword),
             };
-            let (coldkey, hotkey) = wallet.create(*n_words, password.as_deref().map(String::as_str), *overwrite)?;
-            Ok(Report::Created { wallet, coldkey, hotkey })
+            let (coldkey, hotkey) = wallet.create(
+                *n_words,
+                password.as_deref().map(String::as_str),
+                *overwrite,
+            )?;
+            Ok(Report::Created {
+                wallet,
+                coldkey: Box::new(coldkey),
+                hotkey: Box::new(hotkey),
+            })
         }
         WalletCommand::Show { wallet } => {
             let wallet = wallet.wallet()?;
             let hotkey = wallet.hotkey_address()?.to_string();
             let coldkey = wallet.coldkey_address()?.to_string();
-            Ok(Report::Shown { wallet, hotkey, coldkey })
+            Ok(Report::Shown {
+                wallet,
+                hotkey,
+                coldkey,
+            })
         }
     }
 }

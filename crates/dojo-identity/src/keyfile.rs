@@ -15,7 +15,9 @@ use dojo_types::Hotkey;
 /// Prefix of NaCl-encrypted keyfiles.
 pub const NACL_PREFIX: &[u8] = b"$NACL";
 /// Fixed argon2i salt of btwallet (`NACL_SALT` in its constants).
-pub const NACL_SALT: [u8; 16] = [0x13, 0x71, 0x83, 0xdf, 0xf1, 0x5a, 0x09, 0xbc, 0x9c, 0x90, 0xb5, 0x51, 0x87, 0x39, 0xe9, 0xb1];
+pub const NACL_SALT: [u8; 16] = [
+    0x13, 0x71, 0x83, 0xdf, 0xf1, 0x5a, 0x09, 0xbc, 0x9c, 0x90, 0xb5, 0x51, 0x87, 0x39, 0xe9, 0xb1,
+];
 /// libsodium `crypto_pwhash_argon2i_OPSLIMIT_SENSITIVE`.
 pub const ARGON2_OPSLIMIT: u32 = 8;
 /// libsodium `crypto_pwhash_argon2i_MEMLIMIT_SENSITIVE` in KiB (512 MiB).
@@ -76,32 +78,61 @@ pub struct KeyfileJson {
     #[serde(rename = "publicKey", skip_serializing_if = "Option::is_none", default)]
     pub public_key: Option<String>,
     /// `0x` + hex 64-byte expanded secret.
-    #[serde(rename = "privateKey", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "privateKey",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub private_key: Option<String>,
     /// BIP39 mnemonic.
-    #[serde(rename = "secretPhrase", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "secretPhrase",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub secret_phrase: Option<String>,
     /// `0x` + hex 32-byte mini-secret.
-    #[serde(rename = "secretSeed", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "secretSeed",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub secret_seed: Option<String>,
     /// SS58 address.
-    #[serde(rename = "ss58Address", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "ss58Address",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub ss58_address: Option<String>,
     /// 1 = sr25519 (absent in files written before btwallet 4).
-    #[serde(rename = "cryptoType", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "cryptoType",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub crypto_type: Option<u8>,
 }
 
 impl std::fmt::Debug for KeyfileJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyfileJson").field("ss58Address", &self.ss58_address).finish_non_exhaustive()
+        f.debug_struct("KeyfileJson")
+            .field("ss58Address", &self.ss58_address)
+            .finish_non_exhaustive()
     }
 }
 
 impl Drop for KeyfileJson {
     fn drop(&mut self) {
         use zeroize::Zeroize;
-        for s in [&mut self.private_key, &mut self.secret_phrase, &mut self.secret_seed].into_iter().flatten() {
+        for s in [
+            &mut self.private_key,
+            &mut self.secret_phrase,
+            &mut self.secret_seed,
+        ]
+        .into_iter()
+        .flatten()
+        {
             s.zeroize();
         }
     }
@@ -110,8 +141,8 @@ impl Drop for KeyfileJson {
 /// What a keyfile holds: a full key pair, or only the public address.
 #[derive(Debug, Clone)]
 pub enum KeyMaterial {
-    /// Secret and public key.
-    Pair(Keypair),
+    /// Secret and public key (boxed: it is ten times the size of an address).
+    Pair(Box<Keypair>),
     /// Only the address (`coldkeypub.txt`, `*pub.txt`).
     Public(Hotkey),
 }
@@ -153,7 +184,8 @@ pub fn protection(data: &[u8]) -> Protection {
 }
 
 fn nacl_key(password: &str) -> Result<Zeroizing<[u8; 32]>, KeyfileError> {
-    let params = Params::new(ARGON2_MEMLIMIT_KIB, ARGON2_OPSLIMIT, 1, Some(32)).map_err(|e| KeyfileError::Kdf(e.to_string()))?;
+    let params = Params::new(ARGON2_MEMLIMIT_KIB, ARGON2_OPSLIMIT, 1, Some(32))
+        .map_err(|e| KeyfileError::Kdf(e.to_string()))?;
     let mut key = Zeroizing::new([0u8; 32]);
     Argon2::new(Algorithm::Argon2i, Version::V0x13, params)
         .hash_password_into(password.as_bytes(), &NACL_SALT, &mut key[..])
@@ -169,7 +201,9 @@ pub fn encrypt_nacl(plain: &[u8], password: &str) -> Result<Vec<u8>, KeyfileErro
     let cipher = XSalsa20Poly1305::new_from_slice(&key[..]).map_err(|_| KeyfileError::Decrypt)?;
     let mut nonce = [0u8; 24];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-    let sealed = cipher.encrypt(Nonce::from_slice(&nonce), plain).map_err(|_| KeyfileError::Decrypt)?;
+    let sealed = cipher
+        .encrypt(Nonce::from_slice(&nonce), plain)
+        .map_err(|_| KeyfileError::Decrypt)?;
     let mut out = Vec::with_capacity(NACL_PREFIX.len() + 24 + sealed.len());
     out.extend_from_slice(NACL_PREFIX);
     out.extend_from_slice(&nonce);
@@ -179,14 +213,19 @@ pub fn encrypt_nacl(plain: &[u8], password: &str) -> Result<Vec<u8>, KeyfileErro
 
 /// Decrypts `$NACL` keyfile bytes.
 pub fn decrypt_nacl(data: &[u8], password: &str) -> Result<Zeroizing<Vec<u8>>, KeyfileError> {
-    let body = data.strip_prefix(NACL_PREFIX).ok_or(KeyfileError::Decrypt)?;
+    let body = data
+        .strip_prefix(NACL_PREFIX)
+        .ok_or(KeyfileError::Decrypt)?;
     if body.len() < 24 + 16 {
         return Err(KeyfileError::Truncated);
     }
     let (nonce, sealed) = body.split_at(24);
     let key = nacl_key(password)?;
     let cipher = XSalsa20Poly1305::new_from_slice(&key[..]).map_err(|_| KeyfileError::Decrypt)?;
-    cipher.decrypt(Nonce::from_slice(nonce), sealed).map(Zeroizing::new).map_err(|_| KeyfileError::Decrypt)
+    cipher
+        .decrypt(Nonce::from_slice(nonce), sealed)
+        .map(Zeroizing::new)
+        .map_err(|_| KeyfileError::Decrypt)
 }
 
 /// Parses keyfile bytes, decrypting with `password` when they are encrypted.
@@ -223,18 +262,32 @@ pub fn parse_json(data: &[u8]) -> Result<KeyMaterial, KeyfileError> {
             if let Some(stored) = stored {
                 let derived = pair.ss58();
                 if derived.as_str() != stored {
-                    return Err(KeyfileError::Mismatch { stored: stored.clone(), derived: derived.to_string() });
+                    return Err(KeyfileError::Mismatch {
+                        stored: stored.clone(),
+                        derived: derived.to_string(),
+                    });
                 }
             }
-            Ok(KeyMaterial::Pair(pair))
+            Ok(KeyMaterial::Pair(Box::new(pair)))
         }
         (None, Some(addr)) => Ok(KeyMaterial::Public(Hotkey::parse_ss58(addr)?)),
         (None, None) => {
-            let pk = json.public_key.as_ref().or(json.account_id.as_ref()).ok_or(KeyfileError::Empty)?;
+            let pk = json
+                .public_key
+                .as_ref()
+                .or(json.account_id.as_ref())
+                .ok_or(KeyfileError::Empty)?;
             let mut key = [0u8; 32];
-            hex::decode_to_slice(pk.strip_prefix("0x").unwrap_or(pk), &mut key)
-                .map_err(|_| KeyError::Hex { what: "public key", len: 32 })?;
-            Ok(KeyMaterial::Public(Hotkey::from_public_key(&key, dojo_types::SS58_PREFIX_BITTENSOR)))
+            hex::decode_to_slice(pk.strip_prefix("0x").unwrap_or(pk), &mut key).map_err(|_| {
+                KeyError::Hex {
+                    what: "public key",
+                    len: 32,
+                }
+            })?;
+            Ok(KeyMaterial::Public(Hotkey::from_public_key(
+                &key,
+                dojo_types::SS58_PREFIX_BITTENSOR,
+            )))
         }
     }
 }
@@ -256,7 +309,9 @@ pub fn to_json(pair: &Keypair) -> Zeroizing<Vec<u8>> {
 
 /// Keyfile JSON of the public half only (`coldkeypub.txt`, `<hotkey>pub.txt`).
 pub fn to_public_json(address: &Hotkey) -> Vec<u8> {
-    let public = address.public_key().map(|k| format!("0x{}", hex::encode(k)));
+    let public = address
+        .public_key()
+        .map(|k| format!("0x{}", hex::encode(k)));
     let json = KeyfileJson {
         account_id: public.clone(),
         public_key: public,

@@ -10,7 +10,8 @@ use zeroize::Zeroizing;
 pub const SIGNING_CONTEXT: &[u8] = b"substrate";
 
 /// The Substrate development phrase; `//Alice` is this phrase with the hard junction `Alice`.
-pub const DEV_PHRASE: &str = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+pub const DEV_PHRASE: &str =
+    "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
 
 /// Why a key could not be built or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,11 +51,16 @@ pub struct Keypair {
 
 impl fmt::Debug for Keypair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Keypair").field("ss58", &self.ss58().as_str()).finish_non_exhaustive()
+        f.debug_struct("Keypair")
+            .field("ss58", &self.ss58().as_str())
+            .finish_non_exhaustive()
     }
 }
 
-fn mini_secret_from_entropy(entropy: &[u8], password: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+fn mini_secret_from_entropy(
+    entropy: &[u8],
+    password: &str,
+) -> Result<Zeroizing<[u8; 32]>, KeyError> {
     // substrate-bip39: PBKDF2 over the *entropy*, not over the phrase as standard BIP39 does.
     let mut salt = Zeroizing::new(String::with_capacity(8 + password.len()));
     salt.push_str("mnemonic");
@@ -67,7 +73,8 @@ fn mini_secret_from_entropy(entropy: &[u8], password: &str) -> Result<Zeroizing<
 }
 
 fn parse_mnemonic(phrase: &str) -> Result<bip39::Mnemonic, KeyError> {
-    bip39::Mnemonic::parse_in_normalized(bip39::Language::English, phrase).map_err(|e| KeyError::Mnemonic(e.to_string()))
+    bip39::Mnemonic::parse_in_normalized(bip39::Language::English, phrase)
+        .map_err(|e| KeyError::Mnemonic(e.to_string()))
 }
 
 fn hex_bytes<const N: usize>(what: &'static str, s: &str) -> Result<Zeroizing<[u8; N]>, KeyError> {
@@ -114,9 +121,17 @@ fn compact_len(n: usize, out: &mut Vec<u8>) {
 }
 
 impl Keypair {
-    fn from_mini(mini: Zeroizing<[u8; 32]>, phrase: Option<Zeroizing<String>>) -> Result<Self, KeyError> {
-        let secret = MiniSecretKey::from_bytes(&mini[..]).map_err(|_| KeyError::Sr25519("mini secret"))?;
-        Ok(Keypair { pair: secret.expand_to_keypair(ExpansionMode::Ed25519), phrase, seed: Some(mini) })
+    fn from_mini(
+        mini: Zeroizing<[u8; 32]>,
+        phrase: Option<Zeroizing<String>>,
+    ) -> Result<Self, KeyError> {
+        let secret =
+            MiniSecretKey::from_bytes(&mini[..]).map_err(|_| KeyError::Sr25519("mini secret"))?;
+        Ok(Keypair {
+            pair: secret.expand_to_keypair(ExpansionMode::Ed25519),
+            phrase,
+            seed: Some(mini),
+        })
     }
 
     /// Generates a fresh key from a new random mnemonic of `words` words.
@@ -131,7 +146,8 @@ impl Keypair {
         };
         let mut entropy = Zeroizing::new([0u8; 32]);
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut entropy[..len]);
-        let m = bip39::Mnemonic::from_entropy(&entropy[..len]).map_err(|e| KeyError::Mnemonic(e.to_string()))?;
+        let m = bip39::Mnemonic::from_entropy(&entropy[..len])
+            .map_err(|e| KeyError::Mnemonic(e.to_string()))?;
         Self::from_phrase(&m.to_string())
     }
 
@@ -155,8 +171,13 @@ impl Keypair {
     /// Builds a key from the 64-byte expanded secret (`privateKey`: scalar ‖ nonce).
     pub fn from_private_key_hex(key: &str) -> Result<Self, KeyError> {
         let bytes = hex_bytes::<64>("private key", key)?;
-        let secret = SecretKey::from_bytes(&bytes[..]).map_err(|_| KeyError::Sr25519("private key"))?;
-        Ok(Keypair { pair: secret.to_keypair(), phrase: None, seed: None })
+        let secret =
+            SecretKey::from_bytes(&bytes[..]).map_err(|_| KeyError::Sr25519("private key"))?;
+        Ok(Keypair {
+            pair: secret.to_keypair(),
+            phrase: None,
+            seed: None,
+        })
     }
 
     /// Builds a key from a Substrate secret URI: `PHRASE`, `0xSEED`, or either followed by
@@ -170,7 +191,11 @@ impl Keypair {
         };
         let split = rest.find('/').unwrap_or(rest.len());
         let (root, path) = rest.split_at(split);
-        let root = if root.is_empty() { DEV_PHRASE } else { root.trim() };
+        let root = if root.is_empty() {
+            DEV_PHRASE
+        } else {
+            root.trim()
+        };
         let mut key = if root.starts_with("0x") {
             if !password.is_empty() {
                 return Err(KeyError::Uri("a password applies to a phrase, not a seed"));
@@ -183,7 +208,11 @@ impl Keypair {
         while !path.is_empty() {
             let (hard, tail) = match path.strip_prefix("//") {
                 Some(t) => (true, t),
-                None => (false, path.strip_prefix('/').ok_or(KeyError::Uri("junction must start with /"))?),
+                None => (
+                    false,
+                    path.strip_prefix('/')
+                        .ok_or(KeyError::Uri("junction must start with /"))?,
+                ),
             };
             let end = tail.find('/').unwrap_or(tail.len());
             let junction = &tail[..end];
@@ -209,7 +238,11 @@ impl Keypair {
             Self::from_mini(Zeroizing::new(mini.to_bytes()), None)
         } else {
             let (pair, _) = self.pair.derived_key_simple(cc, b"");
-            Ok(Keypair { pair, phrase: None, seed: None })
+            Ok(Keypair {
+                pair,
+                phrase: None,
+                seed: None,
+            })
         }
     }
 
@@ -250,12 +283,17 @@ impl Keypair {
 /// Like btwallet, a signature over `<Bytes>message</Bytes>` (polkadot.js wrapping) is accepted too.
 /// Returns `false` for anything malformed, never panics.
 pub fn verify(signer: &Hotkey, message: &[u8], signature: &[u8]) -> bool {
-    signer.public_key().is_some_and(|pk| verify_with_public(&pk, message, signature))
+    signer
+        .public_key()
+        .is_some_and(|pk| verify_with_public(&pk, message, signature))
 }
 
 /// [`verify`] with a raw 32-byte public key.
 pub fn verify_with_public(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
-    let (Ok(pk), Ok(sig)) = (PublicKey::from_bytes(public), Signature::from_bytes(signature)) else {
+    let (Ok(pk), Ok(sig)) = (
+        PublicKey::from_bytes(public),
+        Signature::from_bytes(signature),
+    ) else {
         return false;
     };
     if pk.verify_simple(SIGNING_CONTEXT, message, &sig).is_ok() {

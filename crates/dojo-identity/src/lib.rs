@@ -17,8 +17,8 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
-mod keys;
 pub mod keyfile;
+mod keys;
 mod wallet;
 
 pub use keys::{DEV_PHRASE, KeyError, Keypair, SIGNING_CONTEXT, verify, verify_with_public};

@@ -60,11 +60,17 @@ fn check_name(s: &str) -> Result<(), WalletError> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, WalletError> {
-    std::fs::read(path).map_err(|source| WalletError::Io { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| WalletError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn write_private(path: &Path, data: &[u8], overwrite: bool) -> Result<(), WalletError> {
-    let io = |source| WalletError::Io { path: path.to_owned(), source };
+    let io = |source| WalletError::Io {
+        path: path.to_owned(),
+        source,
+    };
     if !overwrite && path.exists() {
         return Err(WalletError::Exists(path.to_owned()));
     }
@@ -82,8 +88,16 @@ fn write_private(path: &Path, data: &[u8], overwrite: bool) -> Result<(), Wallet
 
 impl Wallet {
     /// A wallet handle; nothing is read until a key is asked for.
-    pub fn new(path: impl Into<PathBuf>, name: impl Into<String>, hotkey: impl Into<String>) -> Result<Self, WalletError> {
-        let w = Wallet { path: path.into(), name: name.into(), hotkey: hotkey.into() };
+    pub fn new(
+        path: impl Into<PathBuf>,
+        name: impl Into<String>,
+        hotkey: impl Into<String>,
+    ) -> Result<Self, WalletError> {
+        let w = Wallet {
+            path: path.into(),
+            name: name.into(),
+            hotkey: hotkey.into(),
+        };
         check_name(&w.name)?;
         check_name(&w.hotkey)?;
         Ok(w)
@@ -116,17 +130,22 @@ impl Wallet {
 
     /// The hotkey's public file.
     pub fn hotkeypub_path(&self) -> PathBuf {
-        self.dir().join("hotkeys").join(format!("{}pub.txt", self.hotkey))
+        self.dir()
+            .join("hotkeys")
+            .join(format!("{}pub.txt", self.hotkey))
     }
 
     fn load(path: &Path, password: Option<&str>) -> Result<KeyMaterial, WalletError> {
-        keyfile::parse(&read(path)?, password).map_err(|source| WalletError::Keyfile { path: path.to_owned(), source })
+        keyfile::parse(&read(path)?, password).map_err(|source| WalletError::Keyfile {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// Loads the hotkey pair (hotkeys are normally unencrypted; pass a password if yours is not).
     pub fn hotkey(&self, password: Option<&str>) -> Result<Keypair, WalletError> {
         match Self::load(&self.hotkey_path(), password)? {
-            KeyMaterial::Pair(k) => Ok(k),
+            KeyMaterial::Pair(k) => Ok(*k),
             KeyMaterial::Public(_) => Err(WalletError::PublicOnly(self.hotkey_path())),
         }
     }
@@ -150,32 +169,53 @@ impl Wallet {
     /// Decrypts and loads the coldkey pair.
     pub fn coldkey(&self, password: Option<&str>) -> Result<Keypair, WalletError> {
         match Self::load(&self.coldkey_path(), password)? {
-            KeyMaterial::Pair(k) => Ok(k),
+            KeyMaterial::Pair(k) => Ok(*k),
             KeyMaterial::Public(_) => Err(WalletError::PublicOnly(self.coldkey_path())),
         }
     }
 
     /// Writes `coldkey` (NaCl-encrypted when a password is given) and `coldkeypub.txt`.
-    pub fn write_coldkey(&self, key: &Keypair, password: Option<&str>, overwrite: bool) -> Result<(), WalletError> {
+    pub fn write_coldkey(
+        &self,
+        key: &Keypair,
+        password: Option<&str>,
+        overwrite: bool,
+    ) -> Result<(), WalletError> {
         let path = self.coldkey_path();
         let json = keyfile::to_json(key);
         let data = match password {
-            Some(p) => keyfile::encrypt_nacl(&json, p).map_err(|source| WalletError::Keyfile { path: path.clone(), source })?,
+            Some(p) => keyfile::encrypt_nacl(&json, p).map_err(|source| WalletError::Keyfile {
+                path: path.clone(),
+                source,
+            })?,
             None => json.to_vec(),
         };
         write_private(&path, &data, overwrite)?;
-        write_private(&self.coldkeypub_path(), &keyfile::to_public_json(&key.ss58()), overwrite)
+        write_private(
+            &self.coldkeypub_path(),
+            &keyfile::to_public_json(&key.ss58()),
+            overwrite,
+        )
     }
 
     /// Writes `hotkeys/<hotkey>` (unencrypted, as btcli does by default) and its `pub.txt`.
     pub fn write_hotkey(&self, key: &Keypair, overwrite: bool) -> Result<(), WalletError> {
         write_private(&self.hotkey_path(), &keyfile::to_json(key), overwrite)?;
-        write_private(&self.hotkeypub_path(), &keyfile::to_public_json(&key.ss58()), overwrite)
+        write_private(
+            &self.hotkeypub_path(),
+            &keyfile::to_public_json(&key.ss58()),
+            overwrite,
+        )
     }
 
     /// Creates a new coldkey and hotkey from fresh `words`-word mnemonics, as `btcli wallet create`.
     /// Returns `(coldkey, hotkey)`; the mnemonics are in [`Keypair::phrase`] for the operator to back up.
-    pub fn create(&self, words: usize, password: Option<&str>, overwrite: bool) -> Result<(Keypair, Keypair), WalletError> {
+    pub fn create(
+        &self,
+        words: usize,
+        password: Option<&str>,
+        overwrite: bool,
+    ) -> Result<(Keypair, Keypair), WalletError> {
         let cold = Keypair::generate(words)?;
         let hot = Keypair::generate(words)?;
         if !overwrite {

@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use dojo_types::task::{
-    Answer, Completion, CompletionAnswer, CompletionContent, CodeFile, DialogueTurn, MediaFile, RankingRequest,
-    RankingResult, Role, ScoreFeedback, Task, TaskAck, TaskResults, TaskType, WorkerResult,
+    Answer, CodeFile, Completion, CompletionAnswer, CompletionContent, DialogueTurn, MediaFile,
+    RankingRequest, RankingResult, Role, ScoreFeedback, Task, TaskAck, TaskResults, TaskType,
+    WorkerResult,
 };
 use dojo_types::{CompletionId, Criterion, CriterionError, IdError, Score, ScoreError, TaskId};
 
@@ -80,23 +81,31 @@ impl From<TaskType> for v1::TaskType {
 }
 
 fn task_type(value: i32) -> Result<TaskType, WireError> {
-    let unknown = WireError::UnknownEnum { field: "task_type", value };
-    Ok(match v1::TaskType::try_from(value).map_err(|_| unknown.clone())? {
-        v1::TaskType::Unspecified => return Err(unknown),
-        v1::TaskType::CodeGeneration => TaskType::CodeGeneration,
-        v1::TaskType::Dialogue => TaskType::Dialogue,
-        v1::TaskType::TextToImage => TaskType::TextToImage,
-        v1::TaskType::TextToThreeD => TaskType::TextToThreeD,
-        v1::TaskType::TextFeedback => TaskType::TextFeedback,
-        v1::TaskType::ScoreFeedback => TaskType::ScoreFeedback,
-    })
+    let unknown = WireError::UnknownEnum {
+        field: "task_type",
+        value,
+    };
+    Ok(
+        match v1::TaskType::try_from(value).map_err(|_| unknown.clone())? {
+            v1::TaskType::Unspecified => return Err(unknown),
+            v1::TaskType::CodeGeneration => TaskType::CodeGeneration,
+            v1::TaskType::Dialogue => TaskType::Dialogue,
+            v1::TaskType::TextToImage => TaskType::TextToImage,
+            v1::TaskType::TextToThreeD => TaskType::TextToThreeD,
+            v1::TaskType::TextFeedback => TaskType::TextFeedback,
+            v1::TaskType::ScoreFeedback => TaskType::ScoreFeedback,
+        },
+    )
 }
 
 fn role(value: i32) -> Result<Role, WireError> {
     match v1::Role::try_from(value) {
         Ok(v1::Role::User) => Ok(Role::User),
         Ok(v1::Role::Assistant) => Ok(Role::Assistant),
-        _ => Err(WireError::UnknownEnum { field: "role", value }),
+        _ => Err(WireError::UnknownEnum {
+            field: "role",
+            value,
+        }),
     }
 }
 
@@ -106,8 +115,12 @@ impl From<Criterion> for v1::Criterion {
         let kind = match c {
             Criterion::Ranking => Kind::Ranking(v1::RankingCriterion {}),
             Criterion::Score { min, max } => Kind::Score(v1::ScoreCriterion { min, max }),
-            Criterion::MultiScore { options, min, max } => Kind::MultiScore(v1::MultiScoreCriterion { options, min, max }),
-            Criterion::Text { min_len, max_len } => Kind::Text(v1::TextCriterion { min_len, max_len }),
+            Criterion::MultiScore { options, min, max } => {
+                Kind::MultiScore(v1::MultiScoreCriterion { options, min, max })
+            }
+            Criterion::Text { min_len, max_len } => {
+                Kind::Text(v1::TextCriterion { min_len, max_len })
+            }
         };
         v1::Criterion { kind: Some(kind) }
     }
@@ -144,21 +157,35 @@ impl From<Completion> for v1::Completion {
                     })
                     .collect(),
             }),
-            CompletionContent::Code { files, installation_commands } => Content::Code(v1::CodeAnswer {
+            CompletionContent::Code {
+                files,
+                installation_commands,
+            } => Content::Code(v1::CodeAnswer {
                 files: files
                     .into_iter()
-                    .map(|f| v1::CodeFile { filename: f.filename, content: f.content, language: f.language })
+                    .map(|f| v1::CodeFile {
+                        filename: f.filename,
+                        content: f.content,
+                        language: f.language,
+                    })
                     .collect(),
                 installation_commands,
             }),
             CompletionContent::Media(files) => Content::Media(v1::MediaAnswer {
                 files: files
                     .into_iter()
-                    .map(|f| v1::MediaFile { filename: f.filename, content: f.content, mime_type: f.mime_type })
+                    .map(|f| v1::MediaFile {
+                        filename: f.filename,
+                        content: f.content,
+                        mime_type: f.mime_type,
+                    })
                     .collect(),
             }),
         };
-        v1::Completion { completion_id: c.id.to_string(), content: Some(content) }
+        v1::Completion {
+            completion_id: c.id.to_string(),
+            content: Some(content),
+        }
     }
 }
 
@@ -172,21 +199,34 @@ impl TryFrom<v1::Completion> for Completion {
             Content::Dialogue(d) => CompletionContent::Dialogue(
                 d.turns
                     .into_iter()
-                    .map(|t| Ok(DialogueTurn { role: role(t.role)?, message: t.message }))
+                    .map(|t| {
+                        Ok(DialogueTurn {
+                            role: role(t.role)?,
+                            message: t.message,
+                        })
+                    })
                     .collect::<Result<_, WireError>>()?,
             ),
             Content::Code(code) => CompletionContent::Code {
                 files: code
                     .files
                     .into_iter()
-                    .map(|f| CodeFile { filename: f.filename, content: f.content, language: f.language })
+                    .map(|f| CodeFile {
+                        filename: f.filename,
+                        content: f.content,
+                        language: f.language,
+                    })
                     .collect(),
                 installation_commands: code.installation_commands,
             },
             Content::Media(m) => CompletionContent::Media(
                 m.files
                     .into_iter()
-                    .map(|f| MediaFile { filename: f.filename, content: f.content, mime_type: f.mime_type })
+                    .map(|f| MediaFile {
+                        filename: f.filename,
+                        content: f.content,
+                        mime_type: f.mime_type,
+                    })
                     .collect(),
             ),
         };
@@ -196,7 +236,10 @@ impl TryFrom<v1::Completion> for Completion {
 
 fn timestamp_from_ms(ms: i64) -> prost_types::Timestamp {
     // rem_euclid keeps nanos in 0..1e9 for instants before 1970.
-    prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
 }
 
 fn timestamp_to_ms(field: &'static str, t: prost_types::Timestamp) -> Result<i64, WireError> {
@@ -235,9 +278,20 @@ impl TryFrom<v1::Task> for Task {
             },
             prompt: t.prompt,
             task_type: task_type(t.task_type)?,
-            completions: t.completions.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
-            criteria: t.criteria.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
-            expire_at_unix_ms: timestamp_to_ms("task.expire_at", t.expire_at.ok_or(WireError::Missing("task.expire_at"))?)?,
+            completions: t
+                .completions
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
+            criteria: t
+                .criteria
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
+            expire_at_unix_ms: timestamp_to_ms(
+                "task.expire_at",
+                t.expire_at.ok_or(WireError::Missing("task.expire_at"))?,
+            )?,
         })
     }
 }
@@ -245,19 +299,25 @@ impl TryFrom<v1::Task> for Task {
 impl TryFrom<v1::SendTaskRequest> for Task {
     type Error = WireError;
     fn try_from(r: v1::SendTaskRequest) -> Result<Self, WireError> {
-        r.task.ok_or(WireError::Missing("send_task_request.task"))?.try_into()
+        r.task
+            .ok_or(WireError::Missing("send_task_request.task"))?
+            .try_into()
     }
 }
 
 impl From<Task> for v1::SendTaskRequest {
     fn from(t: Task) -> Self {
-        v1::SendTaskRequest { task: Some(t.into()) }
+        v1::SendTaskRequest {
+            task: Some(t.into()),
+        }
     }
 }
 
 impl From<TaskAck> for v1::TaskAck {
     fn from(a: TaskAck) -> Self {
-        v1::TaskAck { miner_task_id: a.miner_task_id.map(|t| t.to_string()).unwrap_or_default() }
+        v1::TaskAck {
+            miner_task_id: a.miner_task_id.map(|t| t.to_string()).unwrap_or_default(),
+        }
     }
 }
 
@@ -280,12 +340,15 @@ impl From<CompletionAnswer> for v1::CompletionAnswer {
         let answer = match a.answer {
             Answer::Rank(r) => W::Rank(r),
             Answer::Score(s) => W::Score(s.get()),
-            Answer::MultiScore(m) => {
-                W::MultiScore(v1::MultiScore { scores: m.into_iter().map(|(k, v)| (k, v.get())).collect() })
-            }
+            Answer::MultiScore(m) => W::MultiScore(v1::MultiScore {
+                scores: m.into_iter().map(|(k, v)| (k, v.get())).collect(),
+            }),
             Answer::Text(t) => W::Text(t),
         };
-        v1::CompletionAnswer { completion_id: a.completion.to_string(), answer: Some(answer) }
+        v1::CompletionAnswer {
+            completion_id: a.completion.to_string(),
+            answer: Some(answer),
+        }
     }
 }
 
@@ -293,7 +356,10 @@ impl TryFrom<v1::CompletionAnswer> for CompletionAnswer {
     type Error = WireError;
     fn try_from(a: v1::CompletionAnswer) -> Result<Self, WireError> {
         use v1::completion_answer::Answer as W;
-        let answer = match a.answer.ok_or(WireError::Missing("completion_answer.answer"))? {
+        let answer = match a
+            .answer
+            .ok_or(WireError::Missing("completion_answer.answer"))?
+        {
             W::Rank(r) => Answer::Rank(r),
             W::Score(s) => Answer::Score(score("completion_answer.score", s)?),
             W::MultiScore(m) => Answer::MultiScore(
@@ -304,7 +370,10 @@ impl TryFrom<v1::CompletionAnswer> for CompletionAnswer {
             ),
             W::Text(t) => Answer::Text(t),
         };
-        Ok(CompletionAnswer { completion: completion_id("completion_answer.completion_id", a.completion_id)?, answer })
+        Ok(CompletionAnswer {
+            completion: completion_id("completion_answer.completion_id", a.completion_id)?,
+            answer,
+        })
     }
 }
 
@@ -335,7 +404,11 @@ impl TryFrom<v1::TaskResults> for TaskResults {
                 .map(|w| {
                     Ok(WorkerResult {
                         worker_id: w.worker_id,
-                        answers: w.answers.into_iter().map(TryInto::try_into).collect::<Result<_, WireError>>()?,
+                        answers: w
+                            .answers
+                            .into_iter()
+                            .map(TryInto::try_into)
+                            .collect::<Result<_, WireError>>()?,
                     })
                 })
                 .collect::<Result<_, WireError>>()?,
@@ -345,14 +418,20 @@ impl TryFrom<v1::TaskResults> for TaskResults {
 
 impl From<ScoreFeedback> for v1::ScoreFeedback {
     fn from(f: ScoreFeedback) -> Self {
-        v1::ScoreFeedback { task_id: f.task.to_string(), score: f.score.get() }
+        v1::ScoreFeedback {
+            task_id: f.task.to_string(),
+            score: f.score.get(),
+        }
     }
 }
 
 impl TryFrom<v1::ScoreFeedback> for ScoreFeedback {
     type Error = WireError;
     fn try_from(f: v1::ScoreFeedback) -> Result<Self, WireError> {
-        Ok(ScoreFeedback { task: task_id("score_feedback.task_id", f.task_id)?, score: score("score_feedback.score", f.score)? })
+        Ok(ScoreFeedback {
+            task: task_id("score_feedback.task_id", f.task_id)?,
+            score: score("score_feedback.score", f.score)?,
+        })
     }
 }
 
@@ -372,7 +451,11 @@ impl TryFrom<v1::RankingRequest> for RankingRequest {
         Ok(RankingRequest {
             request_id: task_id("ranking_request.request_id", r.request_id)?,
             prompt: r.prompt,
-            completions: r.completions.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
+            completions: r
+                .completions
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -384,7 +467,10 @@ impl From<RankingResult> for v1::RankingResult {
             scores: r
                 .scores
                 .into_iter()
-                .map(|(c, s)| v1::CompletionScore { completion_id: c.to_string(), score: s.get() })
+                .map(|(c, s)| v1::CompletionScore {
+                    completion_id: c.to_string(),
+                    score: s.get(),
+                })
                 .collect(),
         }
     }

@@ -14,7 +14,13 @@
 pub mod convert;
 
 /// Generated code for protobuf package `dojo.v1`.
-#[allow(missing_docs, unreachable_pub, missing_debug_implementations, clippy::all, clippy::pedantic)]
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::all,
+    clippy::pedantic
+)]
 pub mod v1 {
     tonic::include_proto!("dojo.v1");
 }

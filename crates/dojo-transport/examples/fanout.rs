@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use dojo_identity::Keypair;
 use dojo_proto::v1::{self, miner_server::Miner};
-use dojo_transport::{AxonConfig, AxonLayer, AxonTarget, CallerInfo, Dendrite, DendriteConfig, MetagraphCache, serve_miner};
+use dojo_transport::{
+    AxonConfig, AxonLayer, AxonTarget, CallerInfo, Dendrite, DendriteConfig, MetagraphCache,
+    serve_miner,
+};
 use dojo_types::Uid;
 use tonic::{Request, Response, Status};
 
@@ -22,26 +25,47 @@ struct AckMiner;
 
 #[tonic::async_trait]
 impl Miner for AckMiner {
-    async fn send_task(&self, r: Request<v1::SendTaskRequest>) -> Result<Response<v1::TaskAck>, Status> {
+    async fn send_task(
+        &self,
+        r: Request<v1::SendTaskRequest>,
+    ) -> Result<Response<v1::TaskAck>, Status> {
         let id = r.into_inner().task.map(|t| t.task_id).unwrap_or_default();
-        Ok(Response::new(v1::TaskAck { miner_task_id: format!("m-{id}") }))
+        Ok(Response::new(v1::TaskAck {
+            miner_task_id: format!("m-{id}"),
+        }))
     }
-    async fn fetch_results(&self, _: Request<v1::FetchResultsRequest>) -> Result<Response<v1::TaskResults>, Status> {
+    async fn fetch_results(
+        &self,
+        _: Request<v1::FetchResultsRequest>,
+    ) -> Result<Response<v1::TaskResults>, Status> {
         Err(Status::unimplemented("bench"))
     }
-    async fn send_score_feedback(&self, _: Request<v1::ScoreFeedback>) -> Result<Response<v1::FeedbackAck>, Status> {
+    async fn send_score_feedback(
+        &self,
+        _: Request<v1::ScoreFeedback>,
+    ) -> Result<Response<v1::FeedbackAck>, Status> {
         Ok(Response::new(v1::FeedbackAck {}))
     }
-    async fn heartbeat(&self, _: Request<v1::HeartbeatRequest>) -> Result<Response<v1::HeartbeatAck>, Status> {
+    async fn heartbeat(
+        &self,
+        _: Request<v1::HeartbeatRequest>,
+    ) -> Result<Response<v1::HeartbeatAck>, Status> {
         Ok(Response::new(v1::HeartbeatAck { ack: true }))
     }
-    async fn rank_completions(&self, _: Request<v1::RankingRequest>) -> Result<Response<v1::RankingResult>, Status> {
+    async fn rank_completions(
+        &self,
+        _: Request<v1::RankingRequest>,
+    ) -> Result<Response<v1::RankingResult>, Status> {
         Err(Status::unimplemented("bench"))
     }
 }
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -65,9 +89,15 @@ fn task(round: usize) -> v1::SendTaskRequest {
                 })
                 .collect(),
             criteria: vec![v1::Criterion {
-                kind: Some(v1::criterion::Kind::Score(v1::ScoreCriterion { min: 1.0, max: 100.0 })),
+                kind: Some(v1::criterion::Kind::Score(v1::ScoreCriterion {
+                    min: 1.0,
+                    max: 100.0,
+                })),
             }],
-            expire_at: Some(prost_types::Timestamp { seconds: 2_000_000_000, nanos: 0 }),
+            expire_at: Some(prost_types::Timestamp {
+                seconds: 2_000_000_000,
+                nanos: 0,
+            }),
             ..Default::default()
         }),
     }
@@ -82,14 +112,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let validator = Keypair::from_uri("//BenchValidator")?;
     let cache = Arc::new(MetagraphCache::new());
-    cache.replace(1, [(validator.ss58(), CallerInfo { uid: Uid(0), stake: 1e6, validator_permit: true })]);
+    cache.replace(
+        1,
+        [(
+            validator.ss58(),
+            CallerInfo {
+                uid: Uid(0),
+                stake: 1e6,
+                validator_permit: true,
+            },
+        )],
+    );
 
     let mut targets = Vec::with_capacity(miners);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     for i in 0..miners {
         let key = Keypair::from_uri(&format!("//BenchMiner{i}"))?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        targets.push(AxonTarget { addr: listener.local_addr()?, hotkey: key.ss58() });
+        targets.push(AxonTarget {
+            addr: listener.local_addr()?,
+            hotkey: key.ss58(),
+        });
         let layer = AxonLayer::new(AxonConfig::new(key.ss58()), cache.clone());
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
@@ -100,8 +143,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
 
-    let dendrite = Dendrite::new(validator, DendriteConfig { timeout: Duration::from_secs(5), ..DendriteConfig::default() });
-    let send = |mut c: dojo_proto::v1::miner_client::MinerClient<tonic::transport::Channel>, r| async move { c.send_task(r).await };
+    let dendrite = Dendrite::new(
+        validator,
+        DendriteConfig {
+            timeout: Duration::from_secs(5),
+            ..DendriteConfig::default()
+        },
+    );
+    let send = |mut c: dojo_proto::v1::miner_client::MinerClient<tonic::transport::Channel>, r| async move {
+        c.send_task(r).await
+    };
     let warm = dendrite.broadcast(&targets, task(0), send).await;
     let warm_ok = warm.iter().filter(|o| o.success().is_some()).count();
 
@@ -127,7 +178,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     per_round.sort_by(f64::total_cmp);
     let ok = per_call.len();
     let rps = ok as f64 / wall;
-    let (p50, p99, max) = (pct(&per_call, 50.0), pct(&per_call, 99.0), per_call.last().copied().unwrap_or(f64::NAN));
+    let (p50, p99, max) = (
+        pct(&per_call, 50.0),
+        pct(&per_call, 99.0),
+        per_call.last().copied().unwrap_or(f64::NAN),
+    );
     let (r50, r99) = (pct(&per_round, 50.0), pct(&per_round, 99.0));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if json {
@@ -147,9 +202,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         println!("{v}");
     } else {
-        println!("fan-out: 1 validator -> {miners} miner axons on loopback, {rounds} rounds, {cores} cores");
-        println!("  ok {ok} / {}, failures {failures} (warm-up ok {warm_ok})", miners * rounds);
-        println!("  per call round trip  p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms  (target p99 < 25 ms)");
+        println!(
+            "fan-out: 1 validator -> {miners} miner axons on loopback, {rounds} rounds, {cores} cores"
+        );
+        println!(
+            "  ok {ok} / {}, failures {failures} (warm-up ok {warm_ok})",
+            miners * rounds
+        );
+        println!(
+            "  per call round trip  p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms  (target p99 < 25 ms)"
+        );
         println!("  per round (all {miners}) p50 {r50:.2} ms  p99 {r99:.2} ms");
         println!("  throughput {rps:.0} requests/s");
     }

@@ -81,7 +81,10 @@ impl AxonConfig {
             nonce_max_skew: Duration::from_secs(4),
             max_body_bytes: 4 << 20,
             body_timeout: Duration::from_secs(10),
-            rate_limit: RateLimit { per_second: 20.0, burst: 40 },
+            rate_limit: RateLimit {
+                per_second: 20.0,
+                burst: 40,
+            },
             max_in_flight: 64,
             max_queued: 256,
             max_queue_wait: Duration::from_secs(2),
@@ -124,7 +127,9 @@ struct NonceBook {
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -133,31 +138,48 @@ fn nanos(d: Duration) -> u64 {
 
 impl State {
     /// Steps 1–6: everything decidable from the headers alone.
-    fn check_headers(&self, map: &HeaderMap, now: u64) -> Result<(SignedHeaders, CallerInfo), Rejection> {
+    fn check_headers(
+        &self,
+        map: &HeaderMap,
+        now: u64,
+    ) -> Result<(SignedHeaders, CallerInfo), Rejection> {
         let h = headers::parse(map)?;
         if !dojo_identity::verify(&h.dendrite_hotkey, h.message().as_bytes(), &h.signature) {
-            return Err(Rejection::BadSignature { hotkey: h.dendrite_hotkey.to_string() });
+            return Err(Rejection::BadSignature {
+                hotkey: h.dendrite_hotkey.to_string(),
+            });
         }
         if h.axon_hotkey != self.config.hotkey {
-            return Err(Rejection::WrongAxon { claimed: h.axon_hotkey.to_string(), ours: self.config.hotkey.to_string() });
+            return Err(Rejection::WrongAxon {
+                claimed: h.axon_hotkey.to_string(),
+                ours: self.config.hotkey.to_string(),
+            });
         }
         if h.nonce.saturating_add(nanos(self.config.nonce_max_age)) < now
             || h.nonce > now.saturating_add(nanos(self.config.nonce_max_skew))
         {
-            return Err(Rejection::StaleNonce { nonce: h.nonce, now });
+            return Err(Rejection::StaleNonce {
+                nonce: h.nonce,
+                now,
+            });
         }
         {
             let book = self.nonces.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(&last) = book.last.get(&(h.dendrite_hotkey.clone(), h.uuid.clone()))
                 && h.nonce <= last
             {
-                return Err(Rejection::ReplayedNonce { nonce: h.nonce, last });
+                return Err(Rejection::ReplayedNonce {
+                    nonce: h.nonce,
+                    last,
+                });
             }
         }
-        let info = self
-            .directory
-            .lookup(&h.dendrite_hotkey)
-            .ok_or_else(|| Rejection::Unregistered { hotkey: h.dendrite_hotkey.to_string() })?;
+        let info =
+            self.directory
+                .lookup(&h.dendrite_hotkey)
+                .ok_or_else(|| Rejection::Unregistered {
+                    hotkey: h.dendrite_hotkey.to_string(),
+                })?;
         if info.stake.is_nan() || info.stake < self.config.min_stake {
             return Err(Rejection::LowStake {
                 hotkey: h.dendrite_hotkey.to_string(),
@@ -166,7 +188,9 @@ impl State {
             });
         }
         if self.config.require_validator_permit && !info.validator_permit {
-            return Err(Rejection::NoValidatorPermit { hotkey: h.dendrite_hotkey.to_string() });
+            return Err(Rejection::NoValidatorPermit {
+                hotkey: h.dendrite_hotkey.to_string(),
+            });
         }
         self.take_token(&h.dendrite_hotkey)?;
         Ok((h, info))
@@ -177,11 +201,18 @@ impl State {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         // Only registered callers get here, so the map is bounded by the metagraph size.
-        let b = buckets.entry(hotkey.clone()).or_insert(Bucket { tokens: f64::from(burst), at: now });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * per_second).min(f64::from(burst));
+        let b = buckets.entry(hotkey.clone()).or_insert(Bucket {
+            tokens: f64::from(burst),
+            at: now,
+        });
+        b.tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * per_second).min(f64::from(burst));
         b.at = now;
         if b.tokens < 1.0 {
-            return Err(Rejection::RateLimited { hotkey: hotkey.to_string(), per_second });
+            return Err(Rejection::RateLimited {
+                hotkey: hotkey.to_string(),
+                per_second,
+            });
         }
         b.tokens -= 1.0;
         Ok(())
@@ -192,9 +223,15 @@ impl State {
     fn commit_nonce(&self, h: &SignedHeaders, now: u64) -> Result<(), Rejection> {
         let max_age = nanos(self.config.nonce_max_age);
         let mut book = self.nonces.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = book.last.entry((h.dendrite_hotkey.clone(), h.uuid.clone())).or_insert(0);
+        let entry = book
+            .last
+            .entry((h.dendrite_hotkey.clone(), h.uuid.clone()))
+            .or_insert(0);
         if h.nonce <= *entry {
-            return Err(Rejection::ReplayedNonce { nonce: h.nonce, last: *entry });
+            return Err(Rejection::ReplayedNonce {
+                nonce: h.nonce,
+                last: *entry,
+            });
         }
         *entry = h.nonce;
         // Entries older than the window can go: their replays are refused as stale anyway.
@@ -207,12 +244,17 @@ impl State {
 
     async fn read_body(&self, body: Body, h: &SignedHeaders) -> Result<Bytes, Rejection> {
         let limit = self.config.max_body_bytes;
-        let collected = tokio::time::timeout(self.config.body_timeout, Limited::new(body, limit).collect())
-            .await
-            .map_err(|_| Rejection::MalformedBody("body not received in time"))?;
+        let collected = tokio::time::timeout(
+            self.config.body_timeout,
+            Limited::new(body, limit).collect(),
+        )
+        .await
+        .map_err(|_| Rejection::MalformedBody("body not received in time"))?;
         let bytes = match collected {
             Ok(c) => c.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Rejection::BodyTooLarge { limit }),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(Rejection::BodyTooLarge { limit });
+            }
             Err(_) => return Err(Rejection::MalformedBody("body stream failed")),
         };
         if headers::framed_body_hash(&bytes)? != h.body_hash {
@@ -221,14 +263,22 @@ impl State {
         Ok(bytes)
     }
 
-    async fn admit(&self, map: &HeaderMap, body: Body) -> Result<(Caller, Bytes, Permit), Rejection> {
+    async fn admit(
+        &self,
+        map: &HeaderMap,
+        body: Body,
+    ) -> Result<(Caller, Bytes, Permit), Rejection> {
         let now = now_ns();
         let (h, info) = self.check_headers(map, now)?;
         let bytes = self.read_body(body, &h).await?;
         self.commit_nonce(&h, now)?;
         let permit = self.gate.acquire(info.stake).await?;
-        let caller =
-            Caller { hotkey: h.dendrite_hotkey, uid: info.uid, stake: info.stake, validator_permit: info.validator_permit };
+        let caller = Caller {
+            hotkey: h.dendrite_hotkey,
+            uid: info.uid,
+            stake: info.stake,
+            validator_permit: info.validator_permit,
+        };
         Ok((caller, bytes, permit))
     }
 }
@@ -243,14 +293,20 @@ pub struct AxonLayer {
 
 impl std::fmt::Debug for AxonLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AxonLayer").field("hotkey", &self.state.config.hotkey.as_str()).finish_non_exhaustive()
+        f.debug_struct("AxonLayer")
+            .field("hotkey", &self.state.config.hotkey.as_str())
+            .finish_non_exhaustive()
     }
 }
 
 impl AxonLayer {
     /// A layer checking requests against `config`, with callers looked up in `directory`.
     pub fn new(config: AxonConfig, directory: Arc<dyn CallerDirectory>) -> Self {
-        let gate = Gate::new(config.max_in_flight, config.max_queued, config.max_queue_wait);
+        let gate = Gate::new(
+            config.max_in_flight,
+            config.max_queued,
+            config.max_queue_wait,
+        );
         AxonLayer {
             state: Arc::new(State {
                 config,
@@ -271,7 +327,10 @@ impl AxonLayer {
 impl<S> Layer<S> for AxonLayer {
     type Service = AxonService<S>;
     fn layer(&self, inner: S) -> AxonService<S> {
-        AxonService { inner, state: self.state.clone() }
+        AxonService {
+            inner,
+            state: self.state.clone(),
+        }
     }
 }
 
@@ -333,6 +392,10 @@ where
 }
 
 /// Serves `miner` behind `layer` on `listener` until `shutdown` resolves.
+///
+/// Accepted sockets get `TCP_NODELAY` (small gRPC frames must not wait for Nagle), and each
+/// HTTP/2 connection is capped at 256 concurrent streams and probed by keepalive pings so dead
+/// validators do not hold connections forever.
 pub async fn serve_miner<M: Miner>(
     miner: M,
     listener: tokio::net::TcpListener,
@@ -340,9 +403,12 @@ pub async fn serve_miner<M: Miner>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let max = layer.config().max_body_bytes;
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
+        .max_concurrent_streams(Some(256))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .layer(layer)
         .add_service(MinerServer::new(miner).max_decoding_message_size(max))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

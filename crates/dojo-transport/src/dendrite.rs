@@ -150,12 +150,17 @@ pub struct Dendrite {
 
 impl std::fmt::Debug for Dendrite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dendrite").field("hotkey", &self.inner.hotkey.as_str()).field("uuid", &self.inner.uuid).finish()
+        f.debug_struct("Dendrite")
+            .field("hotkey", &self.inner.hotkey.as_str())
+            .field("uuid", &self.inner.uuid)
+            .finish()
     }
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 impl Dendrite {
@@ -187,7 +192,9 @@ impl Dendrite {
         let prev = self
             .inner
             .last_nonce
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| Some(now.max(last.saturating_add(1))))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                Some(now.max(last.saturating_add(1)))
+            })
             .unwrap_or(0);
         now.max(prev.saturating_add(1))
     }
@@ -196,7 +203,13 @@ impl Dendrite {
     pub fn sign<M: prost::Message>(&self, axon: &Hotkey, message: &M) -> SignedHeaders {
         let body_hash = headers::body_hash(&message.encode_to_vec());
         let nonce = self.next_nonce();
-        let text = headers::signing_message(nonce, &self.inner.hotkey, axon, &self.inner.uuid, &body_hash);
+        let text = headers::signing_message(
+            nonce,
+            &self.inner.hotkey,
+            axon,
+            &self.inner.uuid,
+            &body_hash,
+        );
         SignedHeaders {
             dendrite_hotkey: self.inner.hotkey.clone(),
             uuid: self.inner.uuid.clone(),
@@ -208,13 +221,23 @@ impl Dendrite {
     }
 
     /// A tonic request carrying `message` and its signing headers.
-    pub fn signed_request<M: prost::Message>(&self, axon: &Hotkey, message: M) -> tonic::Request<M> {
+    pub fn signed_request<M: prost::Message>(
+        &self,
+        axon: &Hotkey,
+        message: M,
+    ) -> tonic::Request<M> {
         let signed = self.sign(axon, &message);
         with_headers(message, &signed)
     }
 
     async fn channel(&self, addr: SocketAddr) -> Result<Channel, tonic::transport::Error> {
-        if let Some(c) = self.inner.channels.lock().unwrap_or_else(PoisonError::into_inner).get(&addr) {
+        if let Some(c) = self
+            .inner
+            .channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&addr)
+        {
             return Ok(c.clone());
         }
         let channel = Endpoint::from_shared(format!("http://{addr}"))?
@@ -222,59 +245,101 @@ impl Dendrite {
             .tcp_nodelay(true)
             .connect()
             .await?;
-        self.inner.channels.lock().unwrap_or_else(PoisonError::into_inner).insert(addr, channel.clone());
+        self.inner
+            .channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(addr, channel.clone());
         Ok(channel)
     }
 
     fn forget(&self, addr: SocketAddr) {
-        self.inner.channels.lock().unwrap_or_else(PoisonError::into_inner).remove(&addr);
+        self.inner
+            .channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&addr);
     }
 
     /// One signed call. `call` picks the RPC, e.g. `|mut c, r| async move { c.heartbeat(r).await }`.
-    pub async fn call<Req, Resp, F, Fut>(&self, target: &AxonTarget, message: Req, call: F) -> CallOutcome<Resp>
+    pub async fn call<Req, Resp, F, Fut>(
+        &self,
+        target: &AxonTarget,
+        message: Req,
+        call: F,
+    ) -> CallOutcome<Resp>
     where
         Req: prost::Message,
         F: FnOnce(MinerClient<Channel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
         let Ok(_slot) = self.inner.limit.clone().acquire_owned().await else {
-            return CallOutcome::Failed { error: "dendrite closed".to_owned(), elapsed: Duration::ZERO };
+            return CallOutcome::Failed {
+                error: "dendrite closed".to_owned(),
+                elapsed: Duration::ZERO,
+            };
         };
         let start = Instant::now();
         let timeout = self.inner.config.timeout;
         let attempt = async {
             let channel = match self.channel(target.addr).await {
                 Ok(c) => c,
-                Err(e) => return CallOutcome::Refused { error: error_chain(&e), elapsed: start.elapsed() },
+                Err(e) => {
+                    return CallOutcome::Refused {
+                        error: error_chain(&e),
+                        elapsed: start.elapsed(),
+                    };
+                }
             };
             let mut request = self.signed_request(&target.hotkey, message);
             request.set_timeout(timeout);
-            let client = MinerClient::new(channel).max_decoding_message_size(self.inner.config.max_response_bytes);
+            let client = MinerClient::new(channel)
+                .max_decoding_message_size(self.inner.config.max_response_bytes);
             match call(client, request).await {
-                Ok(r) => CallOutcome::Success { response: r.into_inner(), elapsed: start.elapsed() },
+                Ok(r) => CallOutcome::Success {
+                    response: r.into_inner(),
+                    elapsed: start.elapsed(),
+                },
                 // A status built locally from an I/O error has a source; one sent by the axon does not.
                 Err(status) if std::error::Error::source(&status).is_some() => {
                     self.forget(target.addr);
-                    CallOutcome::Failed { error: error_chain(&status), elapsed: start.elapsed() }
+                    CallOutcome::Failed {
+                        error: error_chain(&status),
+                        elapsed: start.elapsed(),
+                    }
                 }
                 // The axon's own deadline handling (from `grpc-timeout`) answers Cancelled/DeadlineExceeded.
                 Err(status)
-                    if matches!(status.code(), tonic::Code::DeadlineExceeded | tonic::Code::Cancelled)
-                        && reject::reason_of(&status).is_none() =>
+                    if matches!(
+                        status.code(),
+                        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+                    ) && reject::reason_of(&status).is_none() =>
                 {
-                    CallOutcome::Timeout { elapsed: start.elapsed() }
+                    CallOutcome::Timeout {
+                        elapsed: start.elapsed(),
+                    }
                 }
-                Err(status) => CallOutcome::Rejected { status, elapsed: start.elapsed() },
+                Err(status) => CallOutcome::Rejected {
+                    status,
+                    elapsed: start.elapsed(),
+                },
             }
         };
         match tokio::time::timeout(timeout, attempt).await {
             Ok(outcome) => outcome,
-            Err(_) => CallOutcome::Timeout { elapsed: start.elapsed() },
+            Err(_) => CallOutcome::Timeout {
+                elapsed: start.elapsed(),
+            },
         }
     }
 
     /// Sends `message` to every target concurrently; outcomes come back in target order.
-    pub async fn broadcast<Req, Resp, F, Fut>(&self, targets: &[AxonTarget], message: Req, call: F) -> Vec<CallOutcome<Resp>>
+    pub async fn broadcast<Req, Resp, F, Fut>(
+        &self,
+        targets: &[AxonTarget],
+        message: Req,
+        call: F,
+    ) -> Vec<CallOutcome<Resp>>
     where
         Req: prost::Message + Clone + 'static,
         Resp: Send + 'static,
@@ -290,7 +355,10 @@ impl Dendrite {
             .collect();
         let mut out = Vec::with_capacity(tasks.len());
         for t in tasks {
-            out.push(t.await.unwrap_or_else(|e| CallOutcome::Failed { error: e.to_string(), elapsed: Duration::ZERO }));
+            out.push(t.await.unwrap_or_else(|e| CallOutcome::Failed {
+                error: e.to_string(),
+                elapsed: Duration::ZERO,
+            }));
         }
         out
     }

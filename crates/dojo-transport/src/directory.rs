@@ -46,9 +46,19 @@ impl MetagraphCache {
 
     /// Replaces the whole snapshot with the metagraph read at `block`. Older blocks are ignored, so
     /// a slow refresh cannot roll the cache back.
-    pub fn replace(&self, block: u64, callers: impl IntoIterator<Item = (Hotkey, CallerInfo)>) -> bool {
-        let next = Arc::new(Snapshot { block, callers: callers.into_iter().collect() });
-        let mut guard = self.snapshot.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    pub fn replace(
+        &self,
+        block: u64,
+        callers: impl IntoIterator<Item = (Hotkey, CallerInfo)>,
+    ) -> bool {
+        let next = Arc::new(Snapshot {
+            block,
+            callers: callers.into_iter().collect(),
+        });
+        let mut guard = self
+            .snapshot
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if guard.block > block {
             return false;
         }
@@ -72,13 +82,21 @@ impl MetagraphCache {
     }
 
     fn current(&self) -> Arc<Snapshot> {
-        self.snapshot.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.snapshot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
 impl CallerDirectory for MetagraphCache {
     fn lookup(&self, hotkey: &Hotkey) -> Option<CallerInfo> {
-        self.snapshot.read().unwrap_or_else(std::sync::PoisonError::into_inner).callers.get(hotkey).copied()
+        self.snapshot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .callers
+            .get(hotkey)
+            .copied()
     }
 }
 

@@ -10,7 +10,10 @@ pub fn headers(data: &[u8]) {
     let mut map = http::HeaderMap::new();
     let mut parts = data.split(|b| *b == 0);
     while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
-        if let (Ok(n), Ok(v)) = (http::HeaderName::from_bytes(name), http::HeaderValue::from_bytes(value)) {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name),
+            http::HeaderValue::from_bytes(value),
+        ) {
             map.append(n, v);
         }
     }
@@ -18,7 +21,11 @@ pub fn headers(data: &[u8]) {
         // A parsed header set must re-serialise to something that parses to the same thing.
         let mut again = http::HeaderMap::new();
         h.write(&mut again);
-        assert_eq!(crate::headers::parse(&again).ok(), Some(h), "header round trip");
+        assert_eq!(
+            crate::headers::parse(&again).ok(),
+            Some(h),
+            "header round trip"
+        );
     }
     let _ = crate::headers::framed_body_hash(data);
 }

@@ -36,12 +36,21 @@ pub(crate) struct Permit {
 
 fn stake_key(stake: f64) -> u64 {
     // Non-negative finite floats order like their bit patterns.
-    if stake.is_finite() && stake > 0.0 { stake.to_bits() } else { 0 }
+    if stake.is_finite() && stake > 0.0 {
+        stake.to_bits()
+    } else {
+        0
+    }
 }
 
 impl Gate {
     pub(crate) fn new(max_in_flight: usize, max_queued: usize, max_wait: Duration) -> Arc<Self> {
-        Arc::new(Gate { max_in_flight: max_in_flight.max(1), max_queued, max_wait, state: Mutex::default() })
+        Arc::new(Gate {
+            max_in_flight: max_in_flight.max(1),
+            max_queued,
+            max_wait,
+            state: Mutex::default(),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -48,14 +48,29 @@ pub fn body_hash(encoded: &[u8]) -> [u8; 32] {
 }
 
 /// The signed message: `{nonce}.{dendrite_hotkey}.{axon_hotkey}.{uuid}.{hex body hash}`.
-pub fn signing_message(nonce: u64, dendrite: &Hotkey, axon: &Hotkey, uuid: &str, body_hash: &[u8; 32]) -> String {
-    format!("{nonce}.{dendrite}.{axon}.{uuid}.{}", hex::encode(body_hash))
+pub fn signing_message(
+    nonce: u64,
+    dendrite: &Hotkey,
+    axon: &Hotkey,
+    uuid: &str,
+    body_hash: &[u8; 32],
+) -> String {
+    format!(
+        "{nonce}.{dendrite}.{axon}.{uuid}.{}",
+        hex::encode(body_hash)
+    )
 }
 
 impl SignedHeaders {
     /// The message the signature must cover.
     pub fn message(&self) -> String {
-        signing_message(self.nonce, &self.dendrite_hotkey, &self.axon_hotkey, &self.uuid, &self.body_hash)
+        signing_message(
+            self.nonce,
+            &self.dendrite_hotkey,
+            &self.axon_hotkey,
+            &self.uuid,
+            &self.body_hash,
+        )
     }
 
     /// Writes these headers into a header map (dendrite side).
@@ -68,7 +83,10 @@ impl SignedHeaders {
         put(DENDRITE_HOTKEY, self.dendrite_hotkey.to_string());
         put(DENDRITE_UUID, self.uuid.clone());
         put(DENDRITE_NONCE, self.nonce.to_string());
-        put(DENDRITE_SIGNATURE, format!("0x{}", hex::encode(self.signature)));
+        put(
+            DENDRITE_SIGNATURE,
+            format!("0x{}", hex::encode(self.signature)),
+        );
         put(AXON_HOTKEY, self.axon_hotkey.to_string());
         put(BODY_HASH, hex::encode(self.body_hash));
     }
@@ -76,43 +94,81 @@ impl SignedHeaders {
 
 fn get<'a>(map: &'a HeaderMap, name: &'static str) -> Result<&'a str, Rejection> {
     let mut values = map.get_all(name).iter();
-    let v = values.next().ok_or(Rejection::MalformedHeader { header: name, reason: "missing" })?;
+    let v = values.next().ok_or(Rejection::MalformedHeader {
+        header: name,
+        reason: "missing",
+    })?;
     if values.next().is_some() {
-        return Err(Rejection::MalformedHeader { header: name, reason: "repeated" });
+        return Err(Rejection::MalformedHeader {
+            header: name,
+            reason: "repeated",
+        });
     }
-    v.to_str().map_err(|_| Rejection::MalformedHeader { header: name, reason: "not visible ASCII" })
+    v.to_str().map_err(|_| Rejection::MalformedHeader {
+        header: name,
+        reason: "not visible ASCII",
+    })
 }
 
 fn hex_exact<const N: usize>(header: &'static str, s: &str) -> Result<[u8; N], Rejection> {
     let mut out = [0u8; N];
-    hex::decode_to_slice(s, &mut out).map_err(|_| Rejection::MalformedHeader { header, reason: "not hex of the right length" })?;
+    hex::decode_to_slice(s, &mut out).map_err(|_| Rejection::MalformedHeader {
+        header,
+        reason: "not hex of the right length",
+    })?;
     Ok(out)
 }
 
 /// Parses and shape-checks the signing headers. Never panics; the signature itself is checked by
 /// the axon, not here. A missing signature is [`Rejection::MissingSignature`], not a parse error.
 pub fn parse(map: &HeaderMap) -> Result<SignedHeaders, Rejection> {
-    let dendrite_hotkey = Hotkey::parse_ss58(get(map, DENDRITE_HOTKEY)?)
-        .map_err(|_| Rejection::MalformedHeader { header: DENDRITE_HOTKEY, reason: "not an SS58 address" })?;
+    let dendrite_hotkey =
+        Hotkey::parse_ss58(get(map, DENDRITE_HOTKEY)?).map_err(|_| Rejection::MalformedHeader {
+            header: DENDRITE_HOTKEY,
+            reason: "not an SS58 address",
+        })?;
     let uuid = get(map, DENDRITE_UUID)?;
-    if uuid.is_empty() || uuid.len() > MAX_UUID_LEN || !uuid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(Rejection::MalformedHeader { header: DENDRITE_UUID, reason: "must be 1-64 characters of [A-Za-z0-9-]" });
+    if uuid.is_empty()
+        || uuid.len() > MAX_UUID_LEN
+        || !uuid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(Rejection::MalformedHeader {
+            header: DENDRITE_UUID,
+            reason: "must be 1-64 characters of [A-Za-z0-9-]",
+        });
     }
     let nonce = get(map, DENDRITE_NONCE)?;
     if nonce.is_empty() || nonce.len() > 20 || !nonce.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Rejection::MalformedHeader { header: DENDRITE_NONCE, reason: "not a decimal u64" });
+        return Err(Rejection::MalformedHeader {
+            header: DENDRITE_NONCE,
+            reason: "not a decimal u64",
+        });
     }
-    let nonce: u64 =
-        nonce.parse().map_err(|_| Rejection::MalformedHeader { header: DENDRITE_NONCE, reason: "not a decimal u64" })?;
-    let axon_hotkey = Hotkey::parse_ss58(get(map, AXON_HOTKEY)?)
-        .map_err(|_| Rejection::MalformedHeader { header: AXON_HOTKEY, reason: "not an SS58 address" })?;
+    let nonce: u64 = nonce.parse().map_err(|_| Rejection::MalformedHeader {
+        header: DENDRITE_NONCE,
+        reason: "not a decimal u64",
+    })?;
+    let axon_hotkey =
+        Hotkey::parse_ss58(get(map, AXON_HOTKEY)?).map_err(|_| Rejection::MalformedHeader {
+            header: AXON_HOTKEY,
+            reason: "not an SS58 address",
+        })?;
     let body_hash = hex_exact::<32>(BODY_HASH, get(map, BODY_HASH)?)?;
     let signature = match get(map, DENDRITE_SIGNATURE) {
-        Err(Rejection::MalformedHeader { reason: "missing", .. }) => return Err(Rejection::MissingSignature),
+        Err(Rejection::MalformedHeader {
+            reason: "missing", ..
+        }) => return Err(Rejection::MissingSignature),
         Err(e) => return Err(e),
         Ok(s) => hex_exact::<64>(DENDRITE_SIGNATURE, s.strip_prefix("0x").unwrap_or(s))?,
     };
-    Ok(SignedHeaders { dendrite_hotkey, uuid: uuid.to_owned(), nonce, axon_hotkey, body_hash, signature })
+    Ok(SignedHeaders {
+        dendrite_hotkey,
+        uuid: uuid.to_owned(),
+        nonce,
+        axon_hotkey,
+        body_hash,
+        signature,
+    })
 }
 
 /// Extracts the message payloads of a gRPC-framed body (`flag(1) ‖ len(4, BE) ‖ message`)*.

@@ -24,8 +24,8 @@
 pub mod axon;
 pub mod dendrite;
 pub mod directory;
-mod gate;
 pub mod fuzzing;
+mod gate;
 pub mod headers;
 pub mod reject;
 

@@ -104,15 +104,21 @@ impl Rejection {
     /// The gRPC code of this refusal.
     pub fn code(&self) -> Code {
         match self {
-            Rejection::MalformedHeader { .. } | Rejection::MalformedBody(_) => Code::InvalidArgument,
+            Rejection::MalformedHeader { .. } | Rejection::MalformedBody(_) => {
+                Code::InvalidArgument
+            }
             Rejection::MissingSignature | Rejection::BadSignature { .. } => Code::Unauthenticated,
             Rejection::BodyHashMismatch => Code::DataLoss,
             Rejection::WrongAxon { .. } => Code::FailedPrecondition,
             Rejection::StaleNonce { .. } => Code::OutOfRange,
             Rejection::ReplayedNonce { .. } => Code::AlreadyExists,
             Rejection::Unregistered { .. } => Code::NotFound,
-            Rejection::LowStake { .. } | Rejection::NoValidatorPermit { .. } => Code::PermissionDenied,
-            Rejection::RateLimited { .. } | Rejection::BodyTooLarge { .. } => Code::ResourceExhausted,
+            Rejection::LowStake { .. } | Rejection::NoValidatorPermit { .. } => {
+                Code::PermissionDenied
+            }
+            Rejection::RateLimited { .. } | Rejection::BodyTooLarge { .. } => {
+                Code::ResourceExhausted
+            }
             Rejection::Saturated => Code::Unavailable,
         }
     }
@@ -140,12 +146,18 @@ impl Rejection {
     /// The gRPC status sent back.
     pub fn to_status(&self) -> tonic::Status {
         let mut status = tonic::Status::new(self.code(), self.to_string());
-        status.metadata_mut().insert(REJECT_REASON, tonic::metadata::MetadataValue::from_static(self.reason()));
+        status.metadata_mut().insert(
+            REJECT_REASON,
+            tonic::metadata::MetadataValue::from_static(self.reason()),
+        );
         status
     }
 }
 
 /// The `dojo-reject` reason of a status, if an axon refused the call.
 pub fn reason_of(status: &tonic::Status) -> Option<&str> {
-    status.metadata().get(REJECT_REASON).and_then(|v| v.to_str().ok())
+    status
+        .metadata()
+        .get(REJECT_REASON)
+        .and_then(|v| v.to_str().ok())
 }

@@ -6,10 +6,16 @@ use crate::reject::Rejection;
 fn sample() -> SignedHeaders {
     // //Alice and //Bob; literal so the property tests do not derive keys per case.
     SignedHeaders {
-        dendrite_hotkey: dojo_types::Hotkey::parse_ss58("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY").unwrap(),
+        dendrite_hotkey: dojo_types::Hotkey::parse_ss58(
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY",
+        )
+        .unwrap(),
         uuid: "6f1c2d3e-0000-1111-2222-333344445555".to_owned(),
         nonce: 1_700_000_000_000_000_000,
-        axon_hotkey: dojo_types::Hotkey::parse_ss58("5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty").unwrap(),
+        axon_hotkey: dojo_types::Hotkey::parse_ss58(
+            "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty",
+        )
+        .unwrap(),
         body_hash: headers::body_hash(b""),
         signature: [7; 64],
     }
@@ -37,41 +43,93 @@ fn header_problems_are_named() {
     h.write(&mut map);
     let mut missing_sig = map.clone();
     missing_sig.remove(headers::DENDRITE_SIGNATURE);
-    assert_eq!(headers::parse(&missing_sig), Err(Rejection::MissingSignature));
+    assert_eq!(
+        headers::parse(&missing_sig),
+        Err(Rejection::MissingSignature)
+    );
     let mut dup = map.clone();
     dup.append(headers::DENDRITE_NONCE, http::HeaderValue::from_static("1"));
-    assert!(matches!(headers::parse(&dup), Err(Rejection::MalformedHeader { reason: "repeated", .. })));
+    assert!(matches!(
+        headers::parse(&dup),
+        Err(Rejection::MalformedHeader {
+            reason: "repeated",
+            ..
+        })
+    ));
     let mut dotted = map.clone();
-    dotted.insert(headers::DENDRITE_UUID, http::HeaderValue::from_static("a.b"));
-    assert!(matches!(headers::parse(&dotted), Err(Rejection::MalformedHeader { header: headers::DENDRITE_UUID, .. })));
+    dotted.insert(
+        headers::DENDRITE_UUID,
+        http::HeaderValue::from_static("a.b"),
+    );
+    assert!(matches!(
+        headers::parse(&dotted),
+        Err(Rejection::MalformedHeader {
+            header: headers::DENDRITE_UUID,
+            ..
+        })
+    ));
     let mut big = map;
-    big.insert(headers::DENDRITE_NONCE, http::HeaderValue::from_static("99999999999999999999"));
-    assert!(matches!(headers::parse(&big), Err(Rejection::MalformedHeader { header: headers::DENDRITE_NONCE, .. })));
+    big.insert(
+        headers::DENDRITE_NONCE,
+        http::HeaderValue::from_static("99999999999999999999"),
+    );
+    assert!(matches!(
+        headers::parse(&big),
+        Err(Rejection::MalformedHeader {
+            header: headers::DENDRITE_NONCE,
+            ..
+        })
+    ));
 }
 
 #[test]
 fn grpc_frames() {
     let mut body = vec![0, 0, 0, 0, 3, b'a', b'b', b'c'];
-    assert_eq!(headers::framed_body_hash(&body).unwrap(), headers::body_hash(b"abc"));
+    assert_eq!(
+        headers::framed_body_hash(&body).unwrap(),
+        headers::body_hash(b"abc")
+    );
     body[0] = 1;
     assert!(headers::framed_body_hash(&body).is_err());
     assert!(headers::framed_body_hash(&[0, 0, 0, 0, 9, 1]).is_err());
-    assert_eq!(headers::framed_body_hash(&[]).unwrap(), headers::body_hash(b""));
+    assert_eq!(
+        headers::framed_body_hash(&[]).unwrap(),
+        headers::body_hash(b"")
+    );
 }
 
 #[test]
 fn every_rejection_has_a_distinct_reason() {
     let all = [
-        Rejection::MalformedHeader { header: "x", reason: "y" },
+        Rejection::MalformedHeader {
+            header: "x",
+            reason: "y",
+        },
         Rejection::MissingSignature,
-        Rejection::BadSignature { hotkey: String::new() },
-        Rejection::WrongAxon { claimed: String::new(), ours: String::new() },
+        Rejection::BadSignature {
+            hotkey: String::new(),
+        },
+        Rejection::WrongAxon {
+            claimed: String::new(),
+            ours: String::new(),
+        },
         Rejection::StaleNonce { nonce: 0, now: 0 },
         Rejection::ReplayedNonce { nonce: 0, last: 0 },
-        Rejection::Unregistered { hotkey: String::new() },
-        Rejection::LowStake { hotkey: String::new(), stake: 0.0, min: 1.0 },
-        Rejection::NoValidatorPermit { hotkey: String::new() },
-        Rejection::RateLimited { hotkey: String::new(), per_second: 1.0 },
+        Rejection::Unregistered {
+            hotkey: String::new(),
+        },
+        Rejection::LowStake {
+            hotkey: String::new(),
+            stake: 0.0,
+            min: 1.0,
+        },
+        Rejection::NoValidatorPermit {
+            hotkey: String::new(),
+        },
+        Rejection::RateLimited {
+            hotkey: String::new(),
+            per_second: 1.0,
+        },
         Rejection::BodyTooLarge { limit: 1 },
         Rejection::MalformedBody("x"),
         Rejection::BodyHashMismatch,

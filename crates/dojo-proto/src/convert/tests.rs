@@ -2,8 +2,8 @@ use std::collections::BTreeMap;
 
 use dojo_types::task::*;
 use dojo_types::{CompletionId, Criterion, Score, TaskId};
-use prost::Message;
 use proptest::prelude::*;
+use prost::Message;
 
 use crate::{WireError, v1};
 
@@ -18,18 +18,31 @@ fn sample_task() -> Task {
         prompt: "build a todo app".to_owned(),
         task_type: TaskType::CodeGeneration,
         completions: vec![
-            Completion { id: cid("a"), content: CompletionContent::Text("hello".to_owned()) },
+            Completion {
+                id: cid("a"),
+                content: CompletionContent::Text("hello".to_owned()),
+            },
             Completion {
                 id: cid("b"),
                 content: CompletionContent::Dialogue(vec![
-                    DialogueTurn { role: Role::User, message: "hi".to_owned() },
-                    DialogueTurn { role: Role::Assistant, message: "hello".to_owned() },
+                    DialogueTurn {
+                        role: Role::User,
+                        message: "hi".to_owned(),
+                    },
+                    DialogueTurn {
+                        role: Role::Assistant,
+                        message: "hello".to_owned(),
+                    },
                 ]),
             },
             Completion {
                 id: cid("c"),
                 content: CompletionContent::Code {
-                    files: vec![CodeFile { filename: "index.html".to_owned(), content: "<p/>".to_owned(), language: "html".to_owned() }],
+                    files: vec![CodeFile {
+                        filename: "index.html".to_owned(),
+                        content: "<p/>".to_owned(),
+                        language: "html".to_owned(),
+                    }],
                     installation_commands: "npm i".to_owned(),
                 },
             },
@@ -67,26 +80,70 @@ fn results_feedback_and_ranking_round_trip() {
         results: vec![WorkerResult {
             worker_id: "w1".to_owned(),
             answers: vec![
-                CompletionAnswer { completion: cid("a"), answer: Answer::Rank(0) },
-                CompletionAnswer { completion: cid("b"), answer: Answer::Score(Score::new(73.0).unwrap()) },
+                CompletionAnswer {
+                    completion: cid("a"),
+                    answer: Answer::Rank(0),
+                },
+                CompletionAnswer {
+                    completion: cid("b"),
+                    answer: Answer::Score(Score::new(73.0).unwrap()),
+                },
                 CompletionAnswer {
                     completion: cid("c"),
-                    answer: Answer::MultiScore(BTreeMap::from([("x".to_owned(), Score::new(1.5).unwrap())])),
+                    answer: Answer::MultiScore(BTreeMap::from([(
+                        "x".to_owned(),
+                        Score::new(1.5).unwrap(),
+                    )])),
                 },
-                CompletionAnswer { completion: cid("d"), answer: Answer::Text("meh".to_owned()) },
+                CompletionAnswer {
+                    completion: cid("d"),
+                    answer: Answer::Text("meh".to_owned()),
+                },
             ],
         }],
     };
-    assert_eq!(TaskResults::try_from(v1::TaskResults::from(results.clone())).unwrap(), results);
-    let fb = ScoreFeedback { task: TaskId::new("t").unwrap(), score: Score::new(0.25).unwrap() };
-    assert_eq!(ScoreFeedback::try_from(v1::ScoreFeedback::from(fb.clone())).unwrap(), fb);
-    let ack = TaskAck { miner_task_id: Some(TaskId::new("dojo-9").unwrap()) };
-    assert_eq!(TaskAck::try_from(v1::TaskAck::from(ack.clone())).unwrap(), ack);
-    assert_eq!(TaskAck::try_from(v1::TaskAck::default()).unwrap(), TaskAck { miner_task_id: None });
-    let rr = RankingRequest { request_id: TaskId::new("r").unwrap(), prompt: "p".to_owned(), completions: sample_task().completions };
-    assert_eq!(RankingRequest::try_from(v1::RankingRequest::from(rr.clone())).unwrap(), rr);
-    let res = RankingResult { request_id: TaskId::new("r").unwrap(), scores: vec![(cid("a"), Score::new(0.9).unwrap())] };
-    assert_eq!(RankingResult::try_from(v1::RankingResult::from(res.clone())).unwrap(), res);
+    assert_eq!(
+        TaskResults::try_from(v1::TaskResults::from(results.clone())).unwrap(),
+        results
+    );
+    let fb = ScoreFeedback {
+        task: TaskId::new("t").unwrap(),
+        score: Score::new(0.25).unwrap(),
+    };
+    assert_eq!(
+        ScoreFeedback::try_from(v1::ScoreFeedback::from(fb.clone())).unwrap(),
+        fb
+    );
+    let ack = TaskAck {
+        miner_task_id: Some(TaskId::new("dojo-9").unwrap()),
+    };
+    assert_eq!(
+        TaskAck::try_from(v1::TaskAck::from(ack.clone())).unwrap(),
+        ack
+    );
+    assert_eq!(
+        TaskAck::try_from(v1::TaskAck::default()).unwrap(),
+        TaskAck {
+            miner_task_id: None
+        }
+    );
+    let rr = RankingRequest {
+        request_id: TaskId::new("r").unwrap(),
+        prompt: "p".to_owned(),
+        completions: sample_task().completions,
+    };
+    assert_eq!(
+        RankingRequest::try_from(v1::RankingRequest::from(rr.clone())).unwrap(),
+        rr
+    );
+    let res = RankingResult {
+        request_id: TaskId::new("r").unwrap(),
+        scores: vec![(cid("a"), Score::new(0.9).unwrap())],
+    };
+    assert_eq!(
+        RankingResult::try_from(v1::RankingResult::from(res.clone())).unwrap(),
+        res
+    );
 }
 
 #[test]
@@ -104,26 +161,70 @@ fn bad_wire_values_are_typed_errors() {
         f(&mut t);
         Task::try_from(t).unwrap_err()
     };
-    assert_eq!(with(&|t| t.expire_at = None), WireError::Missing("task.expire_at"));
-    assert!(matches!(with(&|t| t.task_id.clear()), WireError::Id { field: "task.task_id", .. }));
-    assert_eq!(with(&|t| t.task_type = 0), WireError::UnknownEnum { field: "task_type", value: 0 });
-    assert_eq!(with(&|t| t.task_type = 99), WireError::UnknownEnum { field: "task_type", value: 99 });
+    assert_eq!(
+        with(&|t| t.expire_at = None),
+        WireError::Missing("task.expire_at")
+    );
     assert!(matches!(
-        with(&|t| t.criteria[1] = v1::Criterion { kind: Some(v1::criterion::Kind::Score(v1::ScoreCriterion { min: 5.0, max: 1.0 })) }),
+        with(&|t| t.task_id.clear()),
+        WireError::Id {
+            field: "task.task_id",
+            ..
+        }
+    ));
+    assert_eq!(
+        with(&|t| t.task_type = 0),
+        WireError::UnknownEnum {
+            field: "task_type",
+            value: 0
+        }
+    );
+    assert_eq!(
+        with(&|t| t.task_type = 99),
+        WireError::UnknownEnum {
+            field: "task_type",
+            value: 99
+        }
+    );
+    assert!(matches!(
+        with(&|t| t.criteria[1] = v1::Criterion {
+            kind: Some(v1::criterion::Kind::Score(v1::ScoreCriterion {
+                min: 5.0,
+                max: 1.0
+            }))
+        }),
         WireError::Criterion(_)
     ));
-    assert_eq!(with(&|t| t.criteria[0].kind = None), WireError::Missing("criterion.kind"));
-    assert_eq!(with(&|t| t.completions[0].content = None), WireError::Missing("completion.content"));
+    assert_eq!(
+        with(&|t| t.criteria[0].kind = None),
+        WireError::Missing("criterion.kind")
+    );
+    assert_eq!(
+        with(&|t| t.completions[0].content = None),
+        WireError::Missing("completion.content")
+    );
     assert!(matches!(
-        with(&|t| t.expire_at = Some(prost_types::Timestamp { seconds: 0, nanos: -1 })),
+        with(&|t| t.expire_at = Some(prost_types::Timestamp {
+            seconds: 0,
+            nanos: -1
+        })),
         WireError::Timestamp(_)
     ));
     assert!(matches!(
-        with(&|t| t.expire_at = Some(prost_types::Timestamp { seconds: i64::MAX, nanos: 0 })),
+        with(&|t| t.expire_at = Some(prost_types::Timestamp {
+            seconds: i64::MAX,
+            nanos: 0
+        })),
         WireError::Timestamp(_)
     ));
-    let nan = v1::ScoreFeedback { task_id: "t".to_owned(), score: f64::NAN };
-    assert!(matches!(ScoreFeedback::try_from(nan), Err(WireError::Score { .. })));
+    let nan = v1::ScoreFeedback {
+        task_id: "t".to_owned(),
+        score: f64::NAN,
+    };
+    assert!(matches!(
+        ScoreFeedback::try_from(nan),
+        Err(WireError::Score { .. })
+    ));
 }
 
 #[test]

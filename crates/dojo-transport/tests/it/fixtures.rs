@@ -5,21 +5,30 @@ use std::time::Duration;
 
 use dojo_identity::Keypair;
 use dojo_proto::v1::{self, miner_server::Miner};
-use dojo_transport::{AxonConfig, AxonLayer, AxonTarget, Caller, CallerInfo, MetagraphCache, serve_miner};
+use dojo_transport::{
+    AxonConfig, AxonLayer, AxonTarget, Caller, CallerInfo, MetagraphCache, serve_miner,
+};
 use dojo_types::{Hotkey, Uid};
 use tonic::{Request, Response, Status};
+
+/// Verified callers a handler saw, with the peer address they came from.
+pub(crate) type Seen = Arc<Mutex<Vec<(Caller, Option<SocketAddr>)>>>;
 
 /// A miner that acknowledges tasks with `m-<task id>` and records who called from where.
 #[derive(Default, Clone)]
 pub(crate) struct EchoMiner {
     pub(crate) served: Arc<AtomicUsize>,
-    pub(crate) callers: Arc<Mutex<Vec<(Caller, Option<SocketAddr>)>>>,
+    pub(crate) callers: Seen,
     pub(crate) delay: Duration,
 }
 
 impl EchoMiner {
     fn record<T>(&self, r: &Request<T>) -> Result<(), Status> {
-        let caller = r.extensions().get::<Caller>().cloned().ok_or_else(|| Status::internal("no verified caller"))?;
+        let caller = r
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Status::internal("no verified caller"))?;
         self.callers.lock().unwrap().push((caller, r.remote_addr()));
         self.served.fetch_add(1, Ordering::SeqCst);
         Ok(())
@@ -28,27 +37,50 @@ impl EchoMiner {
 
 #[tonic::async_trait]
 impl Miner for EchoMiner {
-    async fn send_task(&self, r: Request<v1::SendTaskRequest>) -> Result<Response<v1::TaskAck>, Status> {
+    async fn send_task(
+        &self,
+        r: Request<v1::SendTaskRequest>,
+    ) -> Result<Response<v1::TaskAck>, Status> {
         self.record(&r)?;
         tokio::time::sleep(self.delay).await;
         let id = r.into_inner().task.map(|t| t.task_id).unwrap_or_default();
-        Ok(Response::new(v1::TaskAck { miner_task_id: format!("m-{id}") }))
+        Ok(Response::new(v1::TaskAck {
+            miner_task_id: format!("m-{id}"),
+        }))
     }
-    async fn fetch_results(&self, r: Request<v1::FetchResultsRequest>) -> Result<Response<v1::TaskResults>, Status> {
+    async fn fetch_results(
+        &self,
+        r: Request<v1::FetchResultsRequest>,
+    ) -> Result<Response<v1::TaskResults>, Status> {
         self.record(&r)?;
-        Ok(Response::new(v1::TaskResults { task_id: r.into_inner().task_id, results: vec![] }))
+        Ok(Response::new(v1::TaskResults {
+            task_id: r.into_inner().task_id,
+            results: vec![],
+        }))
     }
-    async fn send_score_feedback(&self, r: Request<v1::ScoreFeedback>) -> Result<Response<v1::FeedbackAck>, Status> {
+    async fn send_score_feedback(
+        &self,
+        r: Request<v1::ScoreFeedback>,
+    ) -> Result<Response<v1::FeedbackAck>, Status> {
         self.record(&r)?;
         Ok(Response::new(v1::FeedbackAck {}))
     }
-    async fn heartbeat(&self, r: Request<v1::HeartbeatRequest>) -> Result<Response<v1::HeartbeatAck>, Status> {
+    async fn heartbeat(
+        &self,
+        r: Request<v1::HeartbeatRequest>,
+    ) -> Result<Response<v1::HeartbeatAck>, Status> {
         self.record(&r)?;
         Ok(Response::new(v1::HeartbeatAck { ack: true }))
     }
-    async fn rank_completions(&self, r: Request<v1::RankingRequest>) -> Result<Response<v1::RankingResult>, Status> {
+    async fn rank_completions(
+        &self,
+        r: Request<v1::RankingRequest>,
+    ) -> Result<Response<v1::RankingResult>, Status> {
         self.record(&r)?;
-        Ok(Response::new(v1::RankingResult { request_id: r.into_inner().request_id, scores: vec![] }))
+        Ok(Response::new(v1::RankingResult {
+            request_id: r.into_inner().request_id,
+            scores: vec![],
+        }))
     }
 }
 
@@ -57,7 +89,11 @@ pub(crate) fn key(uri: &str) -> Keypair {
 }
 
 pub(crate) fn info(uid: u16, stake: f64, validator_permit: bool) -> CallerInfo {
-    CallerInfo { uid: Uid(uid), stake, validator_permit }
+    CallerInfo {
+        uid: Uid(uid),
+        stake,
+        validator_permit,
+    }
 }
 
 /// A running axon on 127.0.0.1 with hotkey //Miner; stops when dropped.
@@ -97,7 +133,14 @@ pub(crate) async fn start_axon(
         .await
         .unwrap();
     });
-    TestAxon { target: AxonTarget { addr, hotkey: hotkey.ss58() }, miner, stop: Some(tx) }
+    TestAxon {
+        target: AxonTarget {
+            addr,
+            hotkey: hotkey.ss58(),
+        },
+        miner,
+        stop: Some(tx),
+    }
 }
 
 pub(crate) fn task(id: &str, prompt_len: usize) -> v1::SendTaskRequest {
@@ -106,7 +149,10 @@ pub(crate) fn task(id: &str, prompt_len: usize) -> v1::SendTaskRequest {
             task_id: id.to_owned(),
             prompt: "p".repeat(prompt_len),
             task_type: v1::TaskType::CodeGeneration as i32,
-            expire_at: Some(prost_types::Timestamp { seconds: 2_000_000_000, nanos: 0 }),
+            expire_at: Some(prost_types::Timestamp {
+                seconds: 2_000_000_000,
+                nanos: 0,
+            }),
             ..Default::default()
         }),
     }

@@ -1,5 +1,5 @@
 //! Axon/dendrite over loopback: honest calls, every refusal, floods, and per-target outcomes.
 
+mod fanout;
 mod fixtures;
 mod security;
-mod fanout;

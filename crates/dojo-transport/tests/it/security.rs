@@ -12,13 +12,28 @@ use tonic::transport::Channel;
 use crate::fixtures::{EchoMiner, TestAxon, info, key, start_axon, task};
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 /// Signs `body` by hand so tests can bend any field.
-fn signed(signer: &Keypair, claimed: &Keypair, axon: &Keypair, nonce: u64, body: &[u8]) -> SignedHeaders {
+fn signed(
+    signer: &Keypair,
+    claimed: &Keypair,
+    axon: &Keypair,
+    nonce: u64,
+    body: &[u8],
+) -> SignedHeaders {
     let body_hash = headers::body_hash(body);
-    let msg = headers::signing_message(nonce, &claimed.ss58(), &axon.ss58(), "test-uuid", &body_hash);
+    let msg = headers::signing_message(
+        nonce,
+        &claimed.ss58(),
+        &axon.ss58(),
+        "test-uuid",
+        &body_hash,
+    );
     SignedHeaders {
         dendrite_hotkey: claimed.ss58(),
         uuid: "test-uuid".to_owned(),
@@ -30,11 +45,19 @@ fn signed(signer: &Keypair, claimed: &Keypair, axon: &Keypair, nonce: u64, body:
 }
 
 async fn client(axon: &TestAxon) -> MinerClient<Channel> {
-    let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", axon.target.addr)).unwrap().connect().await.unwrap();
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", axon.target.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     MinerClient::new(ch)
 }
 
-async fn send(c: &mut MinerClient<Channel>, h: &SignedHeaders, req: v1::SendTaskRequest) -> Result<v1::TaskAck, tonic::Status> {
+async fn send(
+    c: &mut MinerClient<Channel>,
+    h: &SignedHeaders,
+    req: v1::SendTaskRequest,
+) -> Result<v1::TaskAck, tonic::Status> {
     let mut map = http::HeaderMap::new();
     h.write(&mut map);
     let mut r = tonic::Request::new(req);
@@ -45,7 +68,11 @@ async fn send(c: &mut MinerClient<Channel>, h: &SignedHeaders, req: v1::SendTask
 #[track_caller]
 fn refused(r: Result<v1::TaskAck, tonic::Status>, code: Code, reason: &str) {
     let status = r.expect_err("request must be refused");
-    assert_eq!((status.code(), reason_of(&status)), (code, Some(reason)), "{status:?}");
+    assert_eq!(
+        (status.code(), reason_of(&status)),
+        (code, Some(reason)),
+        "{status:?}"
+    );
     assert!(!status.message().is_empty());
 }
 
@@ -58,8 +85,16 @@ struct World {
 }
 
 async fn world(configure: impl FnOnce(&mut dojo_transport::AxonConfig)) -> World {
-    let (miner, validator, minnow, stranger) = (key("//Miner"), key("//Validator"), key("//Minnow"), key("//Stranger"));
-    let callers = vec![(validator.ss58(), info(1, 10_000.0, true)), (minnow.ss58(), info(2, 10.0, false))];
+    let (miner, validator, minnow, stranger) = (
+        key("//Miner"),
+        key("//Validator"),
+        key("//Minnow"),
+        key("//Stranger"),
+    );
+    let callers = vec![
+        (validator.ss58(), info(1, 10_000.0, true)),
+        (minnow.ss58(), info(2, 10.0, false)),
+    ];
     let axon = start_axon(
         &miner,
         |c| {
@@ -70,17 +105,34 @@ async fn world(configure: impl FnOnce(&mut dojo_transport::AxonConfig)) -> World
         EchoMiner::default(),
     )
     .await;
-    World { miner, validator, minnow, stranger, axon }
+    World {
+        miner,
+        validator,
+        minnow,
+        stranger,
+        axon,
+    }
 }
 
 #[tokio::test]
 async fn honest_call_is_served_with_the_verified_caller() {
     let w = world(|_| {}).await;
     let d = Dendrite::new(w.validator.clone(), DendriteConfig::default());
-    let out = d.call(&w.axon.target, task("t1", 10), |mut c, r| async move { c.send_task(r).await }).await;
-    assert_eq!(out.success().map(|a| a.miner_task_id.as_str()), Some("m-t1"), "{out:?}");
+    let out = d
+        .call(&w.axon.target, task("t1", 10), |mut c, r| async move {
+            c.send_task(r).await
+        })
+        .await;
+    assert_eq!(
+        out.success().map(|a| a.miner_task_id.as_str()),
+        Some("m-t1"),
+        "{out:?}"
+    );
     let (caller, _) = w.axon.miner.callers.lock().unwrap()[0].clone();
-    assert_eq!((caller.hotkey, caller.uid.0, caller.stake), (w.validator.ss58(), 1, 10_000.0));
+    assert_eq!(
+        (caller.hotkey, caller.uid.0, caller.stake),
+        (w.validator.ss58(), 1, 10_000.0)
+    );
 }
 
 #[tokio::test]
@@ -92,46 +144,139 @@ async fn every_bad_request_is_refused_with_its_own_status() {
     let (m, v) = (&w.miner, &w.validator);
 
     // Forged: claims the validator's hotkey, signed by someone else.
-    refused(send(&mut c, &signed(&w.stranger, v, m, now_ns(), &body), req.clone()).await, Code::Unauthenticated, "bad-signature");
+    refused(
+        send(
+            &mut c,
+            &signed(&w.stranger, v, m, now_ns(), &body),
+            req.clone(),
+        )
+        .await,
+        Code::Unauthenticated,
+        "bad-signature",
+    );
     // Unsigned.
     let mut map = http::HeaderMap::new();
     signed(v, v, m, now_ns(), &body).write(&mut map);
     map.remove(headers::DENDRITE_SIGNATURE);
     let mut r = tonic::Request::new(req.clone());
     *r.metadata_mut() = tonic::metadata::MetadataMap::from_headers(map);
-    refused(c.send_task(r).await.map(tonic::Response::into_inner), Code::Unauthenticated, "missing-signature");
+    refused(
+        c.send_task(r).await.map(tonic::Response::into_inner),
+        Code::Unauthenticated,
+        "missing-signature",
+    );
     // Malformed nonce.
     let mut map = http::HeaderMap::new();
     signed(v, v, m, now_ns(), &body).write(&mut map);
-    map.insert(headers::DENDRITE_NONCE, http::HeaderValue::from_static("12abc"));
+    map.insert(
+        headers::DENDRITE_NONCE,
+        http::HeaderValue::from_static("12abc"),
+    );
     let mut r = tonic::Request::new(req.clone());
     *r.metadata_mut() = tonic::metadata::MetadataMap::from_headers(map);
-    refused(c.send_task(r).await.map(tonic::Response::into_inner), Code::InvalidArgument, "malformed-header");
+    refused(
+        c.send_task(r).await.map(tonic::Response::into_inner),
+        Code::InvalidArgument,
+        "malformed-header",
+    );
     // Signed for another axon.
-    refused(send(&mut c, &signed(v, v, &w.stranger, now_ns(), &body), req.clone()).await, Code::FailedPrecondition, "wrong-axon");
+    refused(
+        send(
+            &mut c,
+            &signed(v, v, &w.stranger, now_ns(), &body),
+            req.clone(),
+        )
+        .await,
+        Code::FailedPrecondition,
+        "wrong-axon",
+    );
     // Stale nonce: a minute old.
-    refused(send(&mut c, &signed(v, v, m, now_ns() - 60_000_000_000, &body), req.clone()).await, Code::OutOfRange, "stale-nonce");
+    refused(
+        send(
+            &mut c,
+            &signed(v, v, m, now_ns() - 60_000_000_000, &body),
+            req.clone(),
+        )
+        .await,
+        Code::OutOfRange,
+        "stale-nonce",
+    );
     // Far-future nonce.
-    refused(send(&mut c, &signed(v, v, m, now_ns() + 60_000_000_000, &body), req.clone()).await, Code::OutOfRange, "stale-nonce");
+    refused(
+        send(
+            &mut c,
+            &signed(v, v, m, now_ns() + 60_000_000_000, &body),
+            req.clone(),
+        )
+        .await,
+        Code::OutOfRange,
+        "stale-nonce",
+    );
     // Replayed: the same signed request twice.
     let once = signed(v, v, m, now_ns(), &body);
-    assert_eq!(send(&mut c, &once, req.clone()).await.unwrap().miner_task_id, "m-t");
-    refused(send(&mut c, &once, req.clone()).await, Code::AlreadyExists, "replayed-nonce");
+    assert_eq!(
+        send(&mut c, &once, req.clone())
+            .await
+            .unwrap()
+            .miner_task_id,
+        "m-t"
+    );
+    refused(
+        send(&mut c, &once, req.clone()).await,
+        Code::AlreadyExists,
+        "replayed-nonce",
+    );
     // An older nonce than the last accepted one, still inside the window.
-    refused(send(&mut c, &signed(v, v, m, once.nonce - 1_000_000, &body), req.clone()).await, Code::AlreadyExists, "replayed-nonce");
+    refused(
+        send(
+            &mut c,
+            &signed(v, v, m, once.nonce - 1_000_000, &body),
+            req.clone(),
+        )
+        .await,
+        Code::AlreadyExists,
+        "replayed-nonce",
+    );
     // Unregistered caller, properly signed.
     let s = &w.stranger;
-    refused(send(&mut c, &signed(s, s, m, now_ns(), &body), req.clone()).await, Code::NotFound, "unregistered");
+    refused(
+        send(&mut c, &signed(s, s, m, now_ns(), &body), req.clone()).await,
+        Code::NotFound,
+        "unregistered",
+    );
     // Registered but below the stake minimum.
     let n = &w.minnow;
-    refused(send(&mut c, &signed(n, n, m, now_ns(), &body), req.clone()).await, Code::PermissionDenied, "low-stake");
+    refused(
+        send(&mut c, &signed(n, n, m, now_ns(), &body), req.clone()).await,
+        Code::PermissionDenied,
+        "low-stake",
+    );
     // Body swapped after signing.
-    refused(send(&mut c, &signed(v, v, m, now_ns(), &body), task("other", 10)).await, Code::DataLoss, "body-hash-mismatch");
+    refused(
+        send(&mut c, &signed(v, v, m, now_ns(), &body), task("other", 10)).await,
+        Code::DataLoss,
+        "body-hash-mismatch",
+    );
     // Oversized body, properly signed.
     let big = task("big", 128 * 1024);
-    refused(send(&mut c, &signed(v, v, m, now_ns(), &big.encode_to_vec()), big).await, Code::ResourceExhausted, "body-too-large");
+    refused(
+        send(
+            &mut c,
+            &signed(v, v, m, now_ns(), &big.encode_to_vec()),
+            big,
+        )
+        .await,
+        Code::ResourceExhausted,
+        "body-too-large",
+    );
     // Only the one honest request reached the handler.
-    assert_eq!(w.axon.miner.served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        w.axon
+            .miner
+            .served
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
 }
 
 #[tokio::test]
@@ -139,18 +284,31 @@ async fn validator_permit_and_rate_limit() {
     let w = world(|c| {
         c.min_stake = 0.0;
         c.require_validator_permit = true;
-        c.rate_limit = RateLimit { per_second: 0.001, burst: 2 };
+        c.rate_limit = RateLimit {
+            per_second: 0.001,
+            burst: 2,
+        };
     })
     .await;
     let mut c = client(&w.axon).await;
     let req = task("t", 1);
     let body = req.encode_to_vec();
     let (m, v, n) = (&w.miner, &w.validator, &w.minnow);
-    refused(send(&mut c, &signed(n, n, m, now_ns(), &body), req.clone()).await, Code::PermissionDenied, "no-validator-permit");
+    refused(
+        send(&mut c, &signed(n, n, m, now_ns(), &body), req.clone()).await,
+        Code::PermissionDenied,
+        "no-validator-permit",
+    );
     for _ in 0..2 {
-        send(&mut c, &signed(v, v, m, now_ns(), &body), req.clone()).await.unwrap();
+        send(&mut c, &signed(v, v, m, now_ns(), &body), req.clone())
+            .await
+            .unwrap();
     }
-    refused(send(&mut c, &signed(v, v, m, now_ns(), &body), req.clone()).await, Code::ResourceExhausted, "rate-limited");
+    refused(
+        send(&mut c, &signed(v, v, m, now_ns(), &body), req.clone()).await,
+        Code::ResourceExhausted,
+        "rate-limited",
+    );
 }
 
 #[tokio::test]
@@ -181,11 +339,26 @@ async fn honest_caller_is_served_during_a_flood() {
             refused
         }));
     }
-    let d = Dendrite::new(v, DendriteConfig { timeout: Duration::from_secs(10), ..DendriteConfig::default() });
+    let d = Dendrite::new(
+        v,
+        DendriteConfig {
+            timeout: Duration::from_secs(10),
+            ..DendriteConfig::default()
+        },
+    );
     let mut ok = 0;
     for i in 0..30 {
-        let out = d.call(&w.axon.target, task(&format!("h{i}"), 10), |mut c, r| async move { c.send_task(r).await }).await;
-        assert!(out.success().is_some(), "honest call {i} failed during flood: {out:?}");
+        let out = d
+            .call(
+                &w.axon.target,
+                task(&format!("h{i}"), 10),
+                |mut c, r| async move { c.send_task(r).await },
+            )
+            .await;
+        assert!(
+            out.success().is_some(),
+            "honest call {i} failed during flood: {out:?}"
+        );
         ok += 1;
     }
     assert_eq!(ok, 30);
@@ -193,6 +366,9 @@ async fn honest_caller_is_served_during_a_flood() {
         // Every attack request is refused, except that each attacker's captured request is a
         // valid one the first time it is seen (if no newer nonce was accepted before it).
         let refused = a.await.unwrap();
-        assert!(refused >= 59, "only {refused} of 60 attack requests refused");
+        assert!(
+            refused >= 59,
+            "only {refused} of 60 attack requests refused"
+        );
     }
 }
