@@ -1,7 +1,7 @@
 //! `bench-reward`: the Rust pipeline (tokenize, batch, infer) against the Python one
 //! (`tokenizers` + `onnxruntime`) on the same model, inputs, batch size and thread count.
 //!
-//! Both sides sort the inputs by length and run chunks of `batch` pairs, so the ratio measures the
+//! The Python side runs first, then the Rust side, in the same process tree. Both sides sort the inputs by length and run chunks of `batch` pairs, so the ratio measures the
 //! implementations, not different batching policies. Warm-up runs are excluded on both sides.
 
 use std::path::PathBuf;
@@ -114,17 +114,6 @@ pub fn run(model: &OnnxRewardModel, opts: &BenchOptions) -> Result<BenchReport, 
     let data = bench_inputs(opts.pairs);
     let inputs: Vec<RewardInput<'_>> = data.iter().map(|(p, c)| RewardInput::new(p, c)).collect();
 
-    // Warm-up: one batch, so allocator and ORT arenas are primed as on the Python side.
-    model.score_batch(&inputs[..opts.batch.min(inputs.len())])?;
-    let t = Instant::now();
-    let rust_scores = model.score_batch(&inputs)?;
-    let secs = t.elapsed().as_secs_f64();
-    let rust = SideResult {
-        pairs: inputs.len(),
-        seconds: secs,
-        pairs_per_s: inputs.len() as f64 / secs,
-    };
-
     let dir = std::env::temp_dir().join(format!("dojo-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| RewardError::Backend(Box::new(e)))?;
     let input_path = dir.join("inputs.json");
@@ -158,6 +147,17 @@ pub fn run(model: &OnnxRewardModel, opts: &BenchOptions) -> Result<BenchReport, 
     }
     let py: PythonOut = serde_json::from_slice(&out.stdout)
         .map_err(|e| backend(format!("bench.py output: {e}")))?;
+    // Warm-up: one batch, so allocator and ORT arenas are primed as on the Python side.
+    model.score_batch(&inputs[..opts.batch.min(inputs.len())])?;
+    let t = Instant::now();
+    let rust_scores = model.score_batch(&inputs)?;
+    let secs = t.elapsed().as_secs_f64();
+    let rust = SideResult {
+        pairs: inputs.len(),
+        seconds: secs,
+        pairs_per_s: inputs.len() as f64 / secs,
+    };
+
     let max_abs_score_diff = rust_scores
         .iter()
         .zip(&py.scores)
