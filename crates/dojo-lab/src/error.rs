@@ -99,9 +99,6 @@ pub enum LabError {
         /// Why.
         message: String,
     },
-    /// The optional Weights & Biases upload failed.
-    #[error("wandb upload: {0}")]
-    Wandb(String),
 }
 
 impl LabError {
