@@ -106,7 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("running {}", config.display()))?;
             for s in &summary.steps {
                 eprintln!(
-                    "{:>10} {:<8} {:<10} {:.2}s",
+                    "{:<20} {:<9} {:<11} {:.2}s",
                     s.id,
                     s.kind.to_string(),
                     s.status,
