@@ -93,27 +93,50 @@ enum Cmd {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let opts = LoadOptions {
         dylib: cli.ort_dylib.clone(),
-        device: cli.cuda_device.map_or(Device::Cpu, |device_id| Device::Cuda { device_id }),
+        device: cli
+            .cuda_device
+            .map_or(Device::Cpu, |device_id| Device::Cuda { device_id }),
         intra_threads: cli.threads,
         ..LoadOptions::default()
     };
     let load = |dir: &PathBuf, opts: &LoadOptions| {
-        OnnxRewardModel::load_with(dir, opts).with_context(|| format!("loading model {}", dir.display()))
+        OnnxRewardModel::load_with(dir, opts)
+            .with_context(|| format!("loading model {}", dir.display()))
     };
     match cli.cmd {
-        Cmd::Train { model, out, report, heldout_out, pairs: files, seed, steps } => {
-            let m = load(&model, &LoadOptions { max_batch: 64, ..opts })?;
+        Cmd::Train {
+            model,
+            out,
+            report,
+            heldout_out,
+            pairs: files,
+            seed,
+            steps,
+        } => {
+            let m = load(
+                &model,
+                &LoadOptions {
+                    max_batch: 64,
+                    ..opts
+                },
+            )?;
             let mut extra = Vec::new();
             for f in &files {
                 extra.extend(pairs::read_jsonl(f)?);
             }
-            let cfg = train::TrainConfig { seed, steps, ..train::TrainConfig::default() };
+            let cfg = train::TrainConfig {
+                seed,
+                steps,
+                ..train::TrainConfig::default()
+            };
             let (head, rep, heldout) = train::train(&m, &extra, &cfg)?;
             train::write_head(&out, &head).with_context(|| format!("writing {}", out.display()))?;
             if let Some(p) = report {
@@ -132,7 +155,11 @@ fn main() -> Result<()> {
                 rep.heldout_random_baseline.accuracy
             );
         }
-        Cmd::Eval { model, pairs: file, json } => {
+        Cmd::Eval {
+            model,
+            pairs: file,
+            json,
+        } => {
             let m = load(&model, &opts)?;
             let ps = pairs::read_jsonl(&file)?;
             let r = eval::evaluate(&m, &ps, 32)?;
@@ -141,21 +168,50 @@ fn main() -> Result<()> {
             } else {
                 println!("model      {}", model.display());
                 println!("pairs      {}", r.pairs);
-                println!("accuracy   {:.4} (ties count as correct, as in era A; {} ties)", r.accuracy, r.ties);
+                println!(
+                    "accuracy   {:.4} (ties count as correct, as in era A; {} ties)",
+                    r.accuracy, r.ties
+                );
                 println!("mean margin {:.4}", r.mean_margin);
                 for (k, v) in &r.by_kind {
                     println!("  {k:<20} {:.3} ({} pairs)", v.accuracy, v.pairs);
                 }
             }
         }
-        Cmd::GeneratePairs { out, seed, variants } => {
+        Cmd::GeneratePairs {
+            out,
+            seed,
+            variants,
+        } => {
             let ps = pairs::generate(&pairs::corpus(), variants, seed);
             pairs::write_jsonl(&out, &ps)?;
             println!("wrote {} pairs to {}", ps.len(), out.display());
         }
-        Cmd::Bench { model, python, python_script, pairs: n, batch, json } => {
-            let m = load(&model, &LoadOptions { max_batch: batch, ..opts })?;
-            let r = bench::run(&m, &bench::BenchOptions { python, script: python_script, pairs: n, batch, threads: cli.threads })?;
+        Cmd::Bench {
+            model,
+            python,
+            python_script,
+            pairs: n,
+            batch,
+            json,
+        } => {
+            let m = load(
+                &model,
+                &LoadOptions {
+                    max_batch: batch,
+                    ..opts
+                },
+            )?;
+            let r = bench::run(
+                &m,
+                &bench::BenchOptions {
+                    python,
+                    script: python_script,
+                    pairs: n,
+                    batch,
+                    threads: cli.threads,
+                },
+            )?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {

@@ -28,7 +28,12 @@ pub struct BatcherConfig {
 
 impl Default for BatcherConfig {
     fn default() -> Self {
-        Self { max_batch: 64, max_wait: Duration::from_millis(5), run_batch: 32, queue: 1024 }
+        Self {
+            max_batch: 64,
+            max_wait: Duration::from_millis(5),
+            run_batch: 32,
+            queue: 1024,
+        }
     }
 }
 
@@ -48,15 +53,22 @@ pub struct Batcher {
 
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Request").field("prompt_len", &self.prompt.len()).finish_non_exhaustive()
+        f.debug_struct("Request")
+            .field("prompt_len", &self.prompt.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl Batcher {
     /// Starts the worker thread for `model`.
-    pub fn new<M: RewardModel + 'static>(model: Arc<M>, cfg: BatcherConfig) -> Result<Self, RewardError> {
+    pub fn new<M: RewardModel + 'static>(
+        model: Arc<M>,
+        cfg: BatcherConfig,
+    ) -> Result<Self, RewardError> {
         if cfg.max_batch == 0 || cfg.run_batch == 0 || cfg.queue == 0 {
-            return Err(RewardError::InvalidInput("max_batch, run_batch and queue must be at least 1".into()));
+            return Err(RewardError::InvalidInput(
+                "max_batch, run_batch and queue must be at least 1".into(),
+            ));
         }
         let (tx, rx) = mpsc::channel(cfg.queue);
         let name = model.name().to_owned();
@@ -68,23 +80,45 @@ impl Batcher {
             .name(format!("reward-batcher-{name}"))
             .spawn(move || worker_loop(&rt, &*model, rx, &cfg))
             .map_err(|e| RewardError::Backend(Box::new(e)))?;
-        Ok(Self { tx: Some(tx), worker: Some(worker), name })
+        Ok(Self {
+            tx: Some(tx),
+            worker: Some(worker),
+            name,
+        })
     }
 
     /// Scores one pair, waiting for queue space if the queue is full.
-    pub async fn score(&self, prompt: impl Into<String>, completion: impl Into<String>) -> Result<f32, RewardError> {
+    pub async fn score(
+        &self,
+        prompt: impl Into<String>,
+        completion: impl Into<String>,
+    ) -> Result<f32, RewardError> {
         let (reply, rx) = oneshot::channel();
-        let req = Request { prompt: prompt.into(), completion: completion.into(), reply };
+        let req = Request {
+            prompt: prompt.into(),
+            completion: completion.into(),
+            reply,
+        };
         self.sender()?.send(req).await.map_err(|_| self.stopped())?;
         rx.await.map_err(|_| self.stopped())?
     }
 
     /// Scores one pair, failing with [`RewardError::Unavailable`] at once if the queue is full.
-    pub async fn try_score(&self, prompt: impl Into<String>, completion: impl Into<String>) -> Result<f32, RewardError> {
+    pub async fn try_score(
+        &self,
+        prompt: impl Into<String>,
+        completion: impl Into<String>,
+    ) -> Result<f32, RewardError> {
         let (reply, rx) = oneshot::channel();
-        let req = Request { prompt: prompt.into(), completion: completion.into(), reply };
+        let req = Request {
+            prompt: prompt.into(),
+            completion: completion.into(),
+            reply,
+        };
         self.sender()?.try_send(req).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => RewardError::Unavailable(format!("{} queue full", self.name)),
+            mpsc::error::TrySendError::Full(_) => {
+                RewardError::Unavailable(format!("{} queue full", self.name))
+            }
             mpsc::error::TrySendError::Closed(_) => self.stopped(),
         })?;
         rx.await.map_err(|_| self.stopped())?
@@ -107,11 +141,18 @@ impl Batcher {
     }
 }
 
-fn worker_loop(rt: &tokio::runtime::Runtime, model: &dyn RewardModel, mut rx: mpsc::Receiver<Request>, cfg: &BatcherConfig) {
+fn worker_loop(
+    rt: &tokio::runtime::Runtime,
+    model: &dyn RewardModel,
+    mut rx: mpsc::Receiver<Request>,
+    cfg: &BatcherConfig,
+) {
     // Timers are created outside `block_on`, so the runtime must be current on this thread.
     let _guard = rt.enter();
     loop {
-        let Some(first) = rt.block_on(rx.recv()) else { return };
+        let Some(first) = rt.block_on(rx.recv()) else {
+            return;
+        };
         let deadline = tokio::time::Instant::now() + cfg.max_wait;
         let mut batch = vec![first];
         let mut closed = false;
@@ -143,7 +184,10 @@ fn worker_loop(rt: &tokio::runtime::Runtime, model: &dyn RewardModel, mut rx: mp
 /// Scores a chunk; if the whole chunk fails, scores its items one by one so only the bad item's
 /// caller gets the error.
 fn run_chunk(model: &dyn RewardModel, chunk: Vec<Request>) {
-    let inputs: Vec<RewardInput<'_>> = chunk.iter().map(|r| RewardInput::new(&r.prompt, &r.completion)).collect();
+    let inputs: Vec<RewardInput<'_>> = chunk
+        .iter()
+        .map(|r| RewardInput::new(&r.prompt, &r.completion))
+        .collect();
     match model.score_batch(&inputs) {
         Ok(scores) if scores.len() == chunk.len() => {
             for (r, s) in chunk.into_iter().zip(scores) {
@@ -153,14 +197,22 @@ fn run_chunk(model: &dyn RewardModel, chunk: Vec<Request>) {
         Ok(scores) => {
             let n = chunk.len();
             for r in chunk {
-                let _ = r.reply.send(Err(RewardError::Shape { expected: n, got: scores.len() }));
+                let _ = r.reply.send(Err(RewardError::Shape {
+                    expected: n,
+                    got: scores.len(),
+                }));
             }
         }
         Err(_) if chunk.len() > 1 => {
             for r in chunk {
                 let res = model
                     .score_batch(&[RewardInput::new(&r.prompt, &r.completion)])
-                    .and_then(|s| s.first().copied().ok_or(RewardError::Shape { expected: 1, got: 0 }));
+                    .and_then(|s| {
+                        s.first().copied().ok_or(RewardError::Shape {
+                            expected: 1,
+                            got: 0,
+                        })
+                    });
                 let _ = r.reply.send(res);
             }
         }

@@ -1,7 +1,7 @@
 //! `bench-reward`: the Rust pipeline (tokenize, batch, infer) against the Python one
 //! (`tokenizers` + `onnxruntime`) on the same model, inputs, batch size and thread count.
 //!
-//! Both sides sort the inputs by length and run chunks of `batch` pairs, so the ratio measures the
+//! The Python side runs first, then the Rust side, in the same process tree. Both sides sort the inputs by length and run chunks of `batch` pairs, so the ratio measures the
 //! implementations, not different batching policies. Warm-up runs are excluded on both sides.
 
 use std::path::PathBuf;
@@ -68,7 +68,11 @@ impl BenchReport {
             "bench-reward: {} pairs, batch {}, threads {}\n  rust   {:>8.1} pairs/s ({:.2} s)\n  python {:>8.1} pairs/s ({:.2} s)\n  ratio  {:.2}x (target >= 1.3x)\n  rust peak RSS {:.0} MiB; max |score diff| {:.2e}",
             self.rust.pairs,
             self.batch,
-            if self.threads == 0 { "ort-default".to_owned() } else { self.threads.to_string() },
+            if self.threads == 0 {
+                "ort-default".to_owned()
+            } else {
+                self.threads.to_string()
+            },
             self.rust.pairs_per_s,
             self.rust.seconds,
             self.python.pairs_per_s,
@@ -87,7 +91,11 @@ pub fn bench_inputs(n: usize) -> Vec<(String, String)> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let p = &pairs[i % pairs.len().max(1)];
-        let completion = if i % 2 == 0 { p.chosen.clone() } else { p.rejected.clone() };
+        let completion = if i % 2 == 0 {
+            p.chosen.clone()
+        } else {
+            p.rejected.clone()
+        };
         out.push((p.prompt.clone(), completion));
     }
     out
@@ -106,18 +114,14 @@ pub fn run(model: &OnnxRewardModel, opts: &BenchOptions) -> Result<BenchReport, 
     let data = bench_inputs(opts.pairs);
     let inputs: Vec<RewardInput<'_>> = data.iter().map(|(p, c)| RewardInput::new(p, c)).collect();
 
-    // Warm-up: one batch, so allocator and ORT arenas are primed as on the Python side.
-    model.score_batch(&inputs[..opts.batch.min(inputs.len())])?;
-    let t = Instant::now();
-    let rust_scores = model.score_batch(&inputs)?;
-    let secs = t.elapsed().as_secs_f64();
-    let rust = SideResult { pairs: inputs.len(), seconds: secs, pairs_per_s: inputs.len() as f64 / secs };
-
     let dir = std::env::temp_dir().join(format!("dojo-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| RewardError::Backend(Box::new(e)))?;
     let input_path = dir.join("inputs.json");
-    std::fs::write(&input_path, serde_json::to_vec(&data).map_err(|e| RewardError::Backend(Box::new(e)))?)
-        .map_err(|e| RewardError::Backend(Box::new(e)))?;
+    std::fs::write(
+        &input_path,
+        serde_json::to_vec(&data).map_err(|e| RewardError::Backend(Box::new(e)))?,
+    )
+    .map_err(|e| RewardError::Backend(Box::new(e)))?;
     let mut cmd = Command::new(&opts.python);
     cmd.arg(&opts.script)
         .arg("--model")
@@ -131,20 +135,40 @@ pub fn run(model: &OnnxRewardModel, opts: &BenchOptions) -> Result<BenchReport, 
     if let Some(t) = opts.threads {
         cmd.arg("--threads").arg(t.to_string());
     }
-    let out = cmd.output().map_err(|e| backend(format!("running {}: {e}", opts.python.display())))?;
+    let out = cmd
+        .output()
+        .map_err(|e| backend(format!("running {}: {e}", opts.python.display())))?;
     let _ = std::fs::remove_dir_all(&dir);
     if !out.status.success() {
-        return Err(backend(format!("bench.py failed: {}", String::from_utf8_lossy(&out.stderr))));
+        return Err(backend(format!(
+            "bench.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
-    let py: PythonOut =
-        serde_json::from_slice(&out.stdout).map_err(|e| backend(format!("bench.py output: {e}")))?;
+    let py: PythonOut = serde_json::from_slice(&out.stdout)
+        .map_err(|e| backend(format!("bench.py output: {e}")))?;
+    // Warm-up: one batch, so allocator and ORT arenas are primed as on the Python side.
+    model.score_batch(&inputs[..opts.batch.min(inputs.len())])?;
+    let t = Instant::now();
+    let rust_scores = model.score_batch(&inputs)?;
+    let secs = t.elapsed().as_secs_f64();
+    let rust = SideResult {
+        pairs: inputs.len(),
+        seconds: secs,
+        pairs_per_s: inputs.len() as f64 / secs,
+    };
+
     let max_abs_score_diff = rust_scores
         .iter()
         .zip(&py.scores)
         .map(|(r, p)| (f64::from(*r) - p).abs())
         .fold(0.0_f64, f64::max);
     if py.scores.len() != rust_scores.len() {
-        return Err(backend(format!("python scored {} of {} pairs", py.scores.len(), rust_scores.len())));
+        return Err(backend(format!(
+            "python scored {} of {} pairs",
+            py.scores.len(),
+            rust_scores.len()
+        )));
     }
     Ok(BenchReport {
         model: model.dir().display().to_string(),

@@ -44,22 +44,35 @@ pub fn evaluate(
     batch_pairs: usize,
 ) -> Result<EvalReport, RewardError> {
     if pairs.is_empty() {
-        return Err(RewardError::InvalidInput("no preference pairs to evaluate".into()));
+        return Err(RewardError::InvalidInput(
+            "no preference pairs to evaluate".into(),
+        ));
     }
     let mut margins = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(batch_pairs.max(1)) {
         let inputs: Vec<RewardInput<'_>> = chunk
             .iter()
-            .flat_map(|p| [RewardInput::new(&p.prompt, &p.chosen), RewardInput::new(&p.prompt, &p.rejected)])
+            .flat_map(|p| {
+                [
+                    RewardInput::new(&p.prompt, &p.chosen),
+                    RewardInput::new(&p.prompt, &p.rejected),
+                ]
+            })
             .collect();
         let s = model.score_batch(&inputs)?;
         if s.len() != inputs.len() {
-            return Err(RewardError::Shape { expected: inputs.len(), got: s.len() });
+            return Err(RewardError::Shape {
+                expected: inputs.len(),
+                got: s.len(),
+            });
         }
         for (i, c) in s.chunks(2).enumerate() {
             for (j, v) in c.iter().enumerate() {
                 if !v.is_finite() {
-                    return Err(RewardError::NonFinite { index: 2 * i + j, value: *v });
+                    return Err(RewardError::NonFinite {
+                        index: 2 * i + j,
+                        value: *v,
+                    });
                 }
             }
             margins.push(f64::from(c[0]) - f64::from(c[1]));
@@ -82,13 +95,29 @@ pub fn report(pairs: &[PreferencePair], margins: &[f64]) -> EvalReport {
         }
     }
     EvalReport {
-        accuracy: if n == 0 { 0.0 } else { correct as f64 / n as f64 },
+        accuracy: if n == 0 {
+            0.0
+        } else {
+            correct as f64 / n as f64
+        },
         pairs: n,
-        mean_margin: if n == 0 { 0.0 } else { margins.iter().sum::<f64>() / n as f64 },
+        mean_margin: if n == 0 {
+            0.0
+        } else {
+            margins.iter().sum::<f64>() / n as f64
+        },
         ties,
         by_kind: kinds
             .into_iter()
-            .map(|(k, (t, c))| (k, KindReport { pairs: t, accuracy: c as f64 / t as f64 }))
+            .map(|(k, (t, c))| {
+                (
+                    k,
+                    KindReport {
+                        pairs: t,
+                        accuracy: c as f64 / t as f64,
+                    },
+                )
+            })
             .collect(),
     }
 }
@@ -100,14 +129,22 @@ mod tests {
     use super::*;
 
     fn pair(chosen: &str, rejected: &str) -> PreferencePair {
-        PreferencePair { prompt: "q".into(), chosen: chosen.into(), rejected: rejected.into(), kind: Some("k".into()) }
+        PreferencePair {
+            prompt: "q".into(),
+            chosen: chosen.into(),
+            rejected: rejected.into(),
+            kind: Some("k".into()),
+        }
     }
 
     #[test]
     fn ties_count_as_correct_like_era_a() {
         let ps = vec![pair("aa", "b"), pair("c", "dd")];
         let r = evaluate(&Constant::new(1.0), &ps, 1).unwrap();
-        assert_eq!((r.accuracy, r.ties, r.pairs, r.mean_margin), (1.0, 2, 2, 0.0));
+        assert_eq!(
+            (r.accuracy, r.ties, r.pairs, r.mean_margin),
+            (1.0, 2, 2, 0.0)
+        );
     }
 
     #[test]

@@ -18,9 +18,9 @@
 //! The shipped model `dojo-minilm-rm` lives in `models/dojo-minilm-rm` (head weights, config, card)
 //! and is assembled into the cache by `cargo xtask setup`; [`shipped_model_dir`] finds it.
 
-mod error;
 pub mod batching;
 pub mod bench;
+mod error;
 pub mod eval;
 mod model;
 pub mod pairs;

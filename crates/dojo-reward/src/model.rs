@@ -131,6 +131,8 @@ pub struct OnnxRewardModel {
     has_token_type_ids: bool,
     has_embedding: bool,
     max_batch: usize,
+    /// Tokenize the next chunk on a helper thread during inference: only when ORT leaves a core free.
+    pipeline: bool,
 }
 
 impl OnnxRewardModel {
@@ -234,6 +236,9 @@ impl OnnxRewardModel {
             has_token_type_ids,
             has_embedding,
             max_batch: opts.max_batch,
+            pipeline: opts.intra_threads.is_some_and(|t| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) > t
+            }),
         })
     }
 
@@ -387,20 +392,50 @@ impl OnnxRewardModel {
         let mut scores = vec![0.0_f32; batch.len()];
         let mut embs: Vec<Vec<f32>> =
             vec![Vec::new(); if want_embedding { batch.len() } else { 0 }];
-        for chunk in order.chunks(self.max_batch) {
+        let chunks: Vec<&[usize]> = order.chunks(self.max_batch).collect();
+        let mut store =
+            |chunk: &[usize], (s, e): (Vec<f32>, Vec<Vec<f32>>)| -> Result<(), RewardError> {
+                for (k, &i) in chunk.iter().enumerate() {
+                    let v = s[k];
+                    if !v.is_finite() {
+                        return Err(RewardError::NonFinite { index: i, value: v });
+                    }
+                    scores[i] = v;
+                    if want_embedding && let Some(row) = e.get(k) {
+                        embs[i].clone_from(row);
+                    }
+                }
+                Ok(())
+            };
+        let encode_chunk = |chunk: &[usize]| {
             let items: Vec<RewardInput<'_>> = chunk.iter().map(|&i| batch[i]).collect();
-            let enc = self.encode(&items)?;
-            let (s, e) = self.run(&enc, want_embedding)?;
-            for (k, &i) in chunk.iter().enumerate() {
-                let v = s[k];
-                if !v.is_finite() {
-                    return Err(RewardError::NonFinite { index: i, value: v });
-                }
-                scores[i] = v;
-                if want_embedding && let Some(row) = e.get(k) {
-                    embs[i].clone_from(row);
-                }
+            self.encode(&items)
+        };
+        if chunks.len() <= 1 || !self.pipeline {
+            for chunk in chunks {
+                let enc = encode_chunk(chunk)?;
+                store(chunk, self.run(&enc, want_embedding)?)?;
             }
+        } else {
+            // Pipeline: a helper thread tokenizes the next chunks while this one runs inference.
+            std::thread::scope(|scope| -> Result<(), RewardError> {
+                let (tx, rx) = std::sync::mpsc::sync_channel(2);
+                let producer = chunks.clone();
+                scope.spawn(move || {
+                    for chunk in producer {
+                        if tx.send(encode_chunk(chunk)).is_err() {
+                            return;
+                        }
+                    }
+                });
+                for chunk in &chunks {
+                    let enc = rx.recv().map_err(|_| {
+                        RewardError::Unavailable("tokenizer thread stopped".into())
+                    })??;
+                    store(chunk, self.run(&enc, want_embedding)?)?;
+                }
+                Ok(())
+            })?;
         }
         Ok((scores, embs))
     }

@@ -55,7 +55,10 @@ pub enum PairsError {
 /// lines skipped). Invalid UTF-8 or JSON is an error naming the line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<PreferencePair>, PairsError> {
     let p = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| PairsError::Io { path: p.clone(), source: e })?;
+    let file = std::fs::File::open(path).map_err(|e| PairsError::Io {
+        path: p.clone(),
+        source: e,
+    })?;
     parse_jsonl(std::io::BufReader::new(file), &p)
 }
 
@@ -71,7 +74,10 @@ pub fn parse_jsonl(reader: impl BufRead, name: &str) -> Result<Vec<PreferencePai
     }
     let mut out = Vec::new();
     for (i, line) in reader.split(b'\n').enumerate() {
-        let bytes = line.map_err(|e| PairsError::Io { path: name.to_owned(), source: e })?;
+        let bytes = line.map_err(|e| PairsError::Io {
+            path: name.to_owned(),
+            source: e,
+        })?;
         let text = std::str::from_utf8(&bytes).map_err(|e| PairsError::Parse {
             path: name.to_owned(),
             line: i + 1,
@@ -85,7 +91,12 @@ pub fn parse_jsonl(reader: impl BufRead, name: &str) -> Result<Vec<PreferencePai
             line: i + 1,
             message: format!("expected {{\"prompt\", \"chosen\", \"rejected\"}}: {e}"),
         })?;
-        out.push(PreferencePair { prompt: row.prompt, chosen: row.chosen, rejected: row.rejected, kind: row.kind });
+        out.push(PreferencePair {
+            prompt: row.prompt,
+            chosen: row.chosen,
+            rejected: row.rejected,
+            kind: row.kind,
+        });
     }
     Ok(out)
 }
@@ -93,7 +104,10 @@ pub fn parse_jsonl(reader: impl BufRead, name: &str) -> Result<Vec<PreferencePai
 /// Writes pairs as JSONL.
 pub fn write_jsonl(path: &Path, pairs: &[PreferencePair]) -> Result<(), PairsError> {
     let p = path.display().to_string();
-    let io = |e| PairsError::Io { path: p.clone(), source: e };
+    let io = |e| PairsError::Io {
+        path: p.clone(),
+        source: e,
+    };
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
     for pair in pairs {
         let line = serde_json::to_string(pair).map_err(|e| PairsError::Parse {
@@ -255,14 +269,22 @@ pub fn generate(items: &[CorpusItem], variants: usize, seed: u64) -> Vec<Prefere
 
 /// Splits corpus items into (train, held-out) by prompt, so held-out pairs never share a prompt or
 /// a chosen answer with training pairs.
-pub fn split_items(items: &[CorpusItem], holdout: usize, seed: u64) -> (Vec<CorpusItem>, Vec<CorpusItem>) {
+pub fn split_items(
+    items: &[CorpusItem],
+    holdout: usize,
+    seed: u64,
+) -> (Vec<CorpusItem>, Vec<CorpusItem>) {
     let mut idx: Vec<usize> = (0..items.len()).collect();
     idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let holdout = holdout.min(items.len());
     let test: BTreeSet<usize> = idx[..holdout].iter().copied().collect();
     let (mut tr, mut te) = (Vec::new(), Vec::new());
     for (i, it) in items.iter().enumerate() {
-        if test.contains(&i) { te.push(it.clone()) } else { tr.push(it.clone()) }
+        if test.contains(&i) {
+            te.push(it.clone())
+        } else {
+            tr.push(it.clone())
+        }
     }
     (tr, te)
 }
@@ -275,10 +297,16 @@ mod tests {
 
     #[test]
     fn corpus_parses_completely() {
-        let n = include_str!("../data/corpus.jsonl").lines().filter(|l| !l.trim().is_empty()).count();
+        let n = include_str!("../data/corpus.jsonl")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count();
         let c = corpus();
         assert_eq!(c.len(), n);
-        assert!(c.iter().all(|i| i.requirement < i.sentences.len() && i.sentences.len() >= 3));
+        assert!(
+            c.iter()
+                .all(|i| i.requirement < i.sentences.len() && i.sentences.len() >= 3)
+        );
     }
 
     #[test]
@@ -289,7 +317,10 @@ mod tests {
         assert_ne!(a, generate(&c, 2, 10));
         assert!(a.iter().all(|p| p.chosen != p.rejected));
         for k in Degradation::ALL {
-            assert!(a.iter().any(|p| p.kind.as_deref() == Some(k.name())), "{k:?} missing");
+            assert!(
+                a.iter().any(|p| p.kind.as_deref() == Some(k.name())),
+                "{k:?} missing"
+            );
         }
     }
 
@@ -310,7 +341,9 @@ mod tests {
         let bad = b"{\"prompt\":\"q\",\"chosen\":\"a\",\"rejected\":\"b\"}\n\n{\"prompt\":\"q\"}\n";
         let e = parse_jsonl(&bad[..], "x").unwrap_err().to_string();
         assert!(e.starts_with("x:3:"), "{e}");
-        let e = parse_jsonl(&b"{\"prompt\":\"\xff\"}\n"[..], "y").unwrap_err().to_string();
+        let e = parse_jsonl(&b"{\"prompt\":\"\xff\"}\n"[..], "y")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid UTF-8"), "{e}");
     }
 

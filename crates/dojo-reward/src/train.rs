@@ -71,7 +71,15 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { seed: 52, hidden: 32, steps: 400, lr: 3e-3, weight_decay: 1e-3, variants: 3, holdout_items: 12 }
+        Self {
+            seed: 52,
+            hidden: 32,
+            steps: 400,
+            lr: 3e-3,
+            weight_decay: 1e-3,
+            variants: 3,
+            holdout_items: 12,
+        }
     }
 }
 
@@ -88,11 +96,22 @@ pub struct PairFeatures {
 pub fn fit_head(data: &PairFeatures, cfg: &TrainConfig) -> Result<Head, RewardError> {
     let n = data.chosen.len();
     if n == 0 || data.rejected.len() != n {
-        return Err(RewardError::InvalidInput(format!("{n} chosen vs {} rejected feature rows", data.rejected.len())));
+        return Err(RewardError::InvalidInput(format!(
+            "{n} chosen vs {} rejected feature rows",
+            data.rejected.len()
+        )));
     }
     let f = data.chosen[0].len();
-    if f == 0 || data.chosen.iter().chain(&data.rejected).any(|r| r.len() != f) {
-        return Err(RewardError::InvalidInput("feature rows differ in width".into()));
+    if f == 0
+        || data
+            .chosen
+            .iter()
+            .chain(&data.rejected)
+            .any(|r| r.len() != f)
+    {
+        return Err(RewardError::InvalidInput(
+            "feature rows differ in width".into(),
+        ));
     }
     let h = cfg.hidden.max(1);
     // Standardise on the training rows; folded back into w1/b1 at the end.
@@ -112,7 +131,13 @@ pub fn fit_head(data: &PairFeatures, cfg: &TrainConfig) -> Result<Head, RewardEr
     for s in &mut sd {
         *s = s.sqrt().max(1e-6);
     }
-    let z = |r: &Vec<f32>| -> Vec<f64> { r.iter().zip(&mu).zip(&sd).map(|((v, m), s)| (f64::from(*v) - m) / s).collect() };
+    let z = |r: &Vec<f32>| -> Vec<f64> {
+        r.iter()
+            .zip(&mu)
+            .zip(&sd)
+            .map(|((v, m), s)| (f64::from(*v) - m) / s)
+            .collect()
+    };
     let zc: Vec<Vec<f64>> = data.chosen.iter().map(z).collect();
     let zr: Vec<Vec<f64>> = data.rejected.iter().map(z).collect();
 
@@ -202,7 +227,11 @@ pub fn fit_head(data: &PairFeatures, cfg: &TrainConfig) -> Result<Head, RewardEr
 }
 
 fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 { 1.0 / (1.0 + (-x).exp()) } else { x.exp() / (1.0 + x.exp()) }
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        x.exp() / (1.0 + x.exp())
+    }
 }
 
 fn softplus(x: f64) -> f64 {
@@ -229,14 +258,25 @@ pub struct TrainReport {
 /// The standard data of the shipped model: `(train, held-out)` generated pairs, split by prompt.
 pub fn standard_pairs(cfg: &TrainConfig) -> (Vec<PreferencePair>, Vec<PreferencePair>) {
     let (tr, te) = split_items(&corpus(), cfg.holdout_items, cfg.seed);
-    (generate(&tr, cfg.variants, cfg.seed), generate(&te, cfg.variants, cfg.seed.wrapping_add(1)))
+    (
+        generate(&tr, cfg.variants, cfg.seed),
+        generate(&te, cfg.variants, cfg.seed.wrapping_add(1)),
+    )
 }
 
 /// Embeds both sides of every pair with `model`'s `embedding` output.
-pub fn pair_features(model: &OnnxRewardModel, pairs: &[PreferencePair]) -> Result<PairFeatures, RewardError> {
+pub fn pair_features(
+    model: &OnnxRewardModel,
+    pairs: &[PreferencePair],
+) -> Result<PairFeatures, RewardError> {
     let inputs: Vec<RewardInput<'_>> = pairs
         .iter()
-        .flat_map(|p| [RewardInput::new(&p.prompt, &p.chosen), RewardInput::new(&p.prompt, &p.rejected)])
+        .flat_map(|p| {
+            [
+                RewardInput::new(&p.prompt, &p.chosen),
+                RewardInput::new(&p.prompt, &p.rejected),
+            ]
+        })
         .collect();
     let emb = model.embed_batch(&inputs)?;
     let mut out = PairFeatures::default();
@@ -256,12 +296,20 @@ pub fn train(
 ) -> Result<(Head, TrainReport, Vec<PreferencePair>), RewardError> {
     let (mut train_pairs, heldout_pairs) = standard_pairs(cfg);
     train_pairs.extend_from_slice(extra);
-    tracing::info!(train = train_pairs.len(), heldout = heldout_pairs.len(), "embedding pairs");
+    tracing::info!(
+        train = train_pairs.len(),
+        heldout = heldout_pairs.len(),
+        "embedding pairs"
+    );
     let train_x = pair_features(model, &train_pairs)?;
     let test_x = pair_features(model, &heldout_pairs)?;
     let head = fit_head(&train_x, cfg)?;
     let margins = |x: &PairFeatures| -> Vec<f64> {
-        x.chosen.iter().zip(&x.rejected).map(|(c, r)| f64::from(head.score(c)) - f64::from(head.score(r))).collect()
+        x.chosen
+            .iter()
+            .zip(&x.rejected)
+            .map(|(c, r)| f64::from(head.score(c)) - f64::from(head.score(r)))
+            .collect()
     };
     let rep = TrainReport {
         config: cfg.clone(),
@@ -269,7 +317,11 @@ pub fn train(
         train: report(&train_pairs, &margins(&train_x)),
         heldout: report(&heldout_pairs, &margins(&test_x)),
         heldout_length_baseline: crate::eval::evaluate(&crate::Length, &heldout_pairs, 64)?,
-        heldout_random_baseline: crate::eval::evaluate(&crate::Random::new(cfg.seed), &heldout_pairs, 64)?,
+        heldout_random_baseline: crate::eval::evaluate(
+            &crate::Random::new(cfg.seed),
+            &heldout_pairs,
+            64,
+        )?,
     };
     Ok((head, rep, heldout_pairs))
 }
@@ -302,11 +354,21 @@ mod tests {
 
     #[test]
     fn fits_separable_data_deterministically() {
-        let cfg = TrainConfig { hidden: 4, steps: 150, lr: 0.02, ..TrainConfig::default() };
+        let cfg = TrainConfig {
+            hidden: 4,
+            steps: 150,
+            lr: 0.02,
+            ..TrainConfig::default()
+        };
         let d = toy(64);
         let h = fit_head(&d, &cfg).unwrap();
         assert_eq!(h, fit_head(&d, &cfg).unwrap());
-        let correct = d.chosen.iter().zip(&d.rejected).filter(|(c, r)| h.score(c) > h.score(r)).count();
+        let correct = d
+            .chosen
+            .iter()
+            .zip(&d.rejected)
+            .filter(|(c, r)| h.score(c) > h.score(r))
+            .count();
         assert!(correct >= 60, "{correct}/64");
     }
 
@@ -314,7 +376,10 @@ mod tests {
     fn rejects_bad_shapes() {
         let cfg = TrainConfig::default();
         assert!(fit_head(&PairFeatures::default(), &cfg).is_err());
-        let ragged = PairFeatures { chosen: vec![vec![1.0, 2.0]], rejected: vec![vec![1.0]] };
+        let ragged = PairFeatures {
+            chosen: vec![vec![1.0, 2.0]],
+            rejected: vec![vec![1.0]],
+        };
         assert!(fit_head(&ragged, &cfg).is_err());
     }
 }

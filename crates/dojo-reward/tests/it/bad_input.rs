@@ -3,21 +3,27 @@
 use std::path::{Path, PathBuf};
 
 use dojo_reward::{
-    Device, InputFormat, LoadError, LoadOptions, OnnxRewardModel, RewardError, RewardInput, RewardModel, decode_text,
-    resolve_dylib,
+    Device, InputFormat, LoadError, LoadOptions, OnnxRewardModel, RewardError, RewardInput,
+    RewardModel, decode_text, resolve_dylib,
 };
 
 use crate::model_dir;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// A model directory with `onnx` as model.onnx, the shipped tokenizer and `reward_json`.
 fn dir_with(shipped: &Path, onnx: &Path, reward_json: Option<&str>) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     std::fs::copy(onnx, d.path().join("model.onnx")).unwrap();
-    std::fs::copy(shipped.join("tokenizer.json"), d.path().join("tokenizer.json")).unwrap();
+    std::fs::copy(
+        shipped.join("tokenizer.json"),
+        d.path().join("tokenizer.json"),
+    )
+    .unwrap();
     if let Some(j) = reward_json {
         std::fs::write(d.path().join("reward.json"), j).unwrap();
     }
@@ -26,13 +32,23 @@ fn dir_with(shipped: &Path, onnx: &Path, reward_json: Option<&str>) -> tempfile:
 
 #[test]
 fn missing_runtime_names_the_install_command() {
-    let e = resolve_dylib(Some(Path::new("/nonexistent/libonnxruntime.so.1.31.1")), Device::Cpu).unwrap_err();
+    let e = resolve_dylib(
+        Some(Path::new("/nonexistent/libonnxruntime.so.1.31.1")),
+        Device::Cpu,
+    )
+    .unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, LoadError::RuntimeMissing { .. }));
     assert!(msg.contains("cargo xtask setup-ort"), "{msg}");
     let Some(shipped) = model_dir() else { return };
-    let opts = LoadOptions { dylib: Some("/nonexistent/lib.so".into()), ..LoadOptions::default() };
-    assert!(matches!(OnnxRewardModel::load_with(&shipped, &opts), Err(LoadError::RuntimeMissing { .. })));
+    let opts = LoadOptions {
+        dylib: Some("/nonexistent/lib.so".into()),
+        ..LoadOptions::default()
+    };
+    assert!(matches!(
+        OnnxRewardModel::load_with(&shipped, &opts),
+        Err(LoadError::RuntimeMissing { .. })
+    ));
 }
 
 #[test]
@@ -49,7 +65,10 @@ fn not_onnx_is_a_clear_error() {
     std::fs::write(&junk, [0x08, 0x07, 0x12, 0xff, 0xff, 0xff, 0x01]).unwrap();
     std::fs::copy(&junk, d.path().join("model.onnx")).unwrap();
     let e = OnnxRewardModel::load(d.path()).unwrap_err();
-    assert!(matches!(e, LoadError::NotOnnx { .. } | LoadError::Session { .. }), "{e}");
+    assert!(
+        matches!(e, LoadError::NotOnnx { .. } | LoadError::Session { .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -59,17 +78,34 @@ fn wrong_inputs_name_the_expected_ones() {
     let e = OnnxRewardModel::load(d.path()).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, LoadError::WrongInputs { .. }), "{msg}");
-    assert!(msg.contains("pixel_values") && msg.contains("input_ids") && msg.contains("attention_mask"), "{msg}");
+    assert!(
+        msg.contains("pixel_values") && msg.contains("input_ids") && msg.contains("attention_mask"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn missing_files_and_bad_config() {
     let Some(shipped) = model_dir() else { return };
     let empty = tempfile::tempdir().unwrap();
-    assert!(matches!(OnnxRewardModel::load(empty.path()), Err(LoadError::MissingFile { .. })));
-    let d = dir_with(&shipped, &fixture("length.onnx"), Some("{\"max_length\": \"many\"}"));
-    assert!(matches!(OnnxRewardModel::load(d.path()), Err(LoadError::Config { .. })));
-    let d = dir_with(&shipped, &fixture("length.onnx"), Some(r#"{"logits_output": "score"}"#));
+    assert!(matches!(
+        OnnxRewardModel::load(empty.path()),
+        Err(LoadError::MissingFile { .. })
+    ));
+    let d = dir_with(
+        &shipped,
+        &fixture("length.onnx"),
+        Some("{\"max_length\": \"many\"}"),
+    );
+    assert!(matches!(
+        OnnxRewardModel::load(d.path()),
+        Err(LoadError::Config { .. })
+    ));
+    let d = dir_with(
+        &shipped,
+        &fixture("length.onnx"),
+        Some(r#"{"logits_output": "score"}"#),
+    );
     let e = OnnxRewardModel::load(d.path()).unwrap_err();
     assert!(matches!(e, LoadError::MissingOutput { .. }), "{e}");
 }
@@ -87,11 +123,19 @@ fn nan_logits_are_an_error_not_zero() {
 fn long_inputs_truncate_and_empty_inputs_score() {
     let Some(shipped) = model_dir() else { return };
     // The `length` fixture's logit is the number of real tokens; it has no token_type_ids input.
-    let d = dir_with(&shipped, &fixture("length.onnx"), Some(r#"{"max_length": 64}"#));
+    let d = dir_with(
+        &shipped,
+        &fixture("length.onnx"),
+        Some(r#"{"max_length": 64}"#),
+    );
     let m = OnnxRewardModel::load(d.path()).unwrap();
     let huge = "word ".repeat(200_000);
     let s = m
-        .score_batch(&[RewardInput::new("", ""), RewardInput::new(&huge, &huge), RewardInput::new("q", &huge)])
+        .score_batch(&[
+            RewardInput::new("", ""),
+            RewardInput::new(&huge, &huge),
+            RewardInput::new("q", &huge),
+        ])
         .unwrap();
     assert_eq!(s, [3.0, 64.0, 64.0]); // [CLS] [SEP] [SEP] for empty strings
 }
@@ -99,34 +143,58 @@ fn long_inputs_truncate_and_empty_inputs_score() {
 #[test]
 fn chat_template_wraps_the_prompt() {
     let Some(shipped) = model_dir() else { return };
-    let cfg = r#"{"input_format": {"kind": "chat_template", "template": "user : {prompt} assistant :"}}"#;
+    let cfg =
+        r#"{"input_format": {"kind": "chat_template", "template": "user : {prompt} assistant :"}}"#;
     let d = dir_with(&shipped, &fixture("length.onnx"), Some(cfg));
     let m = OnnxRewardModel::load(d.path()).unwrap();
-    assert_eq!(m.config().input_format, InputFormat::ChatTemplate { template: "user : {prompt} assistant :".into() });
+    assert_eq!(
+        m.config().input_format,
+        InputFormat::ChatTemplate {
+            template: "user : {prompt} assistant :".into()
+        }
+    );
     let plain = dir_with(&shipped, &fixture("length.onnx"), None);
     let p = OnnxRewardModel::load(plain.path()).unwrap();
     let a = m.score_batch(&[RewardInput::new("hello", "hi")]).unwrap()[0];
     let b = p.score_batch(&[RewardInput::new("hello", "hi")]).unwrap()[0];
     assert_eq!(a - b, 4.0); // "user", ":", "assistant", ":"
-    let no_placeholder = r#"{"input_format": {"kind": "chat_template", "template": "no placeholder"}}"#;
+    let no_placeholder =
+        r#"{"input_format": {"kind": "chat_template", "template": "no placeholder"}}"#;
     let d = dir_with(&shipped, &fixture("length.onnx"), Some(no_placeholder));
-    assert!(matches!(OnnxRewardModel::load(d.path()), Err(LoadError::Config { .. })));
+    assert!(matches!(
+        OnnxRewardModel::load(d.path()),
+        Err(LoadError::Config { .. })
+    ));
 }
 
 #[test]
 fn invalid_utf8_is_rejected_before_tokenization() {
     let e = decode_text("completion", b"ok \xff\xfe").unwrap_err();
-    assert!(e.to_string().contains("completion is not valid UTF-8 (at byte 3)"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("completion is not valid UTF-8 (at byte 3)"),
+        "{e}"
+    );
     assert_eq!(decode_text("prompt", "héllo".as_bytes()).unwrap(), "héllo");
 }
 
 #[test]
 fn cuda_request_without_cuda_is_an_error() {
     let Some(shipped) = model_dir() else { return };
-    let opts = LoadOptions { device: Device::Cuda { device_id: 0 }, ..LoadOptions::default() };
-    // Without the feature (or without a GPU library) this must fail loudly, never fall back to CPU.
-    if let Ok(m) = OnnxRewardModel::load_with(&shipped, &opts) {
-        // Only possible on a machine with the GPU library installed and a working GPU.
-        assert!(cfg!(feature = "cuda"), "loaded {} on CUDA without the cuda feature", m.name());
+    let opts = LoadOptions {
+        device: Device::Cuda { device_id: 0 },
+        ..LoadOptions::default()
+    };
+    let r = OnnxRewardModel::load_with(&shipped, &opts);
+    // Without the feature this must fail loudly, never fall back to the CPU. With it, loading
+    // succeeds only where the GPU library and a GPU are present.
+    #[cfg(not(feature = "cuda"))]
+    assert!(matches!(r, Err(LoadError::Cuda { .. })), "{r:?}");
+    #[cfg(feature = "cuda")]
+    if let Err(e) = r {
+        assert!(
+            matches!(e, LoadError::Cuda { .. } | LoadError::RuntimeMissing { .. }),
+            "{e}"
+        );
     }
 }

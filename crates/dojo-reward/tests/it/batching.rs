@@ -21,7 +21,10 @@ impl RewardModel for Recorder {
         "recorder"
     }
     fn score_batch(&self, batch: &[RewardInput<'_>]) -> Result<Vec<f32>, RewardError> {
-        self.batches.lock().unwrap().push(batch.iter().map(|i| i.completion.len()).collect());
+        self.batches
+            .lock()
+            .unwrap()
+            .push(batch.iter().map(|i| i.completion.len()).collect());
         if !self.delay.is_zero() {
             std::thread::park_timeout(self.delay);
         }
@@ -35,12 +38,19 @@ impl RewardModel for Recorder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_are_batched_and_answered_in_order() {
     let rec = Arc::new(Recorder::default());
-    let cfg = BatcherConfig { max_batch: 16, max_wait: Duration::from_millis(50), run_batch: 4, queue: 64 };
+    let cfg = BatcherConfig {
+        max_batch: 16,
+        max_wait: Duration::from_millis(50),
+        run_batch: 4,
+        queue: 64,
+    };
     let b = Arc::new(Batcher::new(rec.clone(), cfg).unwrap());
     let mut tasks = Vec::new();
     for i in 0..16 {
         let b = b.clone();
-        tasks.push(tokio::spawn(async move { b.score("q", "x".repeat(i)).await }));
+        tasks.push(tokio::spawn(
+            async move { b.score("q", "x".repeat(i)).await },
+        ));
     }
     for (i, t) in tasks.into_iter().enumerate() {
         assert_eq!(t.await.unwrap().unwrap(), i as f32);
@@ -49,15 +59,27 @@ async fn concurrent_callers_are_batched_and_answered_in_order() {
     assert!(batches.iter().all(|b| b.len() <= 4), "{batches:?}");
     // Gathered: far fewer model calls than requests, and each chunk is sorted by length.
     assert!(batches.len() < 16, "{batches:?}");
-    assert!(batches.iter().all(|b| b.windows(2).all(|w| w[0] <= w[1])), "{batches:?}");
+    assert!(
+        batches.iter().all(|b| b.windows(2).all(|w| w[0] <= w[1])),
+        "{batches:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_bad_item_fails_only_its_caller() {
     let rec = Arc::new(Recorder::default());
-    let cfg = BatcherConfig { max_batch: 8, max_wait: Duration::from_millis(50), run_batch: 8, queue: 8 };
+    let cfg = BatcherConfig {
+        max_batch: 8,
+        max_wait: Duration::from_millis(50),
+        run_batch: 8,
+        queue: 8,
+    };
     let b = Arc::new(Batcher::new(rec, cfg).unwrap());
-    let (x, y, z) = tokio::join!(b.score("q", "aa"), b.score("boom", "bbb"), b.score("q", "c"));
+    let (x, y, z) = tokio::join!(
+        b.score("q", "aa"),
+        b.score("boom", "bbb"),
+        b.score("q", "c")
+    );
     assert_eq!(x.unwrap(), 2.0);
     assert!(matches!(y, Err(RewardError::InvalidInput(_))));
     assert_eq!(z.unwrap(), 1.0);
@@ -65,8 +87,16 @@ async fn one_bad_item_fails_only_its_caller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_pushes_back() {
-    let rec = Arc::new(Recorder { delay: Duration::from_millis(300), ..Recorder::default() });
-    let cfg = BatcherConfig { max_batch: 1, max_wait: Duration::ZERO, run_batch: 1, queue: 1 };
+    let rec = Arc::new(Recorder {
+        delay: Duration::from_millis(300),
+        ..Recorder::default()
+    });
+    let cfg = BatcherConfig {
+        max_batch: 1,
+        max_wait: Duration::ZERO,
+        run_batch: 1,
+        queue: 1,
+    };
     let b = Arc::new(Batcher::new(rec, cfg).unwrap());
     // One request occupies the worker, one fills the queue; the next try_score is refused.
     let b1 = b.clone();
@@ -76,7 +106,10 @@ async fn full_queue_pushes_back() {
     let second = tokio::spawn(async move { b2.score("q", "bb").await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     let refused = b.try_score("q", "ccc").await;
-    assert!(matches!(refused, Err(RewardError::Unavailable(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(RewardError::Unavailable(_))),
+        "{refused:?}"
+    );
     assert_eq!(first.await.unwrap().unwrap(), 1.0);
     assert_eq!(second.await.unwrap().unwrap(), 2.0);
     // Once drained, requests are accepted again.
@@ -85,20 +118,51 @@ async fn full_queue_pushes_back() {
 
 #[test]
 fn shutdown_finishes_and_refuses() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let b = Batcher::new(Arc::new(Recorder::default()), BatcherConfig::default()).unwrap();
     assert_eq!(rt.block_on(b.score("q", "abc")).unwrap(), 3.0);
     b.shutdown();
-    assert!(Batcher::new(Arc::new(Recorder::default()), BatcherConfig { max_batch: 0, ..BatcherConfig::default() }).is_err());
+    assert!(
+        Batcher::new(
+            Arc::new(Recorder::default()),
+            BatcherConfig {
+                max_batch: 0,
+                ..BatcherConfig::default()
+            }
+        )
+        .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_model_through_the_batcher_matches_direct_scoring() {
     let Some(m) = model() else { return };
-    let texts = ["Paris is the capital of France.", "", "Lyon.", "The capital of France is Paris, a city on the Seine."];
-    let direct: Vec<f32> =
-        texts.iter().map(|t| m.score_batch(&[RewardInput::new("What is the capital of France?", t)]).unwrap()[0]).collect();
-    let b = Arc::new(Batcher::new(m, BatcherConfig { max_wait: Duration::from_millis(20), ..BatcherConfig::default() }).unwrap());
+    let texts = [
+        "Paris is the capital of France.",
+        "",
+        "Lyon.",
+        "The capital of France is Paris, a city on the Seine.",
+    ];
+    let direct: Vec<f32> = texts
+        .iter()
+        .map(|t| {
+            m.score_batch(&[RewardInput::new("What is the capital of France?", t)])
+                .unwrap()[0]
+        })
+        .collect();
+    let b = Arc::new(
+        Batcher::new(
+            m,
+            BatcherConfig {
+                max_wait: Duration::from_millis(20),
+                ..BatcherConfig::default()
+            },
+        )
+        .unwrap(),
+    );
     let futs: Vec<_> = texts
         .iter()
         .map(|t| {

@@ -14,7 +14,10 @@ fn python() -> Option<String> {
     match std::env::var("DOJO_REWARD_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => {
-            assert!(std::env::var_os("DOJO_CI").is_none(), "DOJO_CI=1 but DOJO_REWARD_PYTHON is unset: run `cargo xtask setup`");
+            assert!(
+                std::env::var_os("DOJO_CI").is_none(),
+                "DOJO_CI=1 but DOJO_REWARD_PYTHON is unset: run `cargo xtask setup`"
+            );
             eprintln!("skipping: DOJO_REWARD_PYTHON unset (run `cargo xtask setup`)");
             None
         }
@@ -22,11 +25,31 @@ fn python() -> Option<String> {
 }
 
 fn as_i64_rows(v: &serde_json::Value) -> Vec<Vec<i64>> {
-    v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+                .collect()
+        })
+        .collect()
 }
 
 fn as_f64_rows(v: &serde_json::Value) -> Vec<Vec<f64>> {
-    v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
 }
 
 #[test]
@@ -35,10 +58,19 @@ fn rust_equals_python_onnxruntime() {
     let Some(py) = python() else { return };
     let long = "the quick brown fox jumps over the lazy dog ".repeat(80);
     let pairs: Vec<(&str, &str)> = vec![
-        ("What is the capital of France?", "Paris is the capital of France."),
-        ("Explain recursion.", "Recursion is when a function calls itself on a smaller input until a base case."),
+        (
+            "What is the capital of France?",
+            "Paris is the capital of France.",
+        ),
+        (
+            "Explain recursion.",
+            "Recursion is when a function calls itself on a smaller input until a base case.",
+        ),
         ("", ""),
-        ("Écris un haïku sur l'automne.", "Feuilles rousses — le vent 🍂 emporte l'été."),
+        (
+            "Écris un haïku sur l'automne.",
+            "Feuilles rousses — le vent 🍂 emporte l'été.",
+        ),
         (&long, "Short answer."),
         ("Summarise this.", &long),
     ];
@@ -48,9 +80,18 @@ fn rust_equals_python_onnxruntime() {
         "pairs": pairs.iter().map(|(p, c)| [p, c]).collect::<Vec<_>>(),
     });
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/reference.py");
-    let mut child =
-        Command::new(&py).arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawning python");
-    child.stdin.take().unwrap().write_all(req.to_string().as_bytes()).unwrap();
+    let mut child = Command::new(&py)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawning python");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(req.to_string().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "reference.py failed");
     let py_out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -60,15 +101,39 @@ fn rust_equals_python_onnxruntime() {
     let py_ids = as_i64_rows(&py_out["input_ids"]);
     let rust_ids: Vec<Vec<i64>> = enc.input_ids.chunks(enc.seq).map(<[i64]>::to_vec).collect();
     assert_eq!(rust_ids, py_ids, "token ids differ");
-    assert_eq!(enc.attention_mask.chunks(enc.seq).map(<[i64]>::to_vec).collect::<Vec<_>>(), as_i64_rows(&py_out["attention_mask"]));
-    assert_eq!(enc.token_type_ids.chunks(enc.seq).map(<[i64]>::to_vec).collect::<Vec<_>>(), as_i64_rows(&py_out["token_type_ids"]));
-    assert_eq!(enc.seq, m.config().max_length, "the long inputs are truncated to max_length");
+    assert_eq!(
+        enc.attention_mask
+            .chunks(enc.seq)
+            .map(<[i64]>::to_vec)
+            .collect::<Vec<_>>(),
+        as_i64_rows(&py_out["attention_mask"])
+    );
+    assert_eq!(
+        enc.token_type_ids
+            .chunks(enc.seq)
+            .map(<[i64]>::to_vec)
+            .collect::<Vec<_>>(),
+        as_i64_rows(&py_out["token_type_ids"])
+    );
+    assert_eq!(
+        enc.seq,
+        m.config().max_length,
+        "the long inputs are truncated to max_length"
+    );
 
     let (scores, emb) = m.score_and_embed(&inputs).unwrap();
-    let py_logits: Vec<f64> = py_out["logits"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let py_logits: Vec<f64> = py_out["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     assert_eq!(scores.len(), py_logits.len());
     for (i, (r, p)) in scores.iter().zip(&py_logits).enumerate() {
-        assert!((f64::from(*r) - p).abs() <= TOL, "logit {i}: rust {r} python {p}");
+        assert!(
+            (f64::from(*r) - p).abs() <= TOL,
+            "logit {i}: rust {r} python {p}"
+        );
     }
     let py_emb = as_f64_rows(&py_out["embedding"]);
     assert_eq!(emb.len(), py_emb.len());
