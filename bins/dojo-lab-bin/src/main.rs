@@ -10,7 +10,11 @@ use dojo_lab::{ModelFactory, RunOptions};
 use dojo_types::ports::RewardModel;
 
 #[derive(Parser, Debug)]
-#[command(name = "dojo-lab", version, about = "Reward-model experiments and validator network analysis")]
+#[command(
+    name = "dojo-lab",
+    version,
+    about = "Reward-model experiments and validator network analysis"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,7 +62,8 @@ impl ModelFactory for Factory {
     }
 
     fn load_onnx(&self, dir: &Path) -> Result<Arc<dyn RewardModel>, String> {
-        let model = dojo_reward::OnnxRewardModel::load(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let model = dojo_reward::OnnxRewardModel::load(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(Arc::new(model))
     }
 }
@@ -82,8 +87,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { config, out, cache_dir, no_progress, shipped_dir } => {
-            let factory = Factory { shipped: shipped_dir.or_else(dojo_reward::shipped_model_dir) };
+        Command::Run {
+            config,
+            out,
+            cache_dir,
+            no_progress,
+            shipped_dir,
+        } => {
+            let factory = Factory {
+                shipped: shipped_dir.or_else(dojo_reward::shipped_model_dir),
+            };
             let opts = RunOptions {
                 cache_dir: cache_dir.unwrap_or_else(|| out.join("cache")),
                 out_dir: out,
@@ -92,7 +105,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let summary = dojo_lab::run(&config, &factory, &opts)
                 .with_context(|| format!("running {}", config.display()))?;
             for s in &summary.steps {
-                eprintln!("{:>10} {:<8} {:<10} {:.2}s", s.id, s.kind.to_string(), s.status, s.seconds);
+                eprintln!(
+                    "{:<20} {:<9} {:<11} {:.2}s",
+                    s.id,
+                    s.kind.to_string(),
+                    s.status,
+                    s.seconds
+                );
             }
             for sec in &summary.sections {
                 for note in &sec.notes {
@@ -102,9 +121,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("report: {}", summary.run_dir.join("report.html").display());
             Ok(())
         }
-        Command::Check { config, shipped_dir } => {
-            let factory = Factory { shipped: shipped_dir.or_else(dojo_reward::shipped_model_dir) };
-            let (plan, _) = dojo_lab::prepare(&config, &factory).with_context(|| format!("checking {}", config.display()))?;
+        Command::Check {
+            config,
+            shipped_dir,
+        } => {
+            let factory = Factory {
+                shipped: shipped_dir.or_else(dojo_reward::shipped_model_dir),
+            };
+            let (plan, _) = dojo_lab::prepare(&config, &factory)
+                .with_context(|| format!("checking {}", config.display()))?;
             eprintln!("{}: ok, {} steps", config.display(), plan.order.len());
             Ok(())
         }

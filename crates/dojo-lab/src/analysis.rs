@@ -25,56 +25,112 @@ fn build_frame(step: &AnalysisStep, queries: &[(&str, &QueryResult)]) -> Frame {
     let mut rows = 0;
     let mut pairs = false;
     let shared: Vec<String> = {
-        let mut it = queries.iter().map(|(_, q)| q.columns.keys().cloned().collect::<Vec<_>>());
+        let mut it = queries
+            .iter()
+            .map(|(_, q)| q.columns.keys().cloned().collect::<Vec<_>>());
         let first = it.next().unwrap_or_default();
-        it.fold(first, |acc, ks| acc.into_iter().filter(|k| ks.contains(k)).collect())
+        it.fold(first, |acc, ks| {
+            acc.into_iter().filter(|k| ks.contains(k)).collect()
+        })
     };
     for (_, q) in queries {
         pairs = q.pairs;
         rows += q.len();
         for k in &shared {
-            columns.entry(k.clone()).or_default().extend(q.columns[k].iter().copied());
+            columns
+                .entry(k.clone())
+                .or_default()
+                .extend(q.columns[k].iter().copied());
         }
         for f in &step.features {
             let vals: Vec<f64> = match f {
                 Feature::QuestionLength => q.prompts.iter().map(|p| text::char_len(p)).collect(),
-                Feature::NumWords => q.prompts.iter().map(|p| text::words(p).len() as f64).collect(),
-                Feature::AvgWordLength => q.prompts.iter().map(|p| text::avg_word_length(p)).collect(),
-                Feature::MedianWordLength => q.prompts.iter().map(|p| text::median_word_length(p)).collect(),
-                Feature::CompletionLength => q.completions.iter().map(|c| text::char_len(c)).collect(),
-                Feature::CompletionWords => q.completions.iter().map(|c| text::words(c).len() as f64).collect(),
+                Feature::NumWords => q
+                    .prompts
+                    .iter()
+                    .map(|p| text::words(p).len() as f64)
+                    .collect(),
+                Feature::AvgWordLength => {
+                    q.prompts.iter().map(|p| text::avg_word_length(p)).collect()
+                }
+                Feature::MedianWordLength => q
+                    .prompts
+                    .iter()
+                    .map(|p| text::median_word_length(p))
+                    .collect(),
+                Feature::CompletionLength => {
+                    q.completions.iter().map(|c| text::char_len(c)).collect()
+                }
+                Feature::CompletionWords => q
+                    .completions
+                    .iter()
+                    .map(|c| text::words(c).len() as f64)
+                    .collect(),
                 Feature::Embedding => {
-                    embeddings.extend(q.completions.iter().map(|c| text::hashed_embedding(c, step.embedding_dim.value)));
+                    embeddings.extend(
+                        q.completions
+                            .iter()
+                            .map(|c| text::hashed_embedding(c, step.embedding_dim.value)),
+                    );
                     continue;
                 }
             };
             columns.entry(f.name().to_owned()).or_default().extend(vals);
         }
     }
-    Frame { columns, embeddings, pairs, rows }
+    Frame {
+        columns,
+        embeddings,
+        pairs,
+        rows,
+    }
 }
 
 /// Runs the `features`/`predict`/`plot` part of an analysis step.
-pub(crate) fn run(step: &AnalysisStep, queries: &[(&str, &QueryResult)]) -> Result<Section, LabError> {
+pub(crate) fn run(
+    step: &AnalysisStep,
+    queries: &[(&str, &QueryResult)],
+) -> Result<Section, LabError> {
     let id = &step.id.value;
     let frame = build_frame(step, queries);
     let mut s = Section::new(id, format!("Analysis `{id}`"));
     s.metric("rows", Some(frame.rows as f64));
     if frame.pairs {
-        s.metric("pair_accuracy", frame.columns.get("correct").and_then(|c| stats::mean(c)));
-        s.metric("mean_margin", frame.columns.get("margins").and_then(|c| stats::mean(c)));
-        s.metric("mean_loss", frame.columns.get("loss").and_then(|c| stats::mean(c)));
+        s.metric(
+            "pair_accuracy",
+            frame.columns.get("correct").and_then(|c| stats::mean(c)),
+        );
+        s.metric(
+            "mean_margin",
+            frame.columns.get("margins").and_then(|c| stats::mean(c)),
+        );
+        s.metric(
+            "mean_loss",
+            frame.columns.get("loss").and_then(|c| stats::mean(c)),
+        );
     }
-    let scalar_features: Vec<&str> =
-        step.features.iter().filter(|f| **f != Feature::Embedding).map(|f| f.name()).collect();
-    let targets: Vec<&str> = ["chosen_end_scores", "rejected_end_scores", "margins", "loss", "scores"]
-        .into_iter()
-        .filter(|t| frame.columns.contains_key(*t))
+    let scalar_features: Vec<&str> = step
+        .features
+        .iter()
+        .filter(|f| **f != Feature::Embedding)
+        .map(|f| f.name())
         .collect();
+    let targets: Vec<&str> = [
+        "chosen_end_scores",
+        "rejected_end_scores",
+        "margins",
+        "loss",
+        "scores",
+    ]
+    .into_iter()
+    .filter(|t| frame.columns.contains_key(*t))
+    .collect();
     if !scalar_features.is_empty() && !targets.is_empty() {
         let mut t = Table {
             title: "Correlation of features with model outputs (Pearson r / Spearman ρ)".to_owned(),
-            columns: std::iter::once("feature".to_owned()).chain(targets.iter().map(|t| (*t).to_owned())).collect(),
+            columns: std::iter::once("feature".to_owned())
+                .chain(targets.iter().map(|t| (*t).to_owned()))
+                .collect(),
             rows: Vec::new(),
         };
         for f in &scalar_features {
@@ -82,7 +138,11 @@ pub(crate) fn run(step: &AnalysisStep, queries: &[(&str, &QueryResult)]) -> Resu
             let mut row = vec![(*f).to_owned()];
             for tg in &targets {
                 let y = &frame.columns[*tg];
-                row.push(format!("{} / {}", fmt_opt(stats::pearson(x, y)), fmt_opt(stats::spearman(x, y))));
+                row.push(format!(
+                    "{} / {}",
+                    fmt_opt(stats::pearson(x, y)),
+                    fmt_opt(stats::spearman(x, y))
+                ));
                 s.metric(format!("corr.{f}.{tg}.spearman"), stats::spearman(x, y));
             }
             t.rows.push(row);
@@ -92,9 +152,19 @@ pub(crate) fn run(step: &AnalysisStep, queries: &[(&str, &QueryResult)]) -> Resu
     if !step.predict.is_empty() {
         let mut t = Table {
             title: "Gradient-boosted regression (forust-ml), held-out split".to_owned(),
-            columns: ["target", "inputs", "train rows", "test rows", "features", "trees", "train R²", "test R²", "test MAE"]
-                .map(str::to_owned)
-                .to_vec(),
+            columns: [
+                "target",
+                "inputs",
+                "train rows",
+                "test rows",
+                "features",
+                "trees",
+                "train R²",
+                "test R²",
+                "test MAE",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             rows: Vec::new(),
         };
         for (target, p) in &step.predict {
@@ -112,11 +182,14 @@ pub(crate) fn run(step: &AnalysisStep, queries: &[(&str, &QueryResult)]) -> Resu
                 }
             }
             let est = &step.estimators[&p.estimator.value];
-            let fit = estimate::fit(&x, y, &est.args.value, p.test_fraction).map_err(|message| LabError::Estimator {
-                step: id.clone(),
-                target: target.clone(),
-                message,
-            })?;
+            let fit =
+                estimate::fit(&x, y, &est.args.value, p.test_fraction).map_err(|message| {
+                    LabError::Estimator {
+                        step: id.clone(),
+                        target: target.clone(),
+                        message,
+                    }
+                })?;
             s.metric(format!("predict.{target}.test_r2"), fit.test_r2);
             s.metric(format!("predict.{target}.train_r2"), fit.train_r2);
             s.metric(format!("predict.{target}.test_mae"), fit.test_mae);
@@ -133,7 +206,10 @@ pub(crate) fn run(step: &AnalysisStep, queries: &[(&str, &QueryResult)]) -> Resu
             ]);
             s.plots.push(Plot::Scatter {
                 name: format!("predict_{target}"),
-                title: format!("{target}: held-out prediction (R² = {})", fmt_opt(fit.test_r2)),
+                title: format!(
+                    "{target}: held-out prediction (R² = {})",
+                    fmt_opt(fit.test_r2)
+                ),
                 x_label: target.clone(),
                 y_label: format!("predicted {target}"),
                 points: fit.test_points,
@@ -152,7 +228,10 @@ pub(crate) fn run(step: &AnalysisStep, queries: &[(&str, &QueryResult)]) -> Resu
                 let x = &frame.columns[xname.as_str()];
                 s.plots.push(Plot::Scatter {
                     name: format!("{xname}_vs_{target}"),
-                    title: format!("{xname} vs {target} (Spearman ρ = {})", fmt_opt(stats::spearman(x, y))),
+                    title: format!(
+                        "{xname} vs {target} (Spearman ρ = {})",
+                        fmt_opt(stats::spearman(x, y))
+                    ),
                     x_label: xname.clone(),
                     y_label: target.clone(),
                     points: x.iter().copied().zip(y.iter().copied()).collect(),

@@ -37,18 +37,29 @@ pub struct Cache {
 impl Cache {
     /// Opens (creating) a cache directory.
     pub fn open(dir: &Path) -> Result<Self, LabError> {
-        std::fs::create_dir_all(dir).map_err(|e| LabError::io("creating cache directory", dir, e))?;
-        Ok(Self { dir: dir.to_owned() })
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LabError::io("creating cache directory", dir, e))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+        })
     }
 
     /// Path of the artifact of step `id` with `key`.
     pub fn entry(&self, id: &str, key: &str) -> PathBuf {
-        self.dir.join(format!("{}-{}.json", sanitize(id), &key[..key.len().min(24)]))
+        self.dir.join(format!(
+            "{}-{}.json",
+            sanitize(id),
+            &key[..key.len().min(24)]
+        ))
     }
 
     /// Path of the partial (checkpoint) file of a step.
     pub fn partial(&self, id: &str, key: &str) -> PathBuf {
-        self.dir.join(format!("{}-{}.partial.jsonl", sanitize(id), &key[..key.len().min(24)]))
+        self.dir.join(format!(
+            "{}-{}.partial.jsonl",
+            sanitize(id),
+            &key[..key.len().min(24)]
+        ))
     }
 
     /// Loads an artifact; `Ok(None)` when absent. A corrupt entry is reported and treated as
@@ -70,8 +81,10 @@ impl Cache {
 
     /// Stores an artifact atomically (write to a temporary file, then rename).
     pub fn store<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), LabError> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| LabError::Cache { path: path.to_owned(), message: e.to_string() })?;
+        let bytes = serde_json::to_vec(value).map_err(|e| LabError::Cache {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, bytes).map_err(|e| LabError::io("writing cache entry", &tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| LabError::io("renaming cache entry", path, e))
@@ -79,5 +92,13 @@ impl Cache {
 }
 
 fn sanitize(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

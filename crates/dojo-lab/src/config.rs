@@ -40,7 +40,10 @@ impl<T: fmt::Debug> fmt::Debug for Located<T> {
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
-        Ok(Self { value: s.value, line: s.referenced.line() })
+        Ok(Self {
+            value: s.value,
+            line: s.referenced.line(),
+        })
     }
 }
 
@@ -209,7 +212,12 @@ fn default_prompt_col() -> String {
 
 impl Default for Schema {
     fn default() -> Self {
-        Self { prompt: default_prompt_col(), chosen: None, rejected: None, completions: None }
+        Self {
+            prompt: default_prompt_col(),
+            chosen: None,
+            rejected: None,
+            completions: None,
+        }
     }
 }
 
@@ -238,10 +246,13 @@ impl Schema {
     /// Resolves defaults; `Err` names the inconsistency.
     pub fn columns(&self) -> Result<Columns, String> {
         match (&self.chosen, &self.rejected, &self.completions) {
-            (None, None, Some(c)) => {
-                Ok(Columns::Completions { prompt: self.prompt.clone(), completions: c.clone() })
+            (None, None, Some(c)) => Ok(Columns::Completions {
+                prompt: self.prompt.clone(),
+                completions: c.clone(),
+            }),
+            (_, _, Some(_)) => {
+                Err("`completions` cannot be combined with `chosen`/`rejected`".to_owned())
             }
-            (_, _, Some(_)) => Err("`completions` cannot be combined with `chosen`/`rejected`".to_owned()),
             (Some(_), None, None) | (None, Some(_), None) => {
                 Err("`chosen` and `rejected` must be given together".to_owned())
             }
@@ -310,7 +321,9 @@ impl DataStep {
         match self.path.value.extension().and_then(|e| e.to_str()) {
             Some("jsonl" | "ndjson") => Ok(DataFormat::Jsonl),
             Some("csv") => Ok(DataFormat::Csv),
-            Some("parquet") => Err("Parquet is not supported by this build; convert to JSONL or CSV".to_owned()),
+            Some("parquet") => {
+                Err("Parquet is not supported by this build; convert to JSONL or CSV".to_owned())
+            }
             other => Err(format!(
                 "cannot infer the format from extension {:?}; set `format: jsonl|csv|events`",
                 other.unwrap_or("")
@@ -432,7 +445,10 @@ impl Feature {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum EstimatorName {
     /// Gradient-boosted regression trees (forust-ml), parameters as scikit-learn's.
-    #[serde(rename = "gradient_boosting_regressor", alias = "GradientBoostingRegressor")]
+    #[serde(
+        rename = "gradient_boosting_regressor",
+        alias = "GradientBoostingRegressor"
+    )]
     GradientBoostingRegressor,
 }
 
@@ -511,7 +527,10 @@ impl GbrArgs {
             return Err("`n_estimators` must be at least 1".to_owned());
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(format!("`learning_rate` must be > 0, got {}", self.learning_rate));
+            return Err(format!(
+                "`learning_rate` must be > 0, got {}",
+                self.learning_rate
+            ));
         }
         if self.max_depth == 0 {
             return Err("`max_depth` must be at least 1".to_owned());
@@ -520,10 +539,16 @@ impl GbrArgs {
             return Err("`min_samples_leaf` must be at least 1".to_owned());
         }
         if !(self.subsample > 0.0 && self.subsample <= 1.0) {
-            return Err(format!("`subsample` must be in (0, 1], got {}", self.subsample));
+            return Err(format!(
+                "`subsample` must be in (0, 1], got {}",
+                self.subsample
+            ));
         }
         if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
-            return Err(format!("`validation_fraction` must be in (0, 1), got {}", self.validation_fraction));
+            return Err(format!(
+                "`validation_fraction` must be in (0, 1), got {}",
+                self.validation_fraction
+            ));
         }
         if self.n_iter_no_change == Some(0) {
             return Err("`n_iter_no_change` must be at least 1".to_owned());
@@ -633,7 +658,12 @@ fn default_bucket() -> f64 {
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        Self { top: default_top(), top_completions: 1, min_similarity: 1.0, time_bucket_s: default_bucket() }
+        Self {
+            top: default_top(),
+            top_completions: 1,
+            min_similarity: 1.0,
+            time_bucket_s: default_bucket(),
+        }
     }
 }
 
@@ -675,7 +705,9 @@ pub struct AnalysisStep {
 impl ExperimentConfig {
     /// Parses YAML text; `origin` names the file in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, LabError> {
-        serde_saphyr::from_str(text)
-            .map_err(|e| LabError::Parse { file: origin.to_owned(), message: e.to_string() })
+        serde_saphyr::from_str(text).map_err(|e| LabError::Parse {
+            file: origin.to_owned(),
+            message: e.to_string(),
+        })
     }
 }

@@ -79,11 +79,12 @@ pub fn read_header(path: &Path, format: DataFormat) -> Result<Vec<String>, LabEr
                 if line.trim().is_empty() {
                     continue;
                 }
-                let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| LabError::Data {
-                    path: path.to_owned(),
-                    line: n as u64 + 1,
-                    message: format!("not JSON: {e}"),
-                })?;
+                let v: serde_json::Value =
+                    serde_json::from_str(&line).map_err(|e| LabError::Data {
+                        path: path.to_owned(),
+                        line: n as u64 + 1,
+                        message: format!("not JSON: {e}"),
+                    })?;
                 let serde_json::Value::Object(map) = v else {
                     return Err(LabError::Data {
                         path: path.to_owned(),
@@ -93,14 +94,22 @@ pub fn read_header(path: &Path, format: DataFormat) -> Result<Vec<String>, LabEr
                 };
                 return Ok(map.keys().cloned().collect());
             }
-            Err(LabError::Data { path: path.to_owned(), line: 0, message: "file has no records".to_owned() })
+            Err(LabError::Data {
+                path: path.to_owned(),
+                line: 0,
+                message: "file has no records".to_owned(),
+            })
         }
     }
 }
 
 fn csv_err(path: &Path, e: &csv::Error) -> LabError {
     let line = e.position().map_or(0, csv::Position::line);
-    LabError::Data { path: path.to_owned(), line, message: e.to_string() }
+    LabError::Data {
+        path: path.to_owned(),
+        line,
+        message: e.to_string(),
+    }
 }
 
 /// Reads and samples a data file.
@@ -113,13 +122,21 @@ pub fn load(
     let ds = match (format, columns) {
         (DataFormat::Events, _) => Dataset::Events(crate::network::read_events(path)?),
         (_, None) => {
-            return Err(LabError::Data { path: path.to_owned(), line: 0, message: "no column mapping".to_owned() });
+            return Err(LabError::Data {
+                path: path.to_owned(),
+                line: 0,
+                message: "no column mapping".to_owned(),
+            });
         }
         (DataFormat::Jsonl, Some(cols)) => load_jsonl(path, cols)?,
         (DataFormat::Csv, Some(cols)) => load_csv(path, cols)?,
     };
     if ds.is_empty() {
-        return Err(LabError::Data { path: path.to_owned(), line: 0, message: "no records".to_owned() });
+        return Err(LabError::Data {
+            path: path.to_owned(),
+            line: 0,
+            message: "no records".to_owned(),
+        });
     }
     Ok(match sample_cfg {
         None => ds,
@@ -127,7 +144,12 @@ pub fn load(
     })
 }
 
-fn field_str(path: &Path, line: u64, obj: &serde_json::Map<String, serde_json::Value>, col: &str) -> Result<String, LabError> {
+fn field_str(
+    path: &Path,
+    line: u64,
+    obj: &serde_json::Map<String, serde_json::Value>,
+    col: &str,
+) -> Result<String, LabError> {
     match obj.get(col) {
         Some(serde_json::Value::String(s)) => Ok(s.clone()),
         Some(other) => Err(LabError::Data {
@@ -135,7 +157,11 @@ fn field_str(path: &Path, line: u64, obj: &serde_json::Map<String, serde_json::V
             line,
             message: format!("column `{col}` must be a string, got {}", type_name(other)),
         }),
-        None => Err(LabError::Data { path: path.to_owned(), line, message: format!("column `{col}` is missing") }),
+        None => Err(LabError::Data {
+            path: path.to_owned(),
+            line,
+            message: format!("column `{col}` is missing"),
+        }),
     }
 }
 
@@ -174,16 +200,27 @@ fn load_jsonl(path: &Path, cols: &Columns) -> Result<Dataset, LabError> {
             });
         };
         match cols {
-            Columns::Pairs { prompt, chosen, rejected } => pairs.push(PairRow {
+            Columns::Pairs {
+                prompt,
+                chosen,
+                rejected,
+            } => pairs.push(PairRow {
                 prompt: field_str(path, line_no, &obj, prompt)?,
                 chosen: field_str(path, line_no, &obj, chosen)?,
                 rejected: field_str(path, line_no, &obj, rejected)?,
             }),
-            Columns::Completions { prompt, completions } => {
+            Columns::Completions {
+                prompt,
+                completions,
+            } => {
                 let p = field_str(path, line_no, &obj, prompt)?;
                 match obj.get(completions) {
                     Some(serde_json::Value::String(s)) => {
-                        comps.push(CompletionRow { group: row, prompt: p, completion: s.clone() });
+                        comps.push(CompletionRow {
+                            group: row,
+                            prompt: p,
+                            completion: s.clone(),
+                        });
                     }
                     Some(serde_json::Value::Array(items)) => {
                         for item in items {
@@ -191,17 +228,27 @@ fn load_jsonl(path: &Path, cols: &Columns) -> Result<Dataset, LabError> {
                                 return Err(LabError::Data {
                                     path: path.to_owned(),
                                     line: line_no,
-                                    message: format!("column `{completions}` must hold strings, found {}", type_name(item)),
+                                    message: format!(
+                                        "column `{completions}` must hold strings, found {}",
+                                        type_name(item)
+                                    ),
                                 });
                             };
-                            comps.push(CompletionRow { group: row, prompt: p.clone(), completion: s.clone() });
+                            comps.push(CompletionRow {
+                                group: row,
+                                prompt: p.clone(),
+                                completion: s.clone(),
+                            });
                         }
                     }
                     Some(other) => {
                         return Err(LabError::Data {
                             path: path.to_owned(),
                             line: line_no,
-                            message: format!("column `{completions}` must be a string or a list, got {}", type_name(other)),
+                            message: format!(
+                                "column `{completions}` must be a string or a list, got {}",
+                                type_name(other)
+                            ),
                         });
                     }
                     None => {
@@ -226,25 +273,39 @@ fn load_csv(path: &Path, cols: &Columns) -> Result<Dataset, LabError> {
     let mut r = csv::Reader::from_path(path).map_err(|e| csv_err(path, &e))?;
     let headers = r.headers().map_err(|e| csv_err(path, &e))?.clone();
     let idx = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| LabError::Data {
-            path: path.to_owned(),
-            line: 1,
-            message: format!("column `{name}` not in header"),
-        })
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| LabError::Data {
+                path: path.to_owned(),
+                line: 1,
+                message: format!("column `{name}` not in header"),
+            })
     };
     let mut pairs = Vec::new();
     let mut comps = Vec::new();
     match cols {
-        Columns::Pairs { prompt, chosen, rejected } => {
+        Columns::Pairs {
+            prompt,
+            chosen,
+            rejected,
+        } => {
             let (p, c, rj) = (idx(prompt)?, idx(chosen)?, idx(rejected)?);
             for rec in r.records() {
                 let rec = rec.map_err(|e| csv_err(path, &e))?;
                 let get = |i: usize| rec.get(i).unwrap_or_default().to_owned();
-                pairs.push(PairRow { prompt: get(p), chosen: get(c), rejected: get(rj) });
+                pairs.push(PairRow {
+                    prompt: get(p),
+                    chosen: get(c),
+                    rejected: get(rj),
+                });
             }
             Ok(Dataset::Pairs(pairs))
         }
-        Columns::Completions { prompt, completions } => {
+        Columns::Completions {
+            prompt,
+            completions,
+        } => {
             let (p, c) = (idx(prompt)?, idx(completions)?);
             for (row, rec) in r.records().enumerate() {
                 let rec = rec.map_err(|e| csv_err(path, &e))?;
@@ -294,8 +355,10 @@ fn apply_sample(ds: Dataset, s: &Sample) -> Dataset {
                 g.dedup();
                 g
             };
-            let keep: std::collections::BTreeSet<usize> =
-                sample_indices(groups.len(), s).into_iter().map(|i| groups[i]).collect();
+            let keep: std::collections::BTreeSet<usize> = sample_indices(groups.len(), s)
+                .into_iter()
+                .map(|i| groups[i])
+                .collect();
             Dataset::Completions(v.into_iter().filter(|r| keep.contains(&r.group)).collect())
         }
     }

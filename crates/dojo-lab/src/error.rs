@@ -99,13 +99,18 @@ pub enum LabError {
         /// Why.
         message: String,
     },
-    /// The optional Weights & Biases upload failed.
-    #[error("wandb upload: {0}")]
-    Wandb(String),
 }
 
 impl LabError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        LabError::Io { action, path: path.into(), source }
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        LabError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 }

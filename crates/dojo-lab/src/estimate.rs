@@ -1,8 +1,8 @@
 //! Gradient-boosted regression trees (forust-ml) with scikit-learn's `GradientBoostingRegressor`
 //! parameters, a seeded train/test split and held-out R².
 
-use forust_ml::objective::ObjectiveType;
 use forust_ml::metric::Metric;
+use forust_ml::objective::ObjectiveType;
 use forust_ml::sampler::SampleMethod;
 use forust_ml::{GradientBooster, Matrix};
 use rand::SeedableRng;
@@ -51,7 +51,12 @@ fn column_major(rows: &[Vec<f64>], pick: &[usize], cols: &[usize]) -> Vec<f64> {
 }
 
 /// Fits `y ~ x` on a seeded `1 - test_fraction` split and scores the rest.
-pub fn fit(x: &[Vec<f64>], y: &[f64], args: &GbrArgs, test_fraction: f64) -> Result<FitReport, String> {
+pub fn fit(
+    x: &[Vec<f64>],
+    y: &[f64],
+    args: &GbrArgs,
+    test_fraction: f64,
+) -> Result<FitReport, String> {
     let n = y.len();
     if n != x.len() {
         return Err(format!("{} feature rows for {} targets", x.len(), n));
@@ -68,7 +73,8 @@ pub fn fit(x: &[Vec<f64>], y: &[f64], args: &GbrArgs, test_fraction: f64) -> Res
     let (test, train) = order.split_at(n_test);
     let (fit_rows, val_rows): (Vec<usize>, Vec<usize>) = match args.n_iter_no_change {
         Some(_) => {
-            let n_val = ((train.len() as f64 * args.validation_fraction).round() as usize).clamp(1, train.len() - 1);
+            let n_val = ((train.len() as f64 * args.validation_fraction).round() as usize)
+                .clamp(1, train.len() - 1);
             (train[n_val..].to_vec(), train[..n_val].to_vec())
         }
         None => (train.to_vec(), Vec::new()),
@@ -93,7 +99,11 @@ pub fn fit(x: &[Vec<f64>], y: &[f64], args: &GbrArgs, test_fraction: f64) -> Res
         .set_max_depth(args.max_depth)
         .set_min_leaf_weight(args.min_samples_leaf as f32)
         .set_subsample(args.subsample)
-        .set_sample_method(if args.subsample < 1.0 { SampleMethod::Random } else { SampleMethod::None })
+        .set_sample_method(if args.subsample < 1.0 {
+            SampleMethod::Random
+        } else {
+            SampleMethod::None
+        })
         .set_seed(args.random_state)
         .set_initialize_base_score(true)
         .set_parallel(false);
@@ -105,11 +115,17 @@ pub fn fit(x: &[Vec<f64>], y: &[f64], args: &GbrArgs, test_fraction: f64) -> Res
         booster = booster
             .set_early_stopping_rounds(Some(rounds))
             .set_evaluation_metric(Some(Metric::RootMeanSquaredError));
-        Some(vec![(Matrix::new(&val_data, val_rows.len(), cols.len()), val_y.as_slice(), val_w.as_slice())])
+        Some(vec![(
+            Matrix::new(&val_data, val_rows.len(), cols.len()),
+            val_y.as_slice(),
+            val_w.as_slice(),
+        )])
     } else {
         None
     };
-    booster.fit_unweighted(&fit_m, &fit_y, eval).map_err(|e| e.to_string())?;
+    booster
+        .fit_unweighted(&fit_m, &fit_y, eval)
+        .map_err(|e| e.to_string())?;
     let predict = |rows: &[usize]| -> Vec<f64> {
         let d = column_major(x, rows, &cols);
         booster.predict(&Matrix::new(&d, rows.len(), cols.len()), false)

@@ -32,19 +32,31 @@ impl ModelFactory for BaselinesOnly {
         None
     }
     fn load_onnx(&self, dir: &Path) -> Result<Arc<dyn RewardModel>, String> {
-        Err(format!("this build has no ONNX runtime, cannot load {}", dir.display()))
+        Err(format!(
+            "this build has no ONNX runtime, cannot load {}",
+            dir.display()
+        ))
     }
 }
 
 /// Builds the model of a model step.
-pub(crate) fn build(step: &str, source: &ModelSource, factory: &dyn ModelFactory) -> Result<Arc<dyn RewardModel>, LabError> {
+pub(crate) fn build(
+    step: &str,
+    source: &ModelSource,
+    factory: &dyn ModelFactory,
+) -> Result<Arc<dyn RewardModel>, LabError> {
     Ok(match source {
         ModelSource::Constant(v) => Arc::new(baselines::Constant::new(*v)),
         ModelSource::Length => Arc::new(baselines::Length),
         ModelSource::Random(seed) => Arc::new(baselines::Random::new(*seed)),
-        ModelSource::Onnx(dir) => factory
-            .load_onnx(dir)
-            .map_err(|message| LabError::ModelLoad { step: step.to_owned(), message })?,
+        ModelSource::Onnx(dir) => {
+            factory
+                .load_onnx(dir)
+                .map_err(|message| LabError::ModelLoad {
+                    step: step.to_owned(),
+                    message,
+                })?
+        }
     })
 }
 
@@ -71,7 +83,9 @@ pub(crate) fn hash_path(path: &Path) -> Result<String, LabError> {
         h.update([0u8]);
         let mut f = std::fs::File::open(&full).map_err(|e| LabError::io("opening", &full, e))?;
         loop {
-            let n = f.read(&mut buf).map_err(|e| LabError::io("reading", &full, e))?;
+            let n = f
+                .read(&mut buf)
+                .map_err(|e| LabError::io("reading", &full, e))?;
             if n == 0 {
                 break;
             }
@@ -85,7 +99,11 @@ pub(crate) fn hash_path(path: &Path) -> Result<String, LabError> {
 fn collect_files(root: &Path, p: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), LabError> {
     let meta = std::fs::metadata(p).map_err(|e| LabError::io("reading metadata of", p, e))?;
     if meta.is_file() {
-        let rel = p.strip_prefix(root).unwrap_or(p).to_string_lossy().into_owned();
+        let rel = p
+            .strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned();
         out.push((rel, p.to_path_buf()));
     } else if meta.is_dir() {
         for entry in std::fs::read_dir(p).map_err(|e| LabError::io("listing", p, e))? {

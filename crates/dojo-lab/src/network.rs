@@ -62,8 +62,13 @@ pub fn read_events(path: &Path) -> Result<Vec<StepEvent>, LabError> {
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |m: String| LabError::Data { path: path.to_owned(), line: line_no, message: m };
-        let mut v: serde_json::Value = serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let bad = |m: String| LabError::Data {
+            path: path.to_owned(),
+            line: line_no,
+            message: m,
+        };
+        let mut v: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
         if let Some(extra) = v.pointer("/record/extra").cloned() {
             let ts = v.pointer("/record/time/timestamp").cloned();
             v = extra;
@@ -71,7 +76,8 @@ pub fn read_events(path: &Path) -> Result<Vec<StepEvent>, LabError> {
                 obj.entry("timestamp").or_insert(ts);
             }
         }
-        let ev: StepEvent = serde_json::from_value(v).map_err(|e| bad(format!("not a step event: {e}")))?;
+        let ev: StepEvent =
+            serde_json::from_value(v).map_err(|e| bad(format!("not a step event: {e}")))?;
         out.push(ev);
     }
     Ok(out)
@@ -98,17 +104,28 @@ struct UidStats<'a> {
 
 fn short(s: &str, n: usize) -> String {
     let t: String = s.chars().take(n).collect();
-    if s.chars().count() > n { format!("{t}…") } else { t }
+    if s.chars().count() > n {
+        format!("{t}…")
+    } else {
+        t
+    }
 }
 
 /// Runs the network analysis.
-pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Result<Section, LabError> {
+pub(crate) fn run(
+    step: &str,
+    cfg: &NetworkConfig,
+    events: &[StepEvent],
+) -> Result<Section, LabError> {
     let mut s = Section::new(step, format!("Network analysis `{step}`"));
     let mut responses = Vec::new();
     let mut misaligned = 0usize;
     for ev in events {
         let n = ev.uids.len();
-        if ev.completions.len() != n || ev.rewards.len() != n || !(ev.completion_times.is_empty() || ev.completion_times.len() == n) {
+        if ev.completions.len() != n
+            || ev.rewards.len() != n
+            || !(ev.completion_times.is_empty() || ev.completion_times.len() == n)
+        {
             misaligned += 1;
             continue;
         }
@@ -117,12 +134,18 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
                 uid: ev.uids[i],
                 completion: ev.completions[i].as_str(),
                 reward: ev.rewards[i].filter(|r| r.is_finite()),
-                time: ev.completion_times.get(i).copied().filter(|t| t.is_finite()),
+                time: ev
+                    .completion_times
+                    .get(i)
+                    .copied()
+                    .filter(|t| t.is_finite()),
             });
         }
     }
     if misaligned > 0 {
-        s.notes.push(format!("{misaligned} events skipped: per-uid lists of different lengths"));
+        s.notes.push(format!(
+            "{misaligned} events skipped: per-uid lists of different lengths"
+        ));
     }
     s.metric("events", Some((events.len() - misaligned) as f64));
     s.metric("responses", Some(responses.len() as f64));
@@ -145,14 +168,28 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
     s.metric("uids", Some(by_uid.len() as f64));
 
     // Leaderboard.
-    let mut board: Vec<(u16, &UidStats<'_>, f64)> =
-        by_uid.iter().map(|(u, st)| (*u, st, stats::mean(&st.rewards).unwrap_or(0.0))).collect();
-    board.sort_by(|a, b| b.2.total_cmp(&a.2).then(b.1.calls.cmp(&a.1.calls)).then(a.0.cmp(&b.0)));
+    let mut board: Vec<(u16, &UidStats<'_>, f64)> = by_uid
+        .iter()
+        .map(|(u, st)| (*u, st, stats::mean(&st.rewards).unwrap_or(0.0)))
+        .collect();
+    board.sort_by(|a, b| {
+        b.2.total_cmp(&a.2)
+            .then(b.1.calls.cmp(&a.1.calls))
+            .then(a.0.cmp(&b.0))
+    });
     let mut lb = Table {
         title: format!("Leaderboard (top {} uids by mean reward)", cfg.top),
-        columns: ["uid", "calls", "success rate", "mean reward", "total reward", "unique answers", "mean time (s)"]
-            .map(str::to_owned)
-            .to_vec(),
+        columns: [
+            "uid",
+            "calls",
+            "success rate",
+            "mean reward",
+            "total reward",
+            "unique answers",
+            "mean time (s)",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         rows: Vec::new(),
     };
     for (uid, st, mean) in board.iter().take(cfg.top) {
@@ -171,7 +208,11 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
         name: "leaderboard".to_owned(),
         title: "Mean reward of the top uids".to_owned(),
         y_label: "mean reward".to_owned(),
-        labels: board.iter().take(cfg.top).map(|b| b.0.to_string()).collect(),
+        labels: board
+            .iter()
+            .take(cfg.top)
+            .map(|b| b.0.to_string())
+            .collect(),
         values: board.iter().take(cfg.top).map(|b| b.2).collect(),
     });
 
@@ -181,7 +222,12 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
     s.metric("reward.sd", stats::std_dev(&all_rewards));
     s.metric(
         "reward.zero_share",
-        stats::mean(&all_rewards.iter().map(|r| if *r == 0.0 { 1.0 } else { 0.0 }).collect::<Vec<_>>()),
+        stats::mean(
+            &all_rewards
+                .iter()
+                .map(|r| if *r == 0.0 { 1.0 } else { 0.0 })
+                .collect::<Vec<_>>(),
+        ),
     );
     s.plots.push(Plot::Histogram {
         name: "reward_distribution".to_owned(),
@@ -194,8 +240,14 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
     s.metric("reward.p90", stats::quantile(&mut all_rewards, 0.9));
 
     // Completion diversity.
-    let success: Vec<&Response<'_>> = responses.iter().filter(|r| !r.completion.trim().is_empty()).collect();
-    s.metric("success_rate", Some(success.len() as f64 / responses.len().max(1) as f64));
+    let success: Vec<&Response<'_>> = responses
+        .iter()
+        .filter(|r| !r.completion.trim().is_empty())
+        .collect();
+    s.metric(
+        "success_rate",
+        Some(success.len() as f64 / responses.len().max(1) as f64),
+    );
     let mut global: HashMap<&str, AnswerStats> = HashMap::new();
     for r in &success {
         let e = global.entry(r.completion.trim()).or_default();
@@ -207,16 +259,28 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
             e.2.push(x);
         }
     }
-    s.metric("diversity.unique_share", Some(global.len() as f64 / success.len().max(1) as f64));
+    s.metric(
+        "diversity.unique_share",
+        Some(global.len() as f64 / success.len().max(1) as f64),
+    );
     let mut common: Vec<(&str, &AnswerStats)> = global.iter().map(|(k, v)| (*k, v)).collect();
     common.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
     s.tables.push(Table {
         title: "Most common completions".to_owned(),
-        columns: ["completion", "count", "uids", "mean reward"].map(str::to_owned).to_vec(),
+        columns: ["completion", "count", "uids", "mean reward"]
+            .map(str::to_owned)
+            .to_vec(),
         rows: common
             .iter()
             .take(cfg.top)
-            .map(|(c, v)| vec![short(c, 80), v.0.to_string(), v.1.len().to_string(), fmt_opt(stats::mean(&v.2))])
+            .map(|(c, v)| {
+                vec![
+                    short(c, 80),
+                    v.0.to_string(),
+                    v.1.len().to_string(),
+                    fmt_opt(stats::mean(&v.2)),
+                ]
+            })
             .collect(),
     });
     s.plots.push(Plot::Scatter {
@@ -234,19 +298,39 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
     // Groups of miners with identical outputs.
     let groups = identical_groups(&by_uid, cfg);
     s.metric("identical.groups", Some(groups.len() as f64));
-    s.metric("identical.uids", Some(groups.iter().map(Vec::len).sum::<usize>() as f64));
+    s.metric(
+        "identical.uids",
+        Some(groups.iter().map(Vec::len).sum::<usize>() as f64),
+    );
     let mut gt = Table {
         title: format!(
             "Groups of uids sharing their top-{} answers (similarity ≥ {})",
             cfg.top_completions, cfg.min_similarity
         ),
-        columns: ["group", "uids", "shared answer", "mean reward", "mean time (s)"].map(str::to_owned).to_vec(),
+        columns: [
+            "group",
+            "uids",
+            "shared answer",
+            "mean reward",
+            "mean time (s)",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         rows: Vec::new(),
     };
     for (i, g) in groups.iter().enumerate() {
-        let rewards: Vec<f64> = g.iter().flat_map(|u| by_uid[u].rewards.iter().copied()).collect();
-        let times: Vec<f64> = g.iter().flat_map(|u| by_uid[u].times.iter().copied()).collect();
-        let top = top_answers(&by_uid[&g[0]], 1).into_iter().next().unwrap_or_default();
+        let rewards: Vec<f64> = g
+            .iter()
+            .flat_map(|u| by_uid[u].rewards.iter().copied())
+            .collect();
+        let times: Vec<f64> = g
+            .iter()
+            .flat_map(|u| by_uid[u].times.iter().copied())
+            .collect();
+        let top = top_answers(&by_uid[&g[0]], 1)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         gt.rows.push(vec![
             (i + 1).to_string(),
             g.iter().map(u16::to_string).collect::<Vec<_>>().join(", "),
@@ -266,9 +350,16 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
     // Timing.
     let mut times: Vec<f64> = responses.iter().filter_map(|r| r.time).collect();
     s.metric("time.mean_s", stats::mean(&times));
-    let step_lengths: Vec<f64> = events.iter().map(|e| e.step_length).filter(|v| *v > 0.0).collect();
+    let step_lengths: Vec<f64> = events
+        .iter()
+        .map(|e| e.step_length)
+        .filter(|v| *v > 0.0)
+        .collect();
     s.metric("time.step_length_mean_s", stats::mean(&step_lengths));
-    let (tx, ry): (Vec<f64>, Vec<f64>) = success.iter().filter_map(|r| Some((r.time?, r.reward?))).unzip();
+    let (tx, ry): (Vec<f64>, Vec<f64>) = success
+        .iter()
+        .filter_map(|r| Some((r.time?, r.reward?)))
+        .unzip();
     s.metric("time.spearman_time_reward", stats::spearman(&tx, &ry));
     s.plots.push(Plot::Histogram {
         name: "completion_times".to_owned(),
@@ -279,7 +370,11 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
     });
     s.metric("time.p50_s", stats::quantile(&mut times, 0.5));
     s.metric("time.p95_s", stats::quantile(&mut times, 0.95));
-    let stamps: Vec<f64> = events.iter().map(|e| e.timestamp).filter(|t| *t > 0.0).collect();
+    let stamps: Vec<f64> = events
+        .iter()
+        .map(|e| e.timestamp)
+        .filter(|t| *t > 0.0)
+        .collect();
     if let (Some(t0), Some(t1)) = (
         stamps.iter().copied().reduce(f64::min),
         stamps.iter().copied().reduce(f64::max),
@@ -294,7 +389,9 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
             name: "throughput".to_owned(),
             title: format!("Events per {} s", fmt_num(cfg.time_bucket_s)),
             y_label: "events".to_owned(),
-            labels: (0..buckets).map(|b| format!("+{}", fmt_num(b as f64 * cfg.time_bucket_s))).collect(),
+            labels: (0..buckets)
+                .map(|b| format!("+{}", fmt_num(b as f64 * cfg.time_bucket_s)))
+                .collect(),
             values: counts,
         });
     }
@@ -302,7 +399,11 @@ pub(crate) fn run(step: &str, cfg: &NetworkConfig, events: &[StepEvent]) -> Resu
 }
 
 fn diversity(st: &UidStats<'_>) -> Option<f64> {
-    if st.successes == 0 { None } else { Some(st.counts.len() as f64 / st.successes as f64) }
+    if st.successes == 0 {
+        None
+    } else {
+        Some(st.counts.len() as f64 / st.successes as f64)
+    }
 }
 
 fn top_answers<'a>(st: &UidStats<'a>, k: usize) -> Vec<&'a str> {
@@ -316,7 +417,10 @@ fn top_answers<'a>(st: &UidStats<'a>, k: usize) -> Vec<&'a str> {
 /// to them (the normal case) form no group.
 fn identical_groups(by_uid: &BTreeMap<u16, UidStats<'_>>, cfg: &NetworkConfig) -> Vec<Vec<u16>> {
     let uids: Vec<u16> = by_uid.keys().copied().collect();
-    let tops: Vec<Vec<&str>> = uids.iter().map(|u| top_answers(&by_uid[u], cfg.top_completions)).collect();
+    let tops: Vec<Vec<&str>> = uids
+        .iter()
+        .map(|u| top_answers(&by_uid[u], cfg.top_completions))
+        .collect();
     let mut parent: Vec<usize> = (0..uids.len()).collect();
     fn find(p: &mut [usize], mut i: usize) -> usize {
         while p[i] != i {

@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::config::{
-    AnalysisStep, Columns, DataFormat, DataStep, ExperimentConfig, ModelKind, ModelStep, ProbeConfig,
-    ProbeKind, QueryStep, StepConfig, StepKind, StoreField,
+    AnalysisStep, Columns, DataFormat, DataStep, ExperimentConfig, ModelKind, ModelStep,
+    ProbeConfig, ProbeKind, QueryStep, StepConfig, StepKind, StoreField,
 };
 use crate::data;
 use crate::error::LabError;
@@ -89,7 +89,12 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, line: u64, step: &str, message: impl Into<String>) -> LabError {
-        LabError::Invalid { file: self.file.to_owned(), line, step: step.to_owned(), message: message.into() }
+        LabError::Invalid {
+            file: self.file.to_owned(),
+            line,
+            step: step.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -112,7 +117,11 @@ pub fn plan(
         }
         if let Some(prev) = index.insert(id.value.clone(), i) {
             let prev_line = config.steps[prev].id().line;
-            return Err(cx.err(id.line, &id.value, format!("duplicate step id (first defined on line {prev_line})")));
+            return Err(cx.err(
+                id.line,
+                &id.value,
+                format!("duplicate step id (first defined on line {prev_line})"),
+            ));
         }
     }
     for s in &config.steps {
@@ -122,11 +131,18 @@ pub fn plan(
                 return Err(cx.err(
                     r.line,
                     &s.id().value,
-                    format!("requires unknown step `{}` (steps: {})", r.value, known.join(", ")),
+                    format!(
+                        "requires unknown step `{}` (steps: {})",
+                        r.value,
+                        known.join(", ")
+                    ),
                 ));
             }
             if r.value == s.id().value {
-                return Err(LabError::Cycle { file: file.to_owned(), cycle: vec![r.value.clone(), r.value.clone()] });
+                return Err(LabError::Cycle {
+                    file: file.to_owned(),
+                    cycle: vec![r.value.clone(), r.value.clone()],
+                });
             }
         }
     }
@@ -142,12 +158,25 @@ pub fn plan(
         };
         resolved[i] = Some(r);
     }
-    let resolved = resolved.into_iter().map(|r| r.expect("every index is in the topological order")).collect();
-    Ok(Plan { config, file: file.to_owned(), order, resolved, index })
+    let resolved = resolved
+        .into_iter()
+        .map(|r| r.expect("every index is in the topological order"))
+        .collect();
+    Ok(Plan {
+        config,
+        file: file.to_owned(),
+        order,
+        resolved,
+        index,
+    })
 }
 
 /// Kahn-free DFS ordering that reports the first cycle it meets as a path of ids.
-fn topo_order(config: &ExperimentConfig, index: &HashMap<String, usize>, file: &str) -> Result<Vec<usize>, LabError> {
+fn topo_order(
+    config: &ExperimentConfig,
+    index: &HashMap<String, usize>,
+    file: &str,
+) -> Result<Vec<usize>, LabError> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -166,8 +195,10 @@ fn topo_order(config: &ExperimentConfig, index: &HashMap<String, usize>, file: &
             Mark::Done => return Ok(()),
             Mark::Active => {
                 let start = stack.iter().position(|&s| s == i).unwrap_or(0);
-                let mut cycle: Vec<String> =
-                    stack[start..].iter().map(|&s| config.steps[s].id().value.clone()).collect();
+                let mut cycle: Vec<String> = stack[start..]
+                    .iter()
+                    .map(|&s| config.steps[s].id().value.clone())
+                    .collect();
                 cycle.push(config.steps[i].id().value.clone());
                 return Err(cycle);
             }
@@ -189,24 +220,45 @@ fn topo_order(config: &ExperimentConfig, index: &HashMap<String, usize>, file: &
     let mut out = Vec::with_capacity(config.steps.len());
     for i in 0..config.steps.len() {
         let mut stack = Vec::new();
-        visit(i, config, index, &mut marks, &mut stack, &mut out)
-            .map_err(|cycle| LabError::Cycle { file: file.to_owned(), cycle })?;
+        visit(i, config, index, &mut marks, &mut stack, &mut out).map_err(|cycle| {
+            LabError::Cycle {
+                file: file.to_owned(),
+                cycle,
+            }
+        })?;
     }
     Ok(out)
 }
 
-fn check_model(cx: &Ctx<'_>, m: &ModelStep, base: &Path, factory: &dyn ModelFactory) -> Result<ModelSource, LabError> {
+fn check_model(
+    cx: &Ctx<'_>,
+    m: &ModelStep,
+    base: &Path,
+    factory: &dyn ModelFactory,
+) -> Result<ModelSource, LabError> {
     let id = &m.id.value;
     let kind = m.kind.value;
     let only = |present: bool, key: &str, for_kind: &str| {
         if present {
-            Err(cx.err(m.id.line, id, format!("key `{key}` only applies to `kind: {for_kind}`")))
+            Err(cx.err(
+                m.id.line,
+                id,
+                format!("key `{key}` only applies to `kind: {for_kind}`"),
+            ))
         } else {
             Ok(())
         }
     };
-    only(m.value.is_some() && kind != ModelKind::Constant, "value", "constant")?;
-    only(m.seed.is_some() && kind != ModelKind::Random, "seed", "random")?;
+    only(
+        m.value.is_some() && kind != ModelKind::Constant,
+        "value",
+        "constant",
+    )?;
+    only(
+        m.seed.is_some() && kind != ModelKind::Random,
+        "seed",
+        "random",
+    )?;
     only(m.path.is_some() && kind != ModelKind::Onnx, "path", "onnx")?;
     Ok(match kind {
         ModelKind::Constant => {
@@ -220,11 +272,19 @@ fn check_model(cx: &Ctx<'_>, m: &ModelStep, base: &Path, factory: &dyn ModelFact
         ModelKind::Random => ModelSource::Random(m.seed.unwrap_or(0)),
         ModelKind::Onnx => {
             let Some(p) = &m.path else {
-                return Err(cx.err(m.kind.line, id, "`kind: onnx` needs `path: <model directory>`"));
+                return Err(cx.err(
+                    m.kind.line,
+                    id,
+                    "`kind: onnx` needs `path: <model directory>`",
+                ));
             };
             let full = base.join(&p.value);
             if !full.exists() {
-                return Err(cx.err(p.line, id, format!("model path {} does not exist", full.display())));
+                return Err(cx.err(
+                    p.line,
+                    id,
+                    format!("model path {} does not exist", full.display()),
+                ));
             }
             ModelSource::Onnx(full)
         }
@@ -255,9 +315,15 @@ fn check_data(cx: &Ctx<'_>, d: &DataStep, base: &Path) -> Result<Resolved, LabEr
     let id = &d.id.value;
     let path = base.join(&d.path.value);
     if !path.is_file() {
-        return Err(cx.err(d.path.line, id, format!("data file {} does not exist", path.display())));
+        return Err(cx.err(
+            d.path.line,
+            id,
+            format!("data file {} does not exist", path.display()),
+        ));
     }
-    let format = d.effective_format().map_err(|m| cx.err(d.path.line, id, m))?;
+    let format = d
+        .effective_format()
+        .map_err(|m| cx.err(d.path.line, id, m))?;
     if let Some(s) = &d.sample
         && s.n.value == 0
     {
@@ -265,19 +331,36 @@ fn check_data(cx: &Ctx<'_>, d: &DataStep, base: &Path) -> Result<Resolved, LabEr
     }
     if format == DataFormat::Events {
         if let Some(s) = &d.schema {
-            return Err(cx.err(s.line, id, "`schema` does not apply to `format: events` (the event format is fixed)"));
+            return Err(cx.err(
+                s.line,
+                id,
+                "`schema` does not apply to `format: events` (the event format is fixed)",
+            ));
         }
-        return Ok(Resolved::Data { path, format, columns: None });
+        return Ok(Resolved::Data {
+            path,
+            format,
+            columns: None,
+        });
     }
     let (schema, line) = match &d.schema {
         Some(s) => (s.value.clone(), s.line),
         None => (Default::default(), d.id.line),
     };
-    let columns = schema.columns().map_err(|m| cx.err(line, id, format!("schema: {m}")))?;
+    let columns = schema
+        .columns()
+        .map_err(|m| cx.err(line, id, format!("schema: {m}")))?;
     let header = data::read_header(&path, format)?;
     let wanted: Vec<&str> = match &columns {
-        Columns::Pairs { prompt, chosen, rejected } => vec![prompt, chosen, rejected],
-        Columns::Completions { prompt, completions } => vec![prompt, completions],
+        Columns::Pairs {
+            prompt,
+            chosen,
+            rejected,
+        } => vec![prompt, chosen, rejected],
+        Columns::Completions {
+            prompt,
+            completions,
+        } => vec![prompt, completions],
     }
     .into_iter()
     .map(String::as_str)
@@ -287,11 +370,19 @@ fn check_data(cx: &Ctx<'_>, d: &DataStep, base: &Path) -> Result<Resolved, LabEr
             return Err(cx.err(
                 line,
                 id,
-                format!("column `{w}` not found in {} (columns: {})", path.display(), header.join(", ")),
+                format!(
+                    "column `{w}` not found in {} (columns: {})",
+                    path.display(),
+                    header.join(", ")
+                ),
             ));
         }
     }
-    Ok(Resolved::Data { path, format, columns: Some(columns) })
+    Ok(Resolved::Data {
+        path,
+        format,
+        columns: Some(columns),
+    })
 }
 
 fn kind_of(config: &ExperimentConfig, i: usize) -> StepKind {
@@ -323,16 +414,29 @@ fn check_query(
         }
     }
     let (Some(model), Some(data)) = (model, data) else {
-        return Err(cx.err(q.id.line, id, "a query requires exactly one model step and one data step"));
+        return Err(cx.err(
+            q.id.line,
+            id,
+            "a query requires exactly one model step and one data step",
+        ));
     };
     let pairs = match &resolved[data] {
-        Some(Resolved::Data { columns: Some(Columns::Pairs { .. }), .. }) => true,
-        Some(Resolved::Data { columns: Some(Columns::Completions { .. }), .. }) => false,
+        Some(Resolved::Data {
+            columns: Some(Columns::Pairs { .. }),
+            ..
+        }) => true,
+        Some(Resolved::Data {
+            columns: Some(Columns::Completions { .. }),
+            ..
+        }) => false,
         _ => {
             return Err(cx.err(
                 q.id.line,
                 id,
-                format!("data step `{}` is an event log; queries need pairs or completions", config.steps[data].id().value),
+                format!(
+                    "data step `{}` is an event log; queries need pairs or completions",
+                    config.steps[data].id().value
+                ),
             ));
         }
     };
@@ -340,12 +444,20 @@ fn check_query(
         return Err(cx.err(q.batch_size.line, id, "`batch_size` must be at least 1"));
     }
     if q.embedding_dim.value == 0 {
-        return Err(cx.err(q.embedding_dim.line, id, "`embedding_dim` must be at least 1"));
+        return Err(cx.err(
+            q.embedding_dim.line,
+            id,
+            "`embedding_dim` must be at least 1",
+        ));
     }
     if let Some(t) = &q.truncate
         && (t.prompt_chars == Some(0) || t.completion_chars == Some(0))
     {
-        return Err(cx.err(q.id.line, id, "`truncate` limits must be at least 1 character"));
+        return Err(cx.err(
+            q.id.line,
+            id,
+            "`truncate` limits must be at least 1 character",
+        ));
     }
     let applicable: &[StoreField] = if pairs {
         &[
@@ -357,22 +469,39 @@ fn check_query(
             StoreField::Embeddings,
         ]
     } else {
-        &[StoreField::Scores, StoreField::TokenCounts, StoreField::Embeddings]
+        &[
+            StoreField::Scores,
+            StoreField::TokenCounts,
+            StoreField::Embeddings,
+        ]
     };
     let store = match &q.store {
         None => applicable.to_vec(),
         Some(s) => {
             for f in &s.value {
                 if !applicable.contains(f) {
-                    let what = if pairs { "preference pairs" } else { "completions" };
-                    return Err(cx.err(s.line, id, format!("`store: {f:?}` does not apply to {what}")));
+                    let what = if pairs {
+                        "preference pairs"
+                    } else {
+                        "completions"
+                    };
+                    return Err(cx.err(
+                        s.line,
+                        id,
+                        format!("`store: {f:?}` does not apply to {what}"),
+                    ));
                 }
             }
             let set: BTreeSet<StoreField> = s.value.iter().copied().collect();
             set.into_iter().collect()
         }
     };
-    Ok(Resolved::Query { model, data, store, pairs })
+    Ok(Resolved::Query {
+        model,
+        data,
+        store,
+        pairs,
+    })
 }
 
 /// Columns a query result offers as targets or plot axes.
@@ -392,7 +521,10 @@ pub fn query_columns(store: &[StoreField], pairs: bool) -> Vec<&'static str> {
             StoreField::Embeddings => {}
         }
     }
-    if pairs && store.contains(&StoreField::ChosenEndScores) && store.contains(&StoreField::RejectedEndScores) {
+    if pairs
+        && store.contains(&StoreField::ChosenEndScores)
+        && store.contains(&StoreField::RejectedEndScores)
+    {
         out.push("correct");
     }
     out
@@ -416,27 +548,58 @@ fn check_analysis(
             StepKind::Model if model.is_none() => model = Some(j),
             StepKind::Data if data.is_none() => data = Some(j),
             k => {
-                return Err(cx.err(r.line, id, format!("an analysis takes at most one {k} step; `{}` is a second one", r.value)));
+                return Err(cx.err(
+                    r.line,
+                    id,
+                    format!(
+                        "an analysis takes at most one {k} step; `{}` is a second one",
+                        r.value
+                    ),
+                ));
             }
         }
     }
     let tabular = !a.features.is_empty() || !a.predict.is_empty() || !a.plot.is_empty();
     if !tabular && a.probes.is_empty() && a.network.is_none() {
-        return Err(cx.err(a.id.line, id, "the analysis does nothing: give `features`/`predict`/`plot`, `probes` or `network`"));
+        return Err(cx.err(
+            a.id.line,
+            id,
+            "the analysis does nothing: give `features`/`predict`/`plot`, `probes` or `network`",
+        ));
     }
     if a.embedding_dim.value == 0 {
-        return Err(cx.err(a.embedding_dim.line, id, "`embedding_dim` must be at least 1"));
+        return Err(cx.err(
+            a.embedding_dim.line,
+            id,
+            "`embedding_dim` must be at least 1",
+        ));
     }
     if a.batch_size.value == 0 {
         return Err(cx.err(a.batch_size.line, id, "`batch_size` must be at least 1"));
     }
-    let data_is_events = data.map(|d| matches!(&resolved[d], Some(Resolved::Data { format: DataFormat::Events, .. })));
+    let data_is_events = data.map(|d| {
+        matches!(
+            &resolved[d],
+            Some(Resolved::Data {
+                format: DataFormat::Events,
+                ..
+            })
+        )
+    });
     if let Some(net) = &a.network {
         if data_is_events != Some(true) {
-            return Err(cx.err(a.id.line, id, "`network` needs one data step with `format: events` in `requires`"));
+            return Err(cx.err(
+                a.id.line,
+                id,
+                "`network` needs one data step with `format: events` in `requires`",
+            ));
         }
         if net.top == 0 || net.top_completions == 0 {
-            return Err(cx.err(a.id.line, id, "`network.top` and `network.top_completions` must be at least 1"));
+            return Err(cx.err(
+                a.id.line,
+                id,
+                "`network.top` and `network.top_completions` must be at least 1",
+            ));
         }
         if !(net.min_similarity > 0.0 && net.min_similarity <= 1.0) {
             return Err(cx.err(a.id.line, id, "`network.min_similarity` must be in (0, 1]"));
@@ -447,28 +610,50 @@ fn check_analysis(
     }
     if !a.probes.is_empty() {
         if model.is_none() || data_is_events != Some(false) {
-            return Err(cx.err(a.id.line, id, "`probes` need one model step and one (non-event) data step in `requires`"));
+            return Err(cx.err(
+                a.id.line,
+                id,
+                "`probes` need one model step and one (non-event) data step in `requires`",
+            ));
         }
         for p in &a.probes {
             check_probe(cx, id, p)?;
         }
     }
     if data_is_events == Some(true) && a.network.is_none() {
-        return Err(cx.err(a.id.line, id, "an `events` data step is only used by `network`"));
+        return Err(cx.err(
+            a.id.line,
+            id,
+            "an `events` data step is only used by `network`",
+        ));
     }
     if model.is_some() && a.probes.is_empty() {
-        return Err(cx.err(a.id.line, id, "a model step in `requires` is only used by `probes`"));
+        return Err(cx.err(
+            a.id.line,
+            id,
+            "a model step in `requires` is only used by `probes`",
+        ));
     }
     if tabular {
         if queries.is_empty() {
-            return Err(cx.err(a.id.line, id, "`features`, `predict` and `plot` need at least one query step in `requires`"));
+            return Err(cx.err(
+                a.id.line,
+                id,
+                "`features`, `predict` and `plot` need at least one query step in `requires`",
+            ));
         }
         let mut pairs_kind = None;
         let mut available: Option<BTreeSet<&'static str>> = None;
         for &q in &queries {
-            let Some(Resolved::Query { store, pairs, .. }) = &resolved[q] else { continue };
+            let Some(Resolved::Query { store, pairs, .. }) = &resolved[q] else {
+                continue;
+            };
             if pairs_kind.is_some_and(|p| p != *pairs) {
-                return Err(cx.err(a.id.line, id, "all queries of an analysis must score the same kind of data"));
+                return Err(cx.err(
+                    a.id.line,
+                    id,
+                    "all queries of an analysis must score the same kind of data",
+                ));
             }
             pairs_kind = Some(*pairs);
             let cols: BTreeSet<&'static str> = query_columns(store, *pairs).into_iter().collect();
@@ -480,7 +665,10 @@ fn check_analysis(
         let targets = available.unwrap_or_default();
         let feature_names: BTreeSet<&str> = a.features.iter().map(|f| f.name()).collect();
         for (name, e) in &a.estimators {
-            e.args.value.check().map_err(|m| cx.err(e.args.line, id, format!("estimator `{name}`: {m}")))?;
+            e.args
+                .value
+                .check()
+                .map_err(|m| cx.err(e.args.line, id, format!("estimator `{name}`: {m}")))?;
         }
         for (target, p) in &a.predict {
             if !targets.contains(target.as_str()) {
@@ -494,7 +682,11 @@ fn check_analysis(
                 ));
             }
             if !a.estimators.contains_key(&p.estimator.value) {
-                return Err(cx.err(p.estimator.line, id, format!("unknown estimator `{}`", p.estimator.value)));
+                return Err(cx.err(
+                    p.estimator.line,
+                    id,
+                    format!("unknown estimator `{}`", p.estimator.value),
+                ));
             }
             if p.x.value.is_empty() {
                 return Err(cx.err(p.x.line, id, format!("predict `{target}`: `x` is empty")));
@@ -504,18 +696,29 @@ fn check_analysis(
                     return Err(cx.err(
                         p.x.line,
                         id,
-                        format!("predict `{target}`: `{x}` is not listed in `features` ({})", names_list(&feature_names)),
+                        format!(
+                            "predict `{target}`: `{x}` is not listed in `features` ({})",
+                            names_list(&feature_names)
+                        ),
                     ));
                 }
             }
             if !(p.test_fraction > 0.0 && p.test_fraction < 1.0) {
-                return Err(cx.err(p.x.line, id, format!("predict `{target}`: `test_fraction` must be in (0, 1)")));
+                return Err(cx.err(
+                    p.x.line,
+                    id,
+                    format!("predict `{target}`: `test_fraction` must be in (0, 1)"),
+                ));
             }
         }
         for entry in &a.plot {
             for (target, xs) in &entry.value {
                 if !targets.contains(target.as_str()) {
-                    return Err(cx.err(entry.line, id, format!("plot target `{target}` is not stored by the required queries")));
+                    return Err(cx.err(
+                        entry.line,
+                        id,
+                        format!("plot target `{target}` is not stored by the required queries"),
+                    ));
                 }
                 for x in xs {
                     let is_feature = feature_names.contains(x.as_str()) && x != "embedding";
@@ -530,13 +733,25 @@ fn check_analysis(
             }
         }
     } else if !queries.is_empty() {
-        return Err(cx.err(a.id.line, id, "query steps in `requires` are only used by `features`/`predict`/`plot`"));
+        return Err(cx.err(
+            a.id.line,
+            id,
+            "query steps in `requires` are only used by `features`/`predict`/`plot`",
+        ));
     }
-    Ok(Resolved::Analysis { queries, model, data })
+    Ok(Resolved::Analysis {
+        queries,
+        model,
+        data,
+    })
 }
 
 fn names_list(s: &BTreeSet<&str>) -> String {
-    if s.is_empty() { "none".to_owned() } else { s.iter().copied().collect::<Vec<_>>().join(", ") }
+    if s.is_empty() {
+        "none".to_owned()
+    } else {
+        s.iter().copied().collect::<Vec<_>>().join(", ")
+    }
 }
 
 fn check_probe(cx: &Ctx<'_>, step: &str, p: &ProbeConfig) -> Result<(), LabError> {
@@ -544,7 +759,11 @@ fn check_probe(cx: &Ctx<'_>, step: &str, p: &ProbeConfig) -> Result<(), LabError
     let line = p.kind.line;
     let only = |present: bool, key: &str, k: ProbeKind| {
         if present && kind != k {
-            Err(cx.err(line, step, format!("probe key `{key}` only applies to `kind: {k:?}`")))
+            Err(cx.err(
+                line,
+                step,
+                format!("probe key `{key}` only applies to `kind: {k:?}`"),
+            ))
         } else {
             Ok(())
         }
@@ -552,22 +771,38 @@ fn check_probe(cx: &Ctx<'_>, step: &str, p: &ProbeConfig) -> Result<(), LabError
     only(p.pad_factor.is_some(), "pad_factor", ProbeKind::LengthBias)?;
     only(p.filler.is_some(), "filler", ProbeKind::LengthBias)?;
     only(p.keywords.is_some(), "keywords", ProbeKind::KeywordStuffing)?;
-    only(p.from_prompt.is_some(), "from_prompt", ProbeKind::KeywordStuffing)?;
+    only(
+        p.from_prompt.is_some(),
+        "from_prompt",
+        ProbeKind::KeywordStuffing,
+    )?;
     only(p.repeats.is_some(), "repeats", ProbeKind::Repetition)?;
     if let Some(f) = &p.pad_factor
         && !(f.value.is_finite() && f.value > 1.0 && f.value <= 100.0)
     {
-        return Err(cx.err(f.line, step, format!("`pad_factor` must be in (1, 100], got {}", f.value)));
+        return Err(cx.err(
+            f.line,
+            step,
+            format!("`pad_factor` must be in (1, 100], got {}", f.value),
+        ));
     }
     if let Some(r) = &p.repeats
         && !(2..=50).contains(&r.value)
     {
-        return Err(cx.err(r.line, step, format!("`repeats` must be in 2..=50, got {}", r.value)));
+        return Err(cx.err(
+            r.line,
+            step,
+            format!("`repeats` must be in 2..=50, got {}", r.value),
+        ));
     }
     if let Some(k) = &p.keywords
         && (k.value.is_empty() || k.value.iter().any(|w| w.trim().is_empty()))
     {
-        return Err(cx.err(k.line, step, "`keywords` must be a non-empty list of non-empty words"));
+        return Err(cx.err(
+            k.line,
+            step,
+            "`keywords` must be a non-empty list of non-empty words",
+        ));
     }
     if let Some(f) = &p.filler
         && f.trim().is_empty()

@@ -17,7 +17,8 @@ fn ensure_font() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
-            plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).map_err(|_| "bundled font is invalid".to_owned())
+            plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
+                .map_err(|_| "bundled font is invalid".to_owned())
         })
         .clone()
 }
@@ -41,7 +42,10 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
 /// Renders one plot to `path`.
 pub fn render(plot: &Plot, path: &Path) -> Result<(), LabError> {
     let name = plot.name().to_owned();
-    let fail = |e: String| LabError::Plot { name: name.clone(), message: e };
+    let fail = |e: String| LabError::Plot {
+        name: name.clone(),
+        message: e,
+    };
     ensure_font().map_err(&fail)?;
     draw(plot, path).map_err(|e| fail(e.to_string()))
 }
@@ -52,7 +56,14 @@ fn draw(plot: &Plot, path: &Path) -> DrawResult {
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     match plot {
-        Plot::Scatter { title, x_label, y_label, points, diagonal, .. } => {
+        Plot::Scatter {
+            title,
+            x_label,
+            y_label,
+            points,
+            diagonal,
+            ..
+        } => {
             let (x0, x1) = range(points.iter().map(|p| p.0));
             let (y0, y1) = range(points.iter().map(|p| p.1));
             let (x0, x1, y0, y1) = if *diagonal {
@@ -67,15 +78,27 @@ fn draw(plot: &Plot, path: &Path) -> DrawResult {
                 .x_label_area_size(40)
                 .y_label_area_size(60)
                 .build_cartesian_2d(x0..x1, y0..y1)?;
-            ch.configure_mesh().x_desc(x_label.as_str()).y_desc(y_label.as_str()).draw()?;
+            ch.configure_mesh()
+                .x_desc(x_label.as_str())
+                .y_desc(y_label.as_str())
+                .draw()?;
             if *diagonal {
                 ch.draw_series(LineSeries::new([(x0, x0), (x1, x1)], RED.stroke_width(1)))?;
             }
             ch.draw_series(
-                points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
+                points
+                    .iter()
+                    .filter(|p| p.0.is_finite() && p.1.is_finite())
+                    .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
             )?;
         }
-        Plot::Histogram { title, x_label, values, bins, .. } => {
+        Plot::Histogram {
+            title,
+            x_label,
+            values,
+            bins,
+            ..
+        } => {
             let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
             let (lo, hi) = range(finite.iter().copied());
             let bins = (*bins).max(1);
@@ -92,13 +115,25 @@ fn draw(plot: &Plot, path: &Path) -> DrawResult {
                 .x_label_area_size(40)
                 .y_label_area_size(60)
                 .build_cartesian_2d(lo..hi, 0f64..top)?;
-            ch.configure_mesh().x_desc(x_label.as_str()).y_desc("count").draw()?;
+            ch.configure_mesh()
+                .x_desc(x_label.as_str())
+                .y_desc("count")
+                .draw()?;
             ch.draw_series(counts.iter().enumerate().map(|(i, c)| {
                 let a = lo + width * i as f64;
-                Rectangle::new([(a, 0.0), (a + width, f64::from(*c))], BLUE.mix(0.5).filled())
+                Rectangle::new(
+                    [(a, 0.0), (a + width, f64::from(*c))],
+                    BLUE.mix(0.5).filled(),
+                )
             }))?;
         }
-        Plot::Bars { title, y_label, labels, values, .. } => {
+        Plot::Bars {
+            title,
+            y_label,
+            labels,
+            values,
+            ..
+        } => {
             let n = values.len().max(1);
             let (mut y0, mut y1) = range(values.iter().copied().chain(std::iter::once(0.0)));
             if y0 > 0.0 {

@@ -18,7 +18,14 @@ use crate::text;
 
 const DEFAULT_FILLER: &str =
     "It is also worth keeping in mind that there are several different aspects to consider here.";
-const DEFAULT_KEYWORDS: &[&str] = &["accurate", "helpful", "detailed", "correct", "comprehensive", "clear"];
+const DEFAULT_KEYWORDS: &[&str] = &[
+    "accurate",
+    "helpful",
+    "detailed",
+    "correct",
+    "comprehensive",
+    "clear",
+];
 
 struct Items {
     prompts: Vec<String>,
@@ -38,7 +45,11 @@ fn items(data: &Dataset) -> Items {
             chosen: rows.iter().map(|r| r.completion.clone()).collect(),
             rejected: None,
         },
-        Dataset::Events(_) => Items { prompts: Vec::new(), chosen: Vec::new(), rejected: None },
+        Dataset::Events(_) => Items {
+            prompts: Vec::new(),
+            chosen: Vec::new(),
+            rejected: None,
+        },
     }
 }
 
@@ -50,20 +61,34 @@ struct Scorer<'a> {
 }
 
 impl Scorer<'_> {
-    fn score(&self, label: &str, prompts: &[String], texts: &[String]) -> Result<Vec<f64>, LabError> {
+    fn score(
+        &self,
+        label: &str,
+        prompts: &[String],
+        texts: &[String],
+    ) -> Result<Vec<f64>, LabError> {
         let bar = progress_bar(self.progress, texts.len() as u64, label);
         let mut out = Vec::with_capacity(texts.len());
-        let inputs: Vec<RewardInput<'_>> =
-            prompts.iter().zip(texts).map(|(p, t)| RewardInput::new(p, t)).collect();
+        let inputs: Vec<RewardInput<'_>> = prompts
+            .iter()
+            .zip(texts)
+            .map(|(p, t)| RewardInput::new(p, t))
+            .collect();
         for chunk in inputs.chunks(self.batch) {
             let s = self
                 .model
                 .score_batch(chunk)
-                .map_err(|source| LabError::Reward { step: self.step.to_owned(), source })?;
+                .map_err(|source| LabError::Reward {
+                    step: self.step.to_owned(),
+                    source,
+                })?;
             if s.len() != chunk.len() {
                 return Err(LabError::Reward {
                     step: self.step.to_owned(),
-                    source: dojo_types::ports::RewardError::Shape { expected: chunk.len(), got: s.len() },
+                    source: dojo_types::ports::RewardError::Shape {
+                        expected: chunk.len(),
+                        got: s.len(),
+                    },
                 });
             }
             out.extend(s.into_iter().map(f64::from));
@@ -109,7 +134,12 @@ fn record(s: &mut Section, table: &mut Table, e: &Effect) {
     let mean = stats::mean(&e.deltas);
     let sd = stats::std_dev(&e.deltas);
     let dz = stats::cohens_dz(&e.deltas);
-    let win = stats::mean(&e.deltas.iter().map(|d| if *d > 0.0 { 1.0 } else { 0.0 }).collect::<Vec<_>>());
+    let win = stats::mean(
+        &e.deltas
+            .iter()
+            .map(|d| if *d > 0.0 { 1.0 } else { 0.0 })
+            .collect::<Vec<_>>(),
+    );
     s.metric(format!("{}.mean_delta", e.name), mean);
     s.metric(format!("{}.dz", e.name), dz);
     s.metric(format!("{}.win_rate", e.name), win);
@@ -128,7 +158,12 @@ fn record(s: &mut Section, table: &mut Table, e: &Effect) {
         title: format!("{}: reward before vs after (d_z = {})", e.name, fmt_opt(dz)),
         x_label: "original reward".to_owned(),
         y_label: "perturbed reward".to_owned(),
-        points: e.base.iter().copied().zip(e.perturbed.iter().copied()).collect(),
+        points: e
+            .base
+            .iter()
+            .copied()
+            .zip(e.perturbed.iter().copied())
+            .collect(),
         diagonal: true,
     });
     let verdict = match (mean, win) {
@@ -161,15 +196,32 @@ fn flip_rate(chosen: &[f64], rejected: &[f64], rejected_perturbed: &[f64]) -> Op
             }
         }
     }
-    if correct == 0 { None } else { Some(flipped as f64 / correct as f64) }
+    if correct == 0 {
+        None
+    } else {
+        Some(flipped as f64 / correct as f64)
+    }
 }
 
 /// Runs every probe of `step` against `model` on `data`.
-pub(crate) fn run(step: &AnalysisStep, model: &dyn RewardModel, data: &Dataset, progress: bool) -> Result<Section, LabError> {
+pub(crate) fn run(
+    step: &AnalysisStep,
+    model: &dyn RewardModel,
+    data: &Dataset,
+    progress: bool,
+) -> Result<Section, LabError> {
     let id = &step.id.value;
     let it = items(data);
-    let sc = Scorer { step: id, model, batch: step.batch_size.value, progress };
-    let mut s = Section::new(id, format!("Exploit probes `{id}` (model `{}`)", model.name()));
+    let sc = Scorer {
+        step: id,
+        model,
+        batch: step.batch_size.value,
+        progress,
+    };
+    let mut s = Section::new(
+        id,
+        format!("Exploit probes `{id}` (model `{}`)", model.name()),
+    );
     s.metric("items", Some(it.chosen.len() as f64));
     let base = sc.score("original", &it.prompts, &it.chosen)?;
     let base_rej = match &it.rejected {
@@ -177,29 +229,52 @@ pub(crate) fn run(step: &AnalysisStep, model: &dyn RewardModel, data: &Dataset, 
         None => None,
     };
     if let Some(br) = &base_rej {
-        let acc = base.iter().zip(br).filter(|(c, r)| c > r).count() as f64 / base.len().max(1) as f64;
+        let acc =
+            base.iter().zip(br).filter(|(c, r)| c > r).count() as f64 / base.len().max(1) as f64;
         s.metric("pair_accuracy", Some(acc));
     }
     let mut table = Table {
         title: "Probe effects (paired: perturbed minus original reward)".to_owned(),
-        columns: ["probe", "n", "mean Δ", "sd Δ", "d_z", "improved", "flip rate"].map(str::to_owned).to_vec(),
+        columns: [
+            "probe",
+            "n",
+            "mean Δ",
+            "sd Δ",
+            "d_z",
+            "improved",
+            "flip rate",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         rows: Vec::new(),
     };
     for p in &step.probes {
         for (name, f) in variants(p) {
-            let perturbed_texts: Vec<String> =
-                (0..it.chosen.len()).map(|i| f(&it.prompts, &it.chosen, i)).collect();
+            let perturbed_texts: Vec<String> = (0..it.chosen.len())
+                .map(|i| f(&it.prompts, &it.chosen, i))
+                .collect();
             let perturbed = sc.score(&name, &it.prompts, &perturbed_texts)?;
             let flip = match (&it.rejected, &base_rej, p.kind.value) {
                 (Some(rej), Some(br), k) if k != ProbeKind::Copy => {
-                    let rej_texts: Vec<String> = (0..rej.len()).map(|i| f(&it.prompts, rej, i)).collect();
+                    let rej_texts: Vec<String> =
+                        (0..rej.len()).map(|i| f(&it.prompts, rej, i)).collect();
                     let rp = sc.score(&format!("{name}/rej"), &it.prompts, &rej_texts)?;
                     flip_rate(&base, br, &rp)
                 }
                 _ => None,
             };
             let deltas: Vec<f64> = perturbed.iter().zip(&base).map(|(a, b)| a - b).collect();
-            record(&mut s, &mut table, &Effect { name, deltas, flip_rate: flip, base: base.clone(), perturbed });
+            record(
+                &mut s,
+                &mut table,
+                &Effect {
+                    name,
+                    deltas,
+                    flip_rate: flip,
+                    base: base.clone(),
+                    perturbed,
+                },
+            );
         }
         if p.kind.value == ProbeKind::LengthBias {
             // Observational side: does reward track length across the unmodified answers?
@@ -209,9 +284,15 @@ pub(crate) fn run(step: &AnalysisStep, model: &dyn RewardModel, data: &Dataset, 
                 lens.extend(rej.iter().map(|c| text::char_len(c)));
                 scores.extend(br.iter().copied());
             }
-            s.metric("length_bias.spearman_length", stats::spearman(&lens, &scores));
+            s.metric(
+                "length_bias.spearman_length",
+                stats::spearman(&lens, &scores),
+            );
             s.metric("length_bias.pearson_length", stats::pearson(&lens, &scores));
-            s.metric("length_bias.slope_per_100_chars", stats::slope(&lens, &scores).map(|v| v * 100.0));
+            s.metric(
+                "length_bias.slope_per_100_chars",
+                stats::slope(&lens, &scores).map(|v| v * 100.0),
+            );
             s.plots.push(Plot::Scatter {
                 name: "length_vs_reward".to_owned(),
                 title: format!(
@@ -235,26 +316,40 @@ fn variants(p: &ProbeConfig) -> Vec<(String, Perturb)> {
     match p.kind.value {
         ProbeKind::LengthBias => {
             let factor = p.pad_factor.as_ref().map_or(3.0, |f| f.value);
-            let filler = p.filler.clone().unwrap_or_else(|| DEFAULT_FILLER.to_owned());
-            vec![("length_bias".to_owned(), Box::new(move |_p: &[String], t: &[String], i: usize| pad(&t[i], factor, &filler)))]
+            let filler = p
+                .filler
+                .clone()
+                .unwrap_or_else(|| DEFAULT_FILLER.to_owned());
+            vec![(
+                "length_bias".to_owned(),
+                Box::new(move |_p: &[String], t: &[String], i: usize| pad(&t[i], factor, &filler)),
+            )]
         }
         ProbeKind::KeywordStuffing => {
-            let kw: Vec<String> = p
-                .keywords
-                .as_ref()
-                .map_or_else(|| DEFAULT_KEYWORDS.iter().map(|s| (*s).to_owned()).collect(), |k| k.value.clone());
+            let kw: Vec<String> = p.keywords.as_ref().map_or_else(
+                || DEFAULT_KEYWORDS.iter().map(|s| (*s).to_owned()).collect(),
+                |k| k.value.clone(),
+            );
             let from_prompt = p.from_prompt.unwrap_or(false);
             vec![(
                 "keyword_stuffing".to_owned(),
-                Box::new(move |pr: &[String], t: &[String], i: usize| stuff(&t[i], &pr[i], &kw, from_prompt)),
+                Box::new(move |pr: &[String], t: &[String], i: usize| {
+                    stuff(&t[i], &pr[i], &kw, from_prompt)
+                }),
             )]
         }
         ProbeKind::Repetition => {
             let n = p.repeats.as_ref().map_or(3, |r| r.value);
-            vec![("repetition".to_owned(), Box::new(move |_p: &[String], t: &[String], i: usize| repeat(&t[i], n)))]
+            vec![(
+                "repetition".to_owned(),
+                Box::new(move |_p: &[String], t: &[String], i: usize| repeat(&t[i], n)),
+            )]
         }
         ProbeKind::Copy => vec![
-            ("copy_prompt".to_owned(), Box::new(|pr: &[String], _t: &[String], i: usize| pr[i].clone())),
+            (
+                "copy_prompt".to_owned(),
+                Box::new(|pr: &[String], _t: &[String], i: usize| pr[i].clone()),
+            ),
             (
                 "copy_other_answer".to_owned(),
                 Box::new(|_p: &[String], t: &[String], i: usize| t[(i + 1) % t.len()].clone()),

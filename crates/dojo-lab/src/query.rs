@@ -64,7 +64,9 @@ struct Checkpoint {
 
 /// Reads the scores already computed for this key; a torn last line is ignored.
 fn read_checkpoint(path: &Path) -> Vec<f32> {
-    let Ok(f) = std::fs::File::open(path) else { return Vec::new() };
+    let Ok(f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
     let mut scores = Vec::new();
     for line in BufReader::new(f).lines() {
         let Ok(line) = line else { break };
@@ -77,29 +79,44 @@ fn read_checkpoint(path: &Path) -> Vec<f32> {
 }
 
 /// Scores `data` with `model`.
-pub(crate) fn run(job: &QueryJob<'_>, model: &dyn RewardModel, data: &Dataset) -> Result<QueryResult, LabError> {
+pub(crate) fn run(
+    job: &QueryJob<'_>,
+    model: &dyn RewardModel,
+    data: &Dataset,
+) -> Result<QueryResult, LabError> {
     let t = &job.truncate;
-    let (pairs, prompts, completions, rejected): (bool, Vec<String>, Vec<String>, Vec<String>) = match data {
-        Dataset::Pairs(rows) => (
-            true,
-            rows.iter().map(|r| text::truncate_chars(&r.prompt, t.prompt_chars).to_owned()).collect(),
-            rows.iter().map(|r| text::truncate_chars(&r.chosen, t.completion_chars).to_owned()).collect(),
-            rows.iter().map(|r| text::truncate_chars(&r.rejected, t.completion_chars).to_owned()).collect(),
-        ),
-        Dataset::Completions(rows) => (
-            false,
-            rows.iter().map(|r| text::truncate_chars(&r.prompt, t.prompt_chars).to_owned()).collect(),
-            rows.iter().map(|r| text::truncate_chars(&r.completion, t.completion_chars).to_owned()).collect(),
-            Vec::new(),
-        ),
-        Dataset::Events(_) => {
-            return Err(LabError::Data {
-                path: job.partial.to_owned(),
-                line: 0,
-                message: "a query cannot score an event log".to_owned(),
-            });
-        }
-    };
+    let (pairs, prompts, completions, rejected): (bool, Vec<String>, Vec<String>, Vec<String>) =
+        match data {
+            Dataset::Pairs(rows) => (
+                true,
+                rows.iter()
+                    .map(|r| text::truncate_chars(&r.prompt, t.prompt_chars).to_owned())
+                    .collect(),
+                rows.iter()
+                    .map(|r| text::truncate_chars(&r.chosen, t.completion_chars).to_owned())
+                    .collect(),
+                rows.iter()
+                    .map(|r| text::truncate_chars(&r.rejected, t.completion_chars).to_owned())
+                    .collect(),
+            ),
+            Dataset::Completions(rows) => (
+                false,
+                rows.iter()
+                    .map(|r| text::truncate_chars(&r.prompt, t.prompt_chars).to_owned())
+                    .collect(),
+                rows.iter()
+                    .map(|r| text::truncate_chars(&r.completion, t.completion_chars).to_owned())
+                    .collect(),
+                Vec::new(),
+            ),
+            Dataset::Events(_) => {
+                return Err(LabError::Data {
+                    path: job.partial.to_owned(),
+                    line: 0,
+                    message: "a query cannot score an event log".to_owned(),
+                });
+            }
+        };
     let per_row = if pairs { 2 } else { 1 };
     let mut inputs: Vec<RewardInput<'_>> = Vec::with_capacity(prompts.len() * per_row);
     for i in 0..prompts.len() {
@@ -127,21 +144,36 @@ pub(crate) fn run(job: &QueryJob<'_>, model: &dyn RewardModel, data: &Dataset) -
         let batch = &inputs[start..end];
         let out = model
             .score_batch(batch)
-            .map_err(|source| LabError::Reward { step: job.step.to_owned(), source })?;
+            .map_err(|source| LabError::Reward {
+                step: job.step.to_owned(),
+                source,
+            })?;
         if out.len() != batch.len() {
             return Err(LabError::Reward {
                 step: job.step.to_owned(),
-                source: dojo_types::ports::RewardError::Shape { expected: batch.len(), got: out.len() },
+                source: dojo_types::ports::RewardError::Shape {
+                    expected: batch.len(),
+                    got: out.len(),
+                },
             });
         }
         if let Some((i, v)) = out.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(LabError::Reward {
                 step: job.step.to_owned(),
-                source: dojo_types::ports::RewardError::NonFinite { index: start + i, value: *v },
+                source: dojo_types::ports::RewardError::NonFinite {
+                    index: start + i,
+                    value: *v,
+                },
             });
         }
-        let line = serde_json::to_string(&Checkpoint { start, scores: out.clone() })
-            .map_err(|e| LabError::Cache { path: job.partial.to_owned(), message: e.to_string() })?;
+        let line = serde_json::to_string(&Checkpoint {
+            start,
+            scores: out.clone(),
+        })
+        .map_err(|e| LabError::Cache {
+            path: job.partial.to_owned(),
+            message: e.to_string(),
+        })?;
         writeln!(cp, "{line}").map_err(|e| LabError::io("writing checkpoint", job.partial, e))?;
         scores.extend(out);
         bar.set_position((scores.len() / per_row) as u64);
@@ -154,39 +186,78 @@ pub(crate) fn run(job: &QueryJob<'_>, model: &dyn RewardModel, data: &Dataset) -
     for field in job.store {
         match field {
             StoreField::ChosenEndScores => {
-                columns.insert("chosen_end_scores".to_owned(), col(&|i| f64::from(scores[2 * i])));
+                columns.insert(
+                    "chosen_end_scores".to_owned(),
+                    col(&|i| f64::from(scores[2 * i])),
+                );
             }
             StoreField::RejectedEndScores => {
-                columns.insert("rejected_end_scores".to_owned(), col(&|i| f64::from(scores[2 * i + 1])));
+                columns.insert(
+                    "rejected_end_scores".to_owned(),
+                    col(&|i| f64::from(scores[2 * i + 1])),
+                );
             }
             StoreField::Margins => {
-                columns.insert("margins".to_owned(), col(&|i| f64::from(scores[2 * i]) - f64::from(scores[2 * i + 1])));
+                columns.insert(
+                    "margins".to_owned(),
+                    col(&|i| f64::from(scores[2 * i]) - f64::from(scores[2 * i + 1])),
+                );
             }
             StoreField::Loss => {
                 columns.insert(
                     "loss".to_owned(),
-                    col(&|i| stats::pair_loss(f64::from(scores[2 * i]) - f64::from(scores[2 * i + 1]))),
+                    col(&|i| {
+                        stats::pair_loss(f64::from(scores[2 * i]) - f64::from(scores[2 * i + 1]))
+                    }),
                 );
             }
             StoreField::Scores => {
                 columns.insert("scores".to_owned(), col(&|i| f64::from(scores[i])));
             }
             StoreField::TokenCounts => {
-                columns.insert("prompt_tokens".to_owned(), col(&|i| text::token_count(&prompts[i]) as f64));
-                columns.insert("completion_tokens".to_owned(), col(&|i| text::token_count(&completions[i]) as f64));
+                columns.insert(
+                    "prompt_tokens".to_owned(),
+                    col(&|i| text::token_count(&prompts[i]) as f64),
+                );
+                columns.insert(
+                    "completion_tokens".to_owned(),
+                    col(&|i| text::token_count(&completions[i]) as f64),
+                );
             }
             StoreField::Embeddings => {}
         }
     }
-    if pairs && job.store.contains(&StoreField::ChosenEndScores) && job.store.contains(&StoreField::RejectedEndScores) {
-        columns.insert("correct".to_owned(), col(&|i| if scores[2 * i] > scores[2 * i + 1] { 1.0 } else { 0.0 }));
+    if pairs
+        && job.store.contains(&StoreField::ChosenEndScores)
+        && job.store.contains(&StoreField::RejectedEndScores)
+    {
+        columns.insert(
+            "correct".to_owned(),
+            col(&|i| {
+                if scores[2 * i] > scores[2 * i + 1] {
+                    1.0
+                } else {
+                    0.0
+                }
+            }),
+        );
     }
     let embeddings = if job.store.contains(&StoreField::Embeddings) {
-        completions.iter().map(|c| text::hashed_embedding(c, job.embedding_dim)).collect()
+        completions
+            .iter()
+            .map(|c| text::hashed_embedding(c, job.embedding_dim))
+            .collect()
     } else {
         Vec::new()
     };
-    Ok(QueryResult { pairs, prompts, completions, rejected, columns, embeddings })
+    Ok(QueryResult {
+        pairs,
+        prompts,
+        completions,
+        rejected,
+        columns,
+        embeddings,
+    })
 }
 
 /// A bar drawn on stderr, or a hidden one when progress is off (tests, CI logs).
@@ -195,9 +266,10 @@ pub(crate) fn progress_bar(visible: bool, len: u64, label: &str) -> ProgressBar 
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(label.to_owned());
     bar

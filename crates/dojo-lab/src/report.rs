@@ -78,7 +78,9 @@ impl Plot {
     /// File stem.
     pub fn name(&self) -> &str {
         match self {
-            Plot::Scatter { name, .. } | Plot::Histogram { name, .. } | Plot::Bars { name, .. } => name,
+            Plot::Scatter { name, .. } | Plot::Histogram { name, .. } | Plot::Bars { name, .. } => {
+                name
+            }
         }
     }
 }
@@ -103,13 +105,20 @@ pub struct Section {
 impl Section {
     /// An empty section for `step`.
     pub fn new(step: &str, title: impl Into<String>) -> Self {
-        Self { step: step.to_owned(), title: title.into(), ..Self::default() }
+        Self {
+            step: step.to_owned(),
+            title: title.into(),
+            ..Self::default()
+        }
     }
 
     /// Adds a metric when it is defined (undefined statistics are skipped, never written as NaN).
     pub fn metric(&mut self, name: impl Into<String>, value: Option<f64>) {
         if let Some(v) = value.filter(|v| v.is_finite()) {
-            self.metrics.push(Metric { name: name.into(), value: v });
+            self.metrics.push(Metric {
+                name: name.into(),
+                value: v,
+            });
         }
     }
 }
@@ -213,14 +222,24 @@ th{{background:#f0f0f0}}img{{max-width:100%;border:1px solid #ddd;margin:4px 0}}
     }
     h.push_str("</table>");
     for s in sections {
-        let _ = write!(h, "<h2>{} <small>({})</small></h2>", esc(&s.title), esc(&s.step));
+        let _ = write!(
+            h,
+            "<h2>{} <small>({})</small></h2>",
+            esc(&s.title),
+            esc(&s.step)
+        );
         for n in &s.notes {
             let _ = write!(h, "<p class=\"note\">{}</p>", esc(n));
         }
         if !s.metrics.is_empty() {
             h.push_str("<table><tr><th>metric</th><th>value</th></tr>");
             for m in &s.metrics {
-                let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", esc(&m.name), fmt_num(m.value));
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td></tr>",
+                    esc(&m.name),
+                    fmt_num(m.value)
+                );
             }
             h.push_str("</table>");
         }
@@ -242,7 +261,12 @@ th{{background:#f0f0f0}}img{{max-width:100%;border:1px solid #ddd;margin:4px 0}}
         for p in &s.plots {
             let file = format!("{}-{}.png", file_stem(&s.step), file_stem(p.name()));
             crate::plot::render(p, &plots_dir.join(&file))?;
-            let _ = write!(h, "<div><img src=\"plots/{}\" alt=\"{}\"></div>", esc(&file), esc(p.name()));
+            let _ = write!(
+                h,
+                "<div><img src=\"plots/{}\" alt=\"{}\"></div>",
+                esc(&file),
+                esc(p.name())
+            );
         }
     }
     h.push_str("</body></html>\n");
@@ -251,5 +275,13 @@ th{{background:#f0f0f0}}img{{max-width:100%;border:1px solid #ddd;margin:4px 0}}
 }
 
 fn file_stem(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

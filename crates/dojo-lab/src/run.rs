@@ -59,15 +59,23 @@ pub struct RunSummary {
 
 /// Parses and validates a config file without running anything.
 pub fn prepare(config_path: &Path, factory: &dyn ModelFactory) -> Result<(Plan, String), LabError> {
-    let text = std::fs::read_to_string(config_path).map_err(|e| LabError::io("reading config", config_path, e))?;
+    let text = std::fs::read_to_string(config_path)
+        .map_err(|e| LabError::io("reading config", config_path, e))?;
     let file = config_path.display().to_string();
     let config = ExperimentConfig::from_yaml(&text, &file)?;
-    let base = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = config_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     Ok((plan(config, &file, &base, factory)?, text))
 }
 
 /// Runs the experiment in `config_path`.
-pub fn run(config_path: &Path, factory: &dyn ModelFactory, opts: &RunOptions) -> Result<RunSummary, LabError> {
+pub fn run(
+    config_path: &Path,
+    factory: &dyn ModelFactory,
+    opts: &RunOptions,
+) -> Result<RunSummary, LabError> {
     let (plan, text) = prepare(config_path, factory)?;
     execute(&plan, &text, factory, opts)
 }
@@ -92,7 +100,9 @@ impl State<'_> {
     fn log(&mut self, msg: &str) {
         tracing::info!(target: "lab::run", "{msg}");
         if let Some(f) = &mut self.log {
-            let ts = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            let ts = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
             let _ = writeln!(f, "{ts:.3} {msg}");
         }
     }
@@ -102,11 +112,19 @@ impl State<'_> {
             return Ok(Arc::clone(m));
         }
         let Resolved::Model(src) = &self.plan.resolved[i] else {
-            return Err(LabError::ModelLoad { step: self.id(i).to_owned(), message: "not a model step".to_owned() });
+            return Err(LabError::ModelLoad {
+                step: self.id(i).to_owned(),
+                message: "not a model step".to_owned(),
+            });
         };
         let t = Instant::now();
         let m = model::build(self.id(i), src, self.factory)?;
-        let msg = format!("model `{}` loaded ({}) in {:.2}s", self.id(i), m.name(), t.elapsed().as_secs_f64());
+        let msg = format!(
+            "model `{}` loaded ({}) in {:.2}s",
+            self.id(i),
+            m.name(),
+            t.elapsed().as_secs_f64()
+        );
         self.log(&msg);
         self.models.insert(i, Arc::clone(&m));
         Ok(m)
@@ -125,10 +143,17 @@ impl State<'_> {
     }
 
     fn compute_data(&mut self, i: usize) -> Result<Dataset, LabError> {
-        let Resolved::Data { path, format, columns } = &self.plan.resolved[i] else {
+        let Resolved::Data {
+            path,
+            format,
+            columns,
+        } = &self.plan.resolved[i]
+        else {
             unreachable!("data() is only called on data steps");
         };
-        let StepConfig::Data(cfg) = &self.plan.config.steps[i] else { unreachable!("resolved data step") };
+        let StepConfig::Data(cfg) = &self.plan.config.steps[i] else {
+            unreachable!("resolved data step")
+        };
         let ds = data::load(path, *format, columns.as_ref(), cfg.sample.as_ref())?;
         let entry = self.cache.entry(self.id(i), &self.keys[i]);
         self.cache.store(&entry, &ds)?;
@@ -148,10 +173,15 @@ impl State<'_> {
     }
 
     fn compute_query(&mut self, i: usize) -> Result<QueryResult, LabError> {
-        let Resolved::Query { model, data, store, .. } = &self.plan.resolved[i] else {
+        let Resolved::Query {
+            model, data, store, ..
+        } = &self.plan.resolved[i]
+        else {
             unreachable!("query() is only called on query steps");
         };
-        let StepConfig::Query(cfg) = &self.plan.config.steps[i] else { unreachable!("resolved query step") };
+        let StepConfig::Query(cfg) = &self.plan.config.steps[i] else {
+            unreachable!("resolved query step")
+        };
         let m = self.model(*model)?;
         self.data(*data)?;
         let partial = self.cache.partial(self.id(i), &self.keys[i]);
@@ -172,16 +202,26 @@ impl State<'_> {
     }
 
     fn analysis(&mut self, i: usize) -> Result<Section, LabError> {
-        let Resolved::Analysis { queries, model, data } = self.plan.resolved[i].clone() else {
+        let Resolved::Analysis {
+            queries,
+            model,
+            data,
+        } = self.plan.resolved[i].clone()
+        else {
             unreachable!("analysis() is only called on analysis steps");
         };
-        let StepConfig::Analysis(cfg) = &self.plan.config.steps[i] else { unreachable!("resolved analysis step") };
+        let StepConfig::Analysis(cfg) = &self.plan.config.steps[i] else {
+            unreachable!("resolved analysis step")
+        };
         let mut section = Section::new(&cfg.id.value, format!("Analysis `{}`", cfg.id.value));
         if !queries.is_empty() {
             for &q in &queries {
                 self.query(q)?;
             }
-            let qs: Vec<(&str, &QueryResult)> = queries.iter().map(|q| (self.id(*q), &self.queries[q])).collect();
+            let qs: Vec<(&str, &QueryResult)> = queries
+                .iter()
+                .map(|q| (self.id(*q), &self.queries[q]))
+                .collect();
             section = crate::analysis::run(cfg, &qs)?;
         }
         if !cfg.probes.is_empty()
@@ -194,7 +234,11 @@ impl State<'_> {
         }
         if let (Some(net), Some(d)) = (&cfg.network, data) {
             let Dataset::Events(events) = self.data(d)? else {
-                return Err(LabError::Data { path: PathBuf::new(), line: 0, message: "network needs events".to_owned() });
+                return Err(LabError::Data {
+                    path: PathBuf::new(),
+                    line: 0,
+                    message: "network needs events".to_owned(),
+                });
             };
             let n = crate::network::run(&cfg.id.value, net, events)?;
             merge(&mut section, n);
@@ -218,7 +262,10 @@ pub fn compute_keys(plan: &Plan) -> Result<Vec<String>, LabError> {
     let mut keys = vec![String::new(); plan.config.steps.len()];
     for &i in &plan.order {
         let step = &plan.config.steps[i];
-        let json = serde_json::to_string(step).map_err(|e| LabError::Cache { path: PathBuf::new(), message: e.to_string() })?;
+        let json = serde_json::to_string(step).map_err(|e| LabError::Cache {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
         let external = match &plan.resolved[i] {
             Resolved::Model(src) => model::fingerprint(src)?,
             Resolved::Data { path, .. } => model::hash_path(path)?,
@@ -236,27 +283,52 @@ pub fn compute_keys(plan: &Plan) -> Result<Vec<String>, LabError> {
 }
 
 fn make_run_dir(out: &Path, name: &str) -> Result<PathBuf, LabError> {
-    let stem: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let stem: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     for n in 0..1000 {
-        let dir = if n == 0 { out.join(format!("{stem}-{secs}")) } else { out.join(format!("{stem}-{secs}-{n}")) };
+        let dir = if n == 0 {
+            out.join(format!("{stem}-{secs}"))
+        } else {
+            out.join(format!("{stem}-{secs}-{n}"))
+        };
         match std::fs::create_dir_all(out).and_then(|()| std::fs::create_dir(&dir)) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(LabError::io("creating run directory", dir, e)),
         }
     }
-    Err(LabError::io("creating run directory", out, std::io::Error::other("too many runs in the same second")))
+    Err(LabError::io(
+        "creating run directory",
+        out,
+        std::io::Error::other("too many runs in the same second"),
+    ))
 }
 
 /// Runs a validated plan.
-pub fn execute(plan: &Plan, config_text: &str, factory: &dyn ModelFactory, opts: &RunOptions) -> Result<RunSummary, LabError> {
+pub fn execute(
+    plan: &Plan,
+    config_text: &str,
+    factory: &dyn ModelFactory,
+    opts: &RunOptions,
+) -> Result<RunSummary, LabError> {
     let keys = compute_keys(plan)?;
     let run_dir = make_run_dir(&opts.out_dir, &plan.config.name)?;
     let cfg_path = run_dir.join("config.yaml");
     std::fs::write(&cfg_path, config_text).map_err(|e| LabError::io("writing", &cfg_path, e))?;
     let log_path = run_dir.join("run.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| LabError::io("creating", &log_path, e))?;
+    let log =
+        std::fs::File::create(&log_path).map_err(|e| LabError::io("creating", &log_path, e))?;
     let mut st = State {
         plan,
         factory,
@@ -268,7 +340,11 @@ pub fn execute(plan: &Plan, config_text: &str, factory: &dyn ModelFactory, opts:
         queries: HashMap::new(),
         log: Some(log),
     };
-    st.log(&format!("run `{}` in {}", plan.config.name, run_dir.display()));
+    st.log(&format!(
+        "run `{}` in {}",
+        plan.config.name,
+        run_dir.display()
+    ));
     let mut outcomes: Vec<StepOutcome> = Vec::new();
     let mut sections = Vec::new();
     for &i in &plan.order {
@@ -307,14 +383,28 @@ pub fn execute(plan: &Plan, config_text: &str, factory: &dyn ModelFactory, opts:
         }
         let seconds = t.elapsed().as_secs_f64();
         if status != "lazy" {
-            st.log(&format!("step `{id}` ({}) {status} in {seconds:.2}s, key {}", step.kind(), &key[..16]));
+            st.log(&format!(
+                "step `{id}` ({}) {status} in {seconds:.2}s, key {}",
+                step.kind(),
+                &key[..16]
+            ));
         }
-        outcomes.push(StepOutcome { id, kind: step.kind(), status, seconds, key });
+        outcomes.push(StepOutcome {
+            id,
+            kind: step.kind(),
+            status,
+            seconds,
+            key,
+        });
     }
     for o in &mut outcomes {
         if o.status == "lazy" {
             let i = plan.step_index(&o.id).unwrap_or(usize::MAX);
-            o.status = if st.models.contains_key(&i) { "loaded" } else { "not needed" };
+            o.status = if st.models.contains_key(&i) {
+                "loaded"
+            } else {
+                "not needed"
+            };
         }
     }
     // Queries first, then analyses, each in plan order.
@@ -330,19 +420,40 @@ pub fn execute(plan: &Plan, config_text: &str, factory: &dyn ModelFactory, opts:
             key: o.key[..16].to_owned(),
         })
         .collect();
-    report::write_html(&run_dir, &plan.config.name, plan.config.description.as_deref(), &lines, &sections)?;
+    report::write_html(
+        &run_dir,
+        &plan.config.name,
+        plan.config.description.as_deref(),
+        &lines,
+        &sections,
+    )?;
     let summary_path = run_dir.join("steps.json");
-    let summary = serde_json::to_vec_pretty(&outcomes).map_err(|e| LabError::Cache { path: summary_path.clone(), message: e.to_string() })?;
-    std::fs::write(&summary_path, summary).map_err(|e| LabError::io("writing", &summary_path, e))?;
-    st.log(&format!("report written to {}", run_dir.join("report.html").display()));
-    Ok(RunSummary { run_dir, steps: outcomes, sections })
+    let summary = serde_json::to_vec_pretty(&outcomes).map_err(|e| LabError::Cache {
+        path: summary_path.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(&summary_path, summary)
+        .map_err(|e| LabError::io("writing", &summary_path, e))?;
+    st.log(&format!(
+        "report written to {}",
+        run_dir.join("report.html").display()
+    ));
+    Ok(RunSummary {
+        run_dir,
+        steps: outcomes,
+        sections,
+    })
 }
 
 fn query_section(id: &str, q: &QueryResult) -> Section {
     let mut s = Section::new(id, format!("Query `{id}`"));
     s.metric("rows", Some(q.len() as f64));
     for (name, col) in &q.columns {
-        let name = if name == "correct" { "pair_accuracy" } else { name.as_str() };
+        let name = if name == "correct" {
+            "pair_accuracy"
+        } else {
+            name.as_str()
+        };
         s.metric(format!("{name}.mean"), stats::mean(col));
     }
     if let Some(m) = q.columns.get("margins") {

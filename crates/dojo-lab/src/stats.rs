@@ -3,7 +3,11 @@
 
 /// Arithmetic mean.
 pub fn mean(x: &[f64]) -> Option<f64> {
-    if x.is_empty() { None } else { Some(x.iter().sum::<f64>() / x.len() as f64) }
+    if x.is_empty() {
+        None
+    } else {
+        Some(x.iter().sum::<f64>() / x.len() as f64)
+    }
 }
 
 /// Sample standard deviation (n - 1); `None` below two values.
@@ -112,16 +116,30 @@ pub fn slope(x: &[f64], y: &[f64]) -> Option<f64> {
     if sxx <= 0.0 {
         return None;
     }
-    Some(x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum::<f64>() / sxx)
+    Some(
+        x.iter()
+            .zip(y)
+            .map(|(a, b)| (a - mx) * (b - my))
+            .sum::<f64>()
+            / sxx,
+    )
 }
 
 /// Paired effect size Cohen's d_z = mean(d) / sd(d); `None` when the differences do not vary.
 pub fn cohens_dz(diffs: &[f64]) -> Option<f64> {
     let sd = std_dev(diffs)?;
-    if sd <= 0.0 { None } else { Some(mean(diffs)? / sd) }
+    if sd <= 0.0 {
+        None
+    } else {
+        Some(mean(diffs)? / sd)
+    }
 }
 
 /// `-log(sigmoid(d))`, computed stably: the pairwise Bradley-Terry loss for margin `d`.
 pub fn pair_loss(d: f64) -> f64 {
-    if d > 0.0 { (-d).exp().ln_1p() } else { -d + d.exp().ln_1p() }
+    if d > 0.0 {
+        (-d).exp().ln_1p()
+    } else {
+        -d + d.exp().ln_1p()
+    }
 }

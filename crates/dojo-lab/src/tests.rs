@@ -51,7 +51,10 @@ impl ModelFactory for CountingFactory {
     }
     fn load_onnx(&self, _dir: &Path) -> Result<Arc<dyn RewardModel>, String> {
         self.loads.fetch_add(1, Ordering::SeqCst);
-        Ok(Arc::new(Counting { calls: Arc::clone(&self.calls), fail_after: self.fail_after }))
+        Ok(Arc::new(Counting {
+            calls: Arc::clone(&self.calls),
+            fail_after: self.fail_after,
+        }))
     }
 }
 
@@ -77,7 +80,11 @@ impl Env {
     }
 
     fn opts(&self) -> RunOptions {
-        RunOptions { out_dir: self.root.join("runs"), cache_dir: self.root.join("cache"), progress: false }
+        RunOptions {
+            out_dir: self.root.join("runs"),
+            cache_dir: self.root.join("cache"),
+            progress: false,
+        }
     }
 
     fn run(&self, yaml: &str, factory: &dyn ModelFactory) -> Result<crate::RunSummary, LabError> {
@@ -119,18 +126,50 @@ fn second_run_of_unchanged_config_does_no_inference() {
     let first = env.run(QUERY_CONFIG, &f).expect("first run");
     let calls = f.calls.load(Ordering::SeqCst);
     assert_eq!(calls, 3, "6 pairs in batches of 2 rows");
-    assert!(first.steps.iter().all(|s| s.status == "ran" || s.status == "loaded"), "{:?}", first.steps);
+    assert!(
+        first
+            .steps
+            .iter()
+            .all(|s| s.status == "ran" || s.status == "loaded"),
+        "{:?}",
+        first.steps
+    );
     assert!(first.run_dir.join("report.html").is_file());
     assert!(first.run_dir.join("metrics.jsonl").is_file());
     assert!(first.run_dir.join("config.yaml").is_file());
     assert!(first.run_dir.join("run.log").is_file());
-    assert!(first.run_dir.join("plots/feats-completion_length_vs_chosen_end_scores.png").is_file());
+    assert!(
+        first
+            .run_dir
+            .join("plots/feats-completion_length_vs_chosen_end_scores.png")
+            .is_file()
+    );
 
     let second = env.run(QUERY_CONFIG, &f).expect("second run");
-    assert_eq!(f.calls.load(Ordering::SeqCst), calls, "no model call on the second run");
-    assert_eq!(f.loads.load(Ordering::SeqCst), 1, "the model is not even loaded");
-    let status: Vec<(&str, &str)> = second.steps.iter().map(|s| (s.id.as_str(), s.status)).collect();
-    assert_eq!(status, [("rm", "not needed"), ("pairs", "cached"), ("q", "cached"), ("feats", "cached")]);
+    assert_eq!(
+        f.calls.load(Ordering::SeqCst),
+        calls,
+        "no model call on the second run"
+    );
+    assert_eq!(
+        f.loads.load(Ordering::SeqCst),
+        1,
+        "the model is not even loaded"
+    );
+    let status: Vec<(&str, &str)> = second
+        .steps
+        .iter()
+        .map(|s| (s.id.as_str(), s.status))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("rm", "not needed"),
+            ("pairs", "cached"),
+            ("q", "cached"),
+            ("feats", "cached")
+        ]
+    );
     assert_eq!(first.sections, second.sections);
 }
 
@@ -155,17 +194,37 @@ fn changing_a_step_reruns_it_and_its_dependents_only() {
 #[test]
 fn interrupted_query_resumes_from_checkpoint() {
     let env = Env::new();
-    let crashing = CountingFactory { fail_after: Some(2), ..Default::default() };
-    let err = env.run(QUERY_CONFIG, &crashing).expect_err("crashes on the third batch");
+    let crashing = CountingFactory {
+        fail_after: Some(2),
+        ..Default::default()
+    };
+    let err = env
+        .run(QUERY_CONFIG, &crashing)
+        .expect_err("crashes on the third batch");
     assert!(matches!(err, LabError::Reward { .. }), "{err}");
     let f = CountingFactory::default();
     env.run(QUERY_CONFIG, &f).expect("resumed run");
-    assert_eq!(f.calls.load(Ordering::SeqCst), 1, "only the missing batch is scored");
+    assert_eq!(
+        f.calls.load(Ordering::SeqCst),
+        1,
+        "only the missing batch is scored"
+    );
     let cached = env.run(QUERY_CONFIG, &f).expect("third run");
     assert_eq!(f.calls.load(Ordering::SeqCst), 1);
-    let q = cached.sections.iter().find(|s| s.step == "q").expect("query section");
-    let acc = q.metrics.iter().find(|m| m.name == "pair_accuracy.mean").expect("accuracy");
-    assert!((acc.value - 1.0).abs() < 1e-12, "length model prefers the longer chosen answers");
+    let q = cached
+        .sections
+        .iter()
+        .find(|s| s.step == "q")
+        .expect("query section");
+    let acc = q
+        .metrics
+        .iter()
+        .find(|m| m.name == "pair_accuracy.mean")
+        .expect("accuracy");
+    assert!(
+        (acc.value - 1.0).abs() < 1e-12,
+        "length model prefers the longer chosen answers"
+    );
 }
 
 /// Asserts that `yaml` is rejected before any work: no model load, no run directory.
@@ -181,7 +240,10 @@ fn rejected(env: &Env, yaml: &str) -> String {
 #[test]
 fn unknown_key_is_reported_with_its_line() {
     let env = Env::new();
-    let msg = rejected(&env, &QUERY_CONFIG.replace("batch_size: 2", "batch_sise: 2"));
+    let msg = rejected(
+        &env,
+        &QUERY_CONFIG.replace("batch_size: 2", "batch_sise: 2"),
+    );
     assert!(msg.contains("unknown field `batch_sise`"), "{msg}");
     assert!(msg.contains("line 14"), "{msg}");
 }
@@ -196,15 +258,27 @@ fn unknown_step_kind_is_reported() {
 #[test]
 fn missing_data_file_is_reported_before_work() {
     let env = Env::new();
-    let msg = rejected(&env, &QUERY_CONFIG.replace("path: pairs.jsonl", "path: nope.jsonl"));
-    assert!(msg.contains("exp.yaml:10: step `pairs`: data file") && msg.contains("does not exist"), "{msg}");
+    let msg = rejected(
+        &env,
+        &QUERY_CONFIG.replace("path: pairs.jsonl", "path: nope.jsonl"),
+    );
+    assert!(
+        msg.contains("exp.yaml:10: step `pairs`: data file") && msg.contains("does not exist"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn missing_model_dir_is_reported_before_work() {
     let env = Env::new();
-    let msg = rejected(&env, &QUERY_CONFIG.replace("path: model", "path: missing-model"));
-    assert!(msg.contains("step `rm`: model path") && msg.contains("does not exist"), "{msg}");
+    let msg = rejected(
+        &env,
+        &QUERY_CONFIG.replace("path: model", "path: missing-model"),
+    );
+    assert!(
+        msg.contains("step `rm`: model path") && msg.contains("does not exist"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -236,13 +310,19 @@ steps:
       features: [num_words]
 ";
     let msg = rejected(&env, yaml);
-    assert!(msg.contains("cycle") && (msg.contains("a -> b -> a") || msg.contains("b -> a -> b")), "{msg}");
+    assert!(
+        msg.contains("cycle") && (msg.contains("a -> b -> a") || msg.contains("b -> a -> b")),
+        "{msg}"
+    );
 }
 
 #[test]
 fn unknown_requirement_is_reported() {
     let env = Env::new();
-    let msg = rejected(&env, &QUERY_CONFIG.replace("requires: [rm, pairs]", "requires: [rm, pears]"));
+    let msg = rejected(
+        &env,
+        &QUERY_CONFIG.replace("requires: [rm, pairs]", "requires: [rm, pears]"),
+    );
     assert!(msg.contains("requires unknown step `pears`"), "{msg}");
     assert!(msg.contains("exp.yaml:13"), "{msg}");
 }
@@ -256,13 +336,19 @@ fn invalid_estimator_parameters_are_reported() {
         )
     };
     let msg = rejected(&env, &with_est("{learning_rate: 0}"));
-    assert!(msg.contains("estimator `gbr`: `learning_rate` must be > 0"), "{msg}");
+    assert!(
+        msg.contains("estimator `gbr`: `learning_rate` must be > 0"),
+        "{msg}"
+    );
     let msg = rejected(&env, &with_est("{subsample: 1.5}"));
     assert!(msg.contains("`subsample` must be in (0, 1]"), "{msg}");
     let msg = rejected(&env, &with_est("{n_estimators: 100, min_samples_leef: 5}"));
     assert!(msg.contains("unknown field `min_samples_leef`"), "{msg}");
     let msg = rejected(&env, &with_est("{n_estimators: -3}"));
-    assert!(msg.contains("n_estimators") || msg.contains("invalid"), "{msg}");
+    assert!(
+        msg.contains("n_estimators") || msg.contains("invalid"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -271,18 +357,42 @@ fn predict_needs_listed_features_and_stored_targets() {
     let base = format!(
         "{QUERY_CONFIG}      estimators:\n        gbr:\n          name: gradient_boosting_regressor\n      predict:\n"
     );
-    let msg = rejected(&env, &format!("{base}        chosen_end_scores:\n          x: [num_words]\n          estimator: gbr\n"));
-    assert!(msg.contains("`num_words` is not listed in `features`"), "{msg}");
-    let msg = rejected(&env, &format!("{base}        scores:\n          x: [completion_length]\n          estimator: gbr\n"));
-    assert!(msg.contains("predict target `scores` is not stored"), "{msg}");
-    let msg = rejected(&env, &format!("{base}        loss:\n          x: [completion_length]\n          estimator: xgb\n"));
+    let msg = rejected(
+        &env,
+        &format!(
+            "{base}        chosen_end_scores:\n          x: [num_words]\n          estimator: gbr\n"
+        ),
+    );
+    assert!(
+        msg.contains("`num_words` is not listed in `features`"),
+        "{msg}"
+    );
+    let msg = rejected(
+        &env,
+        &format!(
+            "{base}        scores:\n          x: [completion_length]\n          estimator: gbr\n"
+        ),
+    );
+    assert!(
+        msg.contains("predict target `scores` is not stored"),
+        "{msg}"
+    );
+    let msg = rejected(
+        &env,
+        &format!(
+            "{base}        loss:\n          x: [completion_length]\n          estimator: xgb\n"
+        ),
+    );
     assert!(msg.contains("unknown estimator `xgb`"), "{msg}");
 }
 
 #[test]
 fn shipped_model_without_install_is_a_clear_error() {
     let env = Env::new();
-    let msg = rejected(&env, &QUERY_CONFIG.replace("kind: onnx\n      path: model", "kind: shipped"));
+    let msg = rejected(
+        &env,
+        &QUERY_CONFIG.replace("kind: onnx\n      path: model", "kind: shipped"),
+    );
     assert!(msg.contains("DOJO_REWARD_MODEL_DIR"), "{msg}");
 }
 
@@ -306,7 +416,12 @@ steps:
 ";
     let r = env.run(yaml, &crate::BaselinesOnly).expect("run");
     let m = |name: &str| {
-        r.sections[0].metrics.iter().find(|m| m.name == name).map(|m| m.value).unwrap_or_else(|| panic!("{name}"))
+        r.sections[0]
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
+            .unwrap_or_else(|| panic!("{name}"))
     };
     assert_eq!(m("length_bias.win_rate"), 1.0);
     assert!(m("length_bias.mean_delta") > 0.0);
@@ -349,11 +464,21 @@ steps:
 ";
     let r = env.run(yaml, &crate::BaselinesOnly).expect("run");
     let s = &r.sections[0];
-    let m = |name: &str| s.metrics.iter().find(|m| m.name == name).map(|m| m.value).unwrap_or_else(|| panic!("{name}"));
+    let m = |name: &str| {
+        s.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
     assert_eq!(m("events"), 7.0);
     assert_eq!(m("identical.groups"), 1.0);
     assert_eq!(m("identical.uids"), 2.0);
-    let groups = s.tables.iter().find(|t| t.title.starts_with("Groups")).expect("groups table");
+    let groups = s
+        .tables
+        .iter()
+        .find(|t| t.title.starts_with("Groups"))
+        .expect("groups table");
     assert_eq!(groups.rows[0][1], "2, 3");
     let board = &s.tables[0];
     assert_eq!(board.rows[0][0], "1", "uid 1 leads on mean reward");
@@ -363,8 +488,11 @@ steps:
 #[test]
 fn bad_event_line_names_the_line() {
     let env = Env::new();
-    std::fs::write(env.root.join("events.jsonl"), "{\"uids\": [1], \"completions\": [\"a\"], \"rewards\": [1.0]}\nnot json\n")
-        .expect("write");
+    std::fs::write(
+        env.root.join("events.jsonl"),
+        "{\"uids\": [1], \"completions\": [\"a\"], \"rewards\": [1.0]}\nnot json\n",
+    )
+    .expect("write");
     let yaml = "
 name: net
 steps:
@@ -372,14 +500,24 @@ steps:
   - analysis: {id: net, requires: [ev], network: {}}
 ";
     let err = env.run(yaml, &crate::BaselinesOnly).expect_err("bad line");
-    assert!(err.to_string().contains("events.jsonl:2: not JSON"), "{err}");
+    assert!(
+        err.to_string().contains("events.jsonl:2: not JSON"),
+        "{err}"
+    );
 }
 
 #[test]
 fn gbdt_recovers_a_smooth_function() {
-    let x: Vec<Vec<f64>> = (0..200).map(|i| vec![f64::from(i) / 10.0, f64::from(i % 7)]).collect();
+    let x: Vec<Vec<f64>> = (0..200)
+        .map(|i| vec![f64::from(i) / 10.0, f64::from(i % 7)])
+        .collect();
     let y: Vec<f64> = x.iter().map(|r| 3.0 * r[0] + (r[1] * 0.01)).collect();
-    let args = config::GbrArgs { n_iter_no_change: Some(10), subsample: 0.9, min_samples_leaf: 5, ..Default::default() };
+    let args = config::GbrArgs {
+        n_iter_no_change: Some(10),
+        subsample: 0.9,
+        min_samples_leaf: 5,
+        ..Default::default()
+    };
     let fit = crate::estimate::fit(&x, &y, &args, 0.2).expect("fit");
     assert!(fit.test_r2.expect("r2") > 0.9, "{:?}", fit.test_r2);
     assert_eq!(fit.n_test, 40);
@@ -390,12 +528,19 @@ fn gbdt_recovers_a_smooth_function() {
 
 #[test]
 fn random_sampling_is_seeded_and_in_file_order() {
-    let s = config::Sample { method: config::SampleMethod::Random, n: config::Located::new(5), seed: 42 };
+    let s = config::Sample {
+        method: config::SampleMethod::Random,
+        n: config::Located::new(5),
+        seed: 42,
+    };
     let a = crate::data::sample_indices(100, &s);
     assert_eq!(a, crate::data::sample_indices(100, &s));
     assert_eq!(a.len(), 5);
     assert!(a.windows(2).all(|w| w[0] < w[1]));
-    let first = config::Sample { method: config::SampleMethod::First, ..s };
+    let first = config::Sample {
+        method: config::SampleMethod::First,
+        ..s
+    };
     assert_eq!(crate::data::sample_indices(3, &first), [0, 1, 2]);
 }
 

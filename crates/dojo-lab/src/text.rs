@@ -11,7 +11,10 @@ pub fn words(s: &str) -> Vec<&str> {
 
 /// Tokens: words plus each punctuation mark, a tokenizer-free stand-in for model token counts.
 pub fn token_count(s: &str) -> usize {
-    words(s).len() + s.chars().filter(|c| c.is_ascii_punctuation() && *c != '\'').count()
+    words(s).len()
+        + s.chars()
+            .filter(|c| c.is_ascii_punctuation() && *c != '\'')
+            .count()
 }
 
 /// Length in characters.
@@ -72,9 +75,10 @@ pub fn hashed_embedding(s: &str, dim: usize) -> Vec<f32> {
 /// Content words of a prompt (lowercase, at least 4 letters, without common function words).
 pub fn content_words(s: &str) -> Vec<String> {
     const STOP: &[&str] = &[
-        "what", "which", "when", "where", "with", "that", "this", "there", "their", "from", "have", "does", "into",
-        "about", "would", "could", "should", "your", "they", "them", "than", "then", "some", "many", "much", "more",
-        "most", "were", "been", "being", "will", "explain", "describe", "give",
+        "what", "which", "when", "where", "with", "that", "this", "there", "their", "from", "have",
+        "does", "into", "about", "would", "could", "should", "your", "they", "them", "than",
+        "then", "some", "many", "much", "more", "most", "were", "been", "being", "will", "explain",
+        "describe", "give",
     ];
     let mut out: Vec<String> = Vec::new();
     for w in words(s) {

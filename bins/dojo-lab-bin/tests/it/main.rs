@@ -38,16 +38,39 @@ fn metric(dir: &Path, name: &str) -> Option<f64> {
 #[test]
 fn network_example_finds_the_canned_answer_group() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let out = lab(&["run", examples().join("network.yaml").to_str().expect("utf-8 path")], tmp.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lab(
+        &[
+            "run",
+            examples()
+                .join("network.yaml")
+                .to_str()
+                .expect("utf-8 path"),
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = run_dir(tmp.path());
-    for f in ["report.html", "metrics.jsonl", "config.yaml", "run.log", "steps.json", "plots/network-leaderboard.png"] {
+    for f in [
+        "report.html",
+        "metrics.jsonl",
+        "config.yaml",
+        "run.log",
+        "steps.json",
+        "plots/network-leaderboard.png",
+    ] {
         assert!(dir.join(f).is_file(), "missing {f}");
     }
     assert_eq!(metric(&dir, "identical.groups"), Some(1.0));
     assert_eq!(metric(&dir, "identical.uids"), Some(3.0));
     let html = std::fs::read_to_string(dir.join("report.html")).expect("report");
-    assert!(html.contains("3, 7, 11"), "the canned-answer miners are reported as one group");
+    assert!(
+        html.contains("3, 7, 11"),
+        "the canned-answer miners are reported as one group"
+    );
 }
 
 #[test]
@@ -56,26 +79,59 @@ fn baselines_example_is_cached_on_the_second_run() {
     let cfg = examples().join("baselines.yaml");
     let cfg = cfg.to_str().expect("utf-8 path");
     let first = lab(&["run", cfg], tmp.path());
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let second = lab(&["run", cfg], tmp.path());
-    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.lines().any(|l| l.contains("by_length") && l.contains("cached")), "{err}");
-    assert!(err.lines().any(|l| l.contains("length") && l.contains("not needed")), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("by_length") && l.contains("cached")),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains("length") && l.contains("not needed")),
+        "{err}"
+    );
     let dir = run_dir(tmp.path());
-    assert_eq!(metric(&dir, "length_bias.win_rate"), Some(1.0), "the length baseline is fully length-biased");
+    assert_eq!(
+        metric(&dir, "length_bias.win_rate"),
+        Some(1.0),
+        "the length baseline is fully length-biased"
+    );
 }
 
 #[test]
 fn bad_config_fails_before_work_with_the_line() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let cfg = tmp.path().join("bad.yaml");
-    std::fs::write(&cfg, "name: bad\nsteps:\n  - data:\n      id: d\n      path: missing.jsonl\n").expect("write");
-    let out = lab(&["run", cfg.to_str().expect("utf-8 path")], &tmp.path().join("runs"));
+    std::fs::write(
+        &cfg,
+        "name: bad\nsteps:\n  - data:\n      id: d\n      path: missing.jsonl\n",
+    )
+    .expect("write");
+    let out = lab(
+        &["run", cfg.to_str().expect("utf-8 path")],
+        &tmp.path().join("runs"),
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.yaml:5: step `d`: data file") && err.contains("does not exist"), "{err}");
-    assert!(!tmp.path().join("runs").exists(), "no run directory for a rejected config");
+    assert!(
+        err.contains("bad.yaml:5: step `d`: data file") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(
+        !tmp.path().join("runs").exists(),
+        "no run directory for a rejected config"
+    );
 }
 
 /// The length-bias probe against the shipped model (installed by `cargo xtask setup`, which
@@ -92,7 +148,13 @@ fn length_bias_example_runs_against_the_shipped_model() {
     };
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = Command::new(env!("CARGO_BIN_EXE_dojo-lab"))
-        .args(["run", examples().join("length-bias.yaml").to_str().expect("utf-8 path")])
+        .args([
+            "run",
+            examples()
+                .join("length-bias.yaml")
+                .to_str()
+                .expect("utf-8 path"),
+        ])
         .arg("--lab.out")
         .arg(tmp.path())
         .arg("--no-progress")
@@ -100,9 +162,21 @@ fn length_bias_example_runs_against_the_shipped_model() {
         .arg(&model)
         .output()
         .expect("spawn dojo-lab");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = run_dir(tmp.path());
-    for m in ["length_bias.mean_delta", "length_bias.win_rate", "length_bias.spearman_length", "pair_accuracy"] {
-        assert!(metric(&dir, m).is_some_and(f64::is_finite), "metric {m} missing");
+    for m in [
+        "length_bias.mean_delta",
+        "length_bias.win_rate",
+        "length_bias.spearman_length",
+        "pair_accuracy",
+    ] {
+        assert!(
+            metric(&dir, m).is_some_and(f64::is_finite),
+            "metric {m} missing"
+        );
     }
 }
