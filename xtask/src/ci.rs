@@ -18,6 +18,7 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
             .display()
             .to_string(),
     ));
+    env.extend(crate::synthetic::setup_env(sh)?);
     Ok(env)
 }
 

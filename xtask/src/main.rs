@@ -11,6 +11,7 @@ mod cache;
 mod ci;
 mod layering;
 mod python;
+mod synthetic;
 
 use anyhow::{Result, bail};
 
@@ -21,6 +22,7 @@ Tasks:
   ci                     everything CI checks: fmt, clippy, layering, deny, tests (unit, integration, doc)
   check-layering         fail if the pure crates depend on I/O crates
   setup                  install what the tests need into the project cache (Python venvs, libraries)
+  bench-synthetic        tasks/s of the offline generator and of the synthetic API under loopback load
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -36,6 +38,7 @@ fn main() -> Result<()> {
         Some("ci") => ci::run(&sh, &rest),
         Some("check-layering") => layering::check(&sh),
         Some("setup") => ci::setup(&sh),
+        Some("bench-synthetic") => synthetic::bench(&sh),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())
