@@ -63,6 +63,9 @@ struct Cli {
     /// First generation seed; defaults to the clock. Offline output is a function of the seed.
     #[arg(long = "seed", env = "SYNTHETIC_SEED")]
     seed: Option<u64>,
+    /// Minify scripts and encode the page body of served completions (spec §5.4).
+    #[arg(long = "obfuscate.html", env = "SYNTHETIC_OBFUSCATE_HTML")]
+    obfuscate_html: bool,
     #[arg(long = "logging.debug", env = "SYNTHETIC_DEBUG")]
     debug: bool,
 }
@@ -86,6 +89,7 @@ async fn main() -> Result<()> {
     config.workers = cli.buffer_workers.max(1);
     config.state_path = (cli.buffer_state != "none").then(|| PathBuf::from(&cli.buffer_state));
     config.wait = Duration::from_secs(cli.buffer_wait_secs);
+    config.obfuscate_html = cli.obfuscate_html;
     config.seed = cli.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
     });

@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use dojo_synthetic::dedupe::Deduper;
 use dojo_synthetic::llm::LlmMetrics;
-use dojo_synthetic::obfuscate::{random_id, reassign_ids};
+use dojo_synthetic::obfuscate::{obfuscate_pages, random_id, reassign_ids};
 use dojo_synthetic::{Augmentation, Family, Generator, SyntheticTask};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -59,6 +59,9 @@ pub struct Config {
     pub near_duplicate_threshold: f64,
     /// Pause after a failed generation before the worker tries again.
     pub retry_delay: Duration,
+    /// Serve pages with minified scripts and an encoded body (spec §5.4); off by default as in the
+    /// reference, where it was disabled.
+    pub obfuscate_html: bool,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             dedupe_capacity: 100_000,
             near_duplicate_threshold: 0.9,
             retry_delay: Duration::from_secs(2),
+            obfuscate_html: false,
         }
     }
 }
@@ -285,7 +289,11 @@ async fn synthetic_gen<G: Generator>(State(app): State<Arc<App<G>>>) -> Response
         };
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     };
-    let task = match app.with_rng(|rng| reassign_ids(task, rng)) {
+    let obfuscate = app.config.obfuscate_html;
+    let task = match app.with_rng(|rng| {
+        let t = reassign_ids(task, rng)?;
+        if obfuscate { obfuscate_pages(t, rng) } else { Ok(t) }
+    }) {
         Ok(t) => t,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("task failed its ground-truth check: {e}")),
     };

@@ -175,3 +175,16 @@ pub fn obfuscate_html(html: &str, rng: &mut impl Rng) -> String {
     out.push_str(&html[body_end..]);
     out
 }
+
+/// Applies [`obfuscate_html`] to every HTML file of every completion; ids and ranks are unchanged.
+pub fn obfuscate_pages(task: SyntheticTask, rng: &mut impl Rng) -> Result<SyntheticTask, TaskError> {
+    let (meta, mut completions, truth) = task.into_parts();
+    for c in &mut completions {
+        for f in &mut c.files {
+            if f.filename.ends_with(".html") {
+                f.content = obfuscate_html(&f.content, rng);
+            }
+        }
+    }
+    SyntheticTask::new(meta, completions, truth)
+}

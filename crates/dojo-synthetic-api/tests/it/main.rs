@@ -249,3 +249,19 @@ proptest! {
         prop_assert_eq!(augs, truth);
     }
 }
+
+#[tokio::test]
+async fn obfuscated_pages_are_served_when_enabled() {
+    let mut cfg = config();
+    cfg.obfuscate_html = true;
+    let app = App::new(cfg, OfflineGenerator::default(), None).expect("app");
+    let srv = start(app).await;
+    let env: Envelope<SyntheticQa> = reqwest::get(format!("{}/api/synthetic-gen", srv.base)).await.expect("r").json().await.expect("json");
+    let qa = env.body.expect("body");
+    check_payload(&qa);
+    for r in &qa.responses {
+        let page = &r.completion.files[0].content;
+        assert!(page.contains("atob(") && !page.contains("<canvas id=\"stage\""));
+    }
+    srv.shutdown().await;
+}
