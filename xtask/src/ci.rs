@@ -11,12 +11,19 @@ use crate::cache::cache_dir;
 ///
 /// Each area adds its own step; steps are idempotent and cached under [`cache_dir`].
 pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
-    let mut env = vec![("DOJO_CACHE_DIR".to_owned(), cache_dir().display().to_string())];
+    let mut env = vec![(
+        "DOJO_CACHE_DIR".to_owned(),
+        cache_dir().display().to_string(),
+    )];
     env.push((
         "DOJO_SCORING_PYTHON".to_owned(),
-        crate::python::ensure_venv(sh, "scoring-ref", "crates/dojo-scoring/tests/python/requirements.txt")?
-            .display()
-            .to_string(),
+        crate::python::ensure_venv(
+            sh,
+            "scoring-ref",
+            "crates/dojo-scoring/tests/python/requirements.txt",
+        )?
+        .display()
+        .to_string(),
     ));
     env.extend(crate::synthetic::setup_env(sh)?);
     Ok(env)
@@ -41,9 +48,15 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--no-lint");
     let total = Instant::now();
     if !quick {
-        step("cargo fmt --check", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
+        step("cargo fmt --check", || {
+            Ok(cmd!(sh, "cargo fmt --all --check").run()?)
+        })?;
         step("cargo clippy", || {
-            Ok(cmd!(sh, "cargo clippy --locked --workspace --all-targets -- -D warnings").run()?)
+            Ok(cmd!(
+                sh,
+                "cargo clippy --locked --workspace --all-targets -- -D warnings"
+            )
+            .run()?)
         })?;
         step("layering", || crate::layering::check(sh))?;
         step("cargo deny", || deny(sh))?;
@@ -65,12 +78,30 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
 fn deny(sh: &Shell) -> Result<()> {
     let root = cache_dir().join("tools");
     let bin = root.join("bin/cargo-deny");
-    let have_global = cmd!(sh, "cargo deny --version").quiet().ignore_stdout().ignore_stderr().run().is_ok();
+    let have_global = cmd!(sh, "cargo deny --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok();
     if !have_global && !bin.exists() {
-        eprintln!("xtask: installing cargo-deny into {} (first run only)", root.display());
-        cmd!(sh, "cargo install --locked --quiet cargo-deny@0.20.2 --root {root}").run()?;
+        eprintln!(
+            "xtask: installing cargo-deny into {} (first run only)",
+            root.display()
+        );
+        cmd!(
+            sh,
+            "cargo install --locked --quiet cargo-deny@0.20.2 --root {root}"
+        )
+        .run()?;
     }
-    let path = format!("{}:{}", root.join("bin").display(), std::env::var("PATH").unwrap_or_default());
-    cmd!(sh, "cargo deny --offline check bans licenses sources").env("PATH", path).run()?;
+    let path = format!(
+        "{}:{}",
+        root.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd!(sh, "cargo deny --offline check bans licenses sources")
+        .env("PATH", path)
+        .run()?;
     Ok(())
 }

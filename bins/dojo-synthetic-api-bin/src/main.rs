@@ -17,48 +17,100 @@ enum GeneratorKind {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "dojo-synthetic-api", about = "Serves Dojo synthetic tasks with known ground truth")]
+#[command(
+    name = "dojo-synthetic-api",
+    about = "Serves Dojo synthetic tasks with known ground truth"
+)]
 struct Cli {
     /// Subnet this service feeds (logged; tasks do not depend on it).
     #[arg(long = "netuid", env = "NETUID", default_value_t = 52)]
     netuid: u16,
-    #[arg(long = "generator", env = "SYNTHETIC_GENERATOR", value_enum, default_value = "offline")]
+    #[arg(
+        long = "generator",
+        env = "SYNTHETIC_GENERATOR",
+        value_enum,
+        default_value = "offline"
+    )]
     generator: GeneratorKind,
     #[arg(long = "host", env = "SYNTHETIC_API_HOST", default_value = "0.0.0.0")]
     host: IpAddr,
     #[arg(long = "port", env = "SYNTHETIC_API_PORT", default_value_t = 5003)]
     port: u16,
     /// OpenAI-compatible base URL including the version, e.g. http://127.0.0.1:8765/v1.
-    #[arg(long = "llm.base-url", env = "LLM_BASE_URL", default_value = "https://openrouter.ai/api/v1")]
+    #[arg(
+        long = "llm.base-url",
+        env = "LLM_BASE_URL",
+        default_value = "https://openrouter.ai/api/v1"
+    )]
     llm_base_url: String,
-    #[arg(long = "llm.model", env = "LLM_MODEL", default_value = "anthropic/claude-3.5-sonnet")]
+    #[arg(
+        long = "llm.model",
+        env = "LLM_MODEL",
+        default_value = "anthropic/claude-3.5-sonnet"
+    )]
     llm_model: String,
     #[arg(long = "llm.api-key", env = "LLM_API_KEY", hide_env_values = true)]
     llm_api_key: Option<String>,
     /// json_schema (OpenAI, OpenRouter), json_object (llama.cpp) or prompt.
-    #[arg(long = "llm.json-mode", env = "LLM_JSON_MODE", default_value = "json_schema")]
+    #[arg(
+        long = "llm.json-mode",
+        env = "LLM_JSON_MODE",
+        default_value = "json_schema"
+    )]
     llm_json_mode: JsonMode,
-    #[arg(long = "llm.timeout-secs", env = "LLM_TIMEOUT_SECS", default_value_t = 600)]
+    #[arg(
+        long = "llm.timeout-secs",
+        env = "LLM_TIMEOUT_SECS",
+        default_value_t = 600
+    )]
     llm_timeout_secs: u64,
-    #[arg(long = "llm.max-attempts", env = "LLM_MAX_ATTEMPTS", default_value_t = 3)]
+    #[arg(
+        long = "llm.max-attempts",
+        env = "LLM_MAX_ATTEMPTS",
+        default_value_t = 3
+    )]
     llm_max_attempts: u32,
-    #[arg(long = "llm.question-tokens", env = "LLM_QUESTION_TOKENS", default_value_t = 8192)]
+    #[arg(
+        long = "llm.question-tokens",
+        env = "LLM_QUESTION_TOKENS",
+        default_value_t = 8192
+    )]
     llm_question_tokens: u32,
-    #[arg(long = "llm.answer-tokens", env = "LLM_ANSWER_TOKENS", default_value_t = 16384)]
+    #[arg(
+        long = "llm.answer-tokens",
+        env = "LLM_ANSWER_TOKENS",
+        default_value_t = 16384
+    )]
     llm_answer_tokens: u32,
     /// Seed file (topics, personas, examples); the embedded default when absent.
     #[arg(long = "seeds", env = "SYNTHETIC_SEEDS")]
     seeds: Option<PathBuf>,
     /// Tasks kept pre-generated.
-    #[arg(long = "buffer.size", env = "SYNTHETIC_BUFFER_SIZE", default_value_t = 16)]
+    #[arg(
+        long = "buffer.size",
+        env = "SYNTHETIC_BUFFER_SIZE",
+        default_value_t = 16
+    )]
     buffer_size: usize,
-    #[arg(long = "buffer.workers", env = "SYNTHETIC_BUFFER_WORKERS", default_value_t = 2)]
+    #[arg(
+        long = "buffer.workers",
+        env = "SYNTHETIC_BUFFER_WORKERS",
+        default_value_t = 2
+    )]
     buffer_workers: usize,
     /// State file that keeps the buffer across restarts; `none` keeps it in memory.
-    #[arg(long = "buffer.state", env = "SYNTHETIC_STATE", default_value = "dojo-synthetic-state.json")]
+    #[arg(
+        long = "buffer.state",
+        env = "SYNTHETIC_STATE",
+        default_value = "dojo-synthetic-state.json"
+    )]
     buffer_state: String,
     /// Seconds a request waits for a task when the buffer is empty.
-    #[arg(long = "buffer.wait-secs", env = "SYNTHETIC_WAIT_SECS", default_value_t = 120)]
+    #[arg(
+        long = "buffer.wait-secs",
+        env = "SYNTHETIC_WAIT_SECS",
+        default_value_t = 120
+    )]
     buffer_wait_secs: u64,
     /// First generation seed; defaults to the clock. Offline output is a function of the seed.
     #[arg(long = "seed", env = "SYNTHETIC_SEED")]
@@ -75,11 +127,14 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     let filter = if cli.debug { "debug" } else { "info" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
+        )
         .init();
     let seeds = match &cli.seeds {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading seed file {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading seed file {}", p.display()))?;
             Seeds::parse(&text).with_context(|| format!("parsing seed file {}", p.display()))?
         }
         None => Seeds::embedded(),
@@ -91,7 +146,10 @@ async fn main() -> Result<()> {
     config.wait = Duration::from_secs(cli.buffer_wait_secs);
     config.obfuscate_html = cli.obfuscate_html;
     config.seed = cli.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
     });
     tracing::info!(netuid = cli.netuid, generator = ?cli.generator, addr = %config.listen, "starting");
     let shutdown = async {
@@ -110,7 +168,12 @@ async fn main() -> Result<()> {
             llm.max_attempts = cli.llm_max_attempts.max(1);
             let client = LlmClient::new(llm).context("building the LLM client")?;
             let metrics = client.metrics();
-            let generator = LlmGenerator::new(seeds, client, cli.llm_question_tokens, cli.llm_answer_tokens);
+            let generator = LlmGenerator::new(
+                seeds,
+                client,
+                cli.llm_question_tokens,
+                cli.llm_answer_tokens,
+            );
             dojo_synthetic_api::run(config, generator, Some(metrics), shutdown).await?;
         }
     }

@@ -32,11 +32,18 @@ async fn main() {
     let mut bytes = 0usize;
     for seed in 0..n {
         let task = g.task(seed).expect("offline task");
-        bytes += task.completions().iter().map(|c| c.files[0].content.len()).sum::<usize>();
+        bytes += task
+            .completions()
+            .iter()
+            .map(|c| c.files[0].content.len())
+            .sum::<usize>();
     }
     let gen_secs = t.elapsed().as_secs_f64();
     let gen_rate = n as f64 / gen_secs;
-    println!("offline generator: {n} tasks in {gen_secs:.2} s = {gen_rate:.0} tasks/s (1 thread), {:.1} KiB of HTML per task", bytes as f64 / n as f64 / 1024.0);
+    println!(
+        "offline generator: {n} tasks in {gen_secs:.2} s = {gen_rate:.0} tasks/s (1 thread), {:.1} KiB of HTML per task",
+        bytes as f64 / n as f64 / 1024.0
+    );
 
     let mut cfg = Config::new("127.0.0.1:0".parse().expect("addr"));
     cfg.buffer = 64;
@@ -45,7 +52,9 @@ async fn main() {
     cfg.seed = 1_000_000;
     let app = App::new(cfg, OfflineGenerator::default(), None).expect("app");
     while app.fill_once().await {}
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(app, listener, async move {
@@ -68,7 +77,9 @@ async fn main() {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                         ok.fetch_add(1, Ordering::Relaxed);
-                        lat.lock().expect("lat").push(t.elapsed().as_secs_f64() * 1000.0);
+                        lat.lock()
+                            .expect("lat")
+                            .push(t.elapsed().as_secs_f64() * 1000.0);
                     }
                     _ => {
                         failed.fetch_add(1, Ordering::Relaxed);
@@ -87,7 +98,11 @@ async fn main() {
     let api_rate = served as f64 / elapsed;
     let mut l = lat.lock().expect("lat").clone();
     l.sort_by(f64::total_cmp);
-    let pct = |p: f64| l.get(((l.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(f64::NAN);
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
     println!(
         "synthetic API: {served} tasks served to {clients} loopback clients in {elapsed:.1} s = {api_rate:.0} tasks/s \
          ({} failed), latency p50 {:.1} ms p99 {:.1} ms",
