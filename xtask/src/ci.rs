@@ -32,6 +32,8 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
             .to_string(),
     ));
     env.extend(crate::reward::setup_env(sh)?);
+    ));
+    env.extend(crate::synthetic::setup_env(sh)?);
     Ok(env)
 }
 

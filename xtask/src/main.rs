@@ -16,6 +16,7 @@ mod layering;
 mod python;
 mod yuma_epoch;
 mod reward;
+mod synthetic;
 
 use anyhow::{Result, bail};
 
@@ -36,6 +37,7 @@ Tasks:
   bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
   lab run CONFIG.yaml    run a dojo-lab experiment (examples/lab/*.yaml) with the shipped model installed
                          [--python-miners M] (Python bittensor side-by-side, default min(N, 32))
+  bench-synthetic        tasks/s of the offline generator and of the synthetic API under loopback load
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)
@@ -59,6 +61,7 @@ fn main() -> Result<()> {
         Some("train-reward-model") => reward::train(&sh, &rest),
         Some("eval-reward") => reward::eval(&sh, &rest),
         Some("bench-reward") => reward::bench(&sh, &rest),
+        Some("bench-synthetic") => synthetic::bench(&sh),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use dojo_synthetic::dedupe::Deduper;
 use dojo_synthetic::llm::LlmMetrics;
-use dojo_synthetic::obfuscate::{random_id, reassign_ids};
+use dojo_synthetic::obfuscate::{obfuscate_pages, random_id, reassign_ids};
 use dojo_synthetic::{Augmentation, Family, Generator, SyntheticTask};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -38,8 +38,9 @@ use tokio::sync::{Notify, watch};
 
 use crate::store::{LoadReport, Rejected, Store, StoreError};
 use crate::wire::{
-    AnswerRecord, AnswerResponse, Envelope, ErrorBody, GenerateQuestion, OrderAnswerRequest, OrderAnswerResponse,
-    QaIdRequest, QuestionAugmentRequest, QuestionAugmentResponse, Success, SyntheticQa, WireResponse,
+    AnswerRecord, AnswerResponse, Envelope, ErrorBody, GenerateQuestion, OrderAnswerRequest,
+    OrderAnswerResponse, QaIdRequest, QuestionAugmentRequest, QuestionAugmentResponse, Success,
+    SyntheticQa, WireResponse,
 };
 
 #[derive(Clone, Debug)]
@@ -59,6 +60,9 @@ pub struct Config {
     pub near_duplicate_threshold: f64,
     /// Pause after a failed generation before the worker tries again.
     pub retry_delay: Duration,
+    /// Serve pages with minified scripts and an encoded body (spec §5.4); off by default as in the
+    /// reference, where it was disabled.
+    pub obfuscate_html: bool,
 }
 
 impl Config {
@@ -73,6 +77,7 @@ impl Config {
             dedupe_capacity: 100_000,
             near_duplicate_threshold: 0.9,
             retry_delay: Duration::from_secs(2),
+            obfuscate_html: false,
         }
     }
 }
@@ -82,7 +87,10 @@ pub enum ServiceError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("binding {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
 }
@@ -116,21 +124,39 @@ pub struct App<G> {
 
 impl<G> std::fmt::Debug for App<G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("store", &self.store).field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl<G: Generator> App<G> {
     /// Opens the store (loading the state file if present) and builds the app.
-    pub fn new(config: Config, generator: G, llm_metrics: Option<Arc<LlmMetrics>>) -> Result<Arc<Self>, ServiceError> {
+    pub fn new(
+        config: Config,
+        generator: G,
+        llm_metrics: Option<Arc<LlmMetrics>>,
+    ) -> Result<Arc<Self>, ServiceError> {
         let dedupe = Deduper::new(config.dedupe_capacity, config.near_duplicate_threshold);
-        let (store, report) = Store::open(config.state_path.clone(), config.buffer, config.seed, dedupe)?;
+        let (store, report) = Store::open(
+            config.state_path.clone(),
+            config.buffer,
+            config.seed,
+            dedupe,
+        )?;
         let LoadReport { tasks, rejected } = report;
         if tasks + rejected > 0 {
-            tracing::info!(tasks, rejected, "loaded the pre-generation buffer from the state file");
+            tracing::info!(
+                tasks,
+                rejected,
+                "loaded the pre-generation buffer from the state file"
+            );
         }
         let metrics = Metrics::default();
-        metrics.invalid_on_load.store(rejected as u64, Ordering::Relaxed);
+        metrics
+            .invalid_on_load
+            .store(rejected as u64, Ordering::Relaxed);
         let rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x0b5c_u64.rotate_left(40) ^ nanos());
         Ok(Arc::new(Self {
             generator,
@@ -159,7 +185,9 @@ impl<G: Generator> App<G> {
 
     async fn persist(&self) {
         if let Err(e) = self.store.persist().await {
-            self.metrics.persist_failures.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .persist_failures
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, "persisting the buffer failed");
         }
     }
@@ -185,7 +213,9 @@ impl<G: Generator> App<G> {
     /// One round of a filler worker: generate a task if there is room. Returns `false` when the
     /// buffer is full.
     pub async fn fill_once(&self) -> bool {
-        let Some(seed) = self.store.reserve() else { return false };
+        let Some(seed) = self.store.reserve() else {
+            return false;
+        };
         match self.generator.generate(seed).await {
             Ok(task) => match self.store.admit(task) {
                 Ok(()) => {
@@ -200,7 +230,9 @@ impl<G: Generator> App<G> {
             },
             Err(e) => {
                 self.store.release();
-                self.metrics.generation_failures.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .generation_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(seed, generator = %self.generator.name(), error = %e, "task generation failed");
                 tokio::time::sleep(self.config.retry_delay).await;
             }
@@ -215,20 +247,90 @@ impl<G: Generator> App<G> {
         };
         let m = &self.metrics;
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        counter("tasks_generated_total", "tasks generated and buffered", "counter", g(&m.generated));
-        counter("generation_failures_total", "task generations that failed", "counter", g(&m.generation_failures));
-        counter("duplicates_rejected_total", "generated questions dropped as duplicates", "counter", g(&m.duplicates));
-        counter("tasks_served_total", "tasks served by /api/synthetic-gen", "counter", g(&m.served));
-        counter("empty_buffer_total", "requests that found no task in time", "counter", g(&m.empty_buffer));
-        counter("questions_served_total", "v2 questions served", "counter", g(&m.questions_served));
-        counter("answers_served_total", "v2 answers served", "counter", g(&m.answers_served));
-        counter("bad_requests_total", "requests rejected as invalid", "counter", g(&m.bad_requests));
-        counter("persist_failures_total", "state file writes that failed", "counter", g(&m.persist_failures));
-        counter("invalid_tasks_on_load_total", "tasks dropped from the state file as invalid", "counter", g(&m.invalid_on_load));
-        counter("buffer_tasks", "tasks ready in the buffer", "gauge", self.store.len() as u64);
-        counter("buffer_capacity", "buffer capacity", "gauge", self.store.capacity() as u64);
-        counter("answer_records", "v2 answer records kept", "gauge", self.store.answers_len() as u64);
-        counter("dedupe_entries", "questions remembered for dedupe", "gauge", self.store.dedupe_len() as u64);
+        counter(
+            "tasks_generated_total",
+            "tasks generated and buffered",
+            "counter",
+            g(&m.generated),
+        );
+        counter(
+            "generation_failures_total",
+            "task generations that failed",
+            "counter",
+            g(&m.generation_failures),
+        );
+        counter(
+            "duplicates_rejected_total",
+            "generated questions dropped as duplicates",
+            "counter",
+            g(&m.duplicates),
+        );
+        counter(
+            "tasks_served_total",
+            "tasks served by /api/synthetic-gen",
+            "counter",
+            g(&m.served),
+        );
+        counter(
+            "empty_buffer_total",
+            "requests that found no task in time",
+            "counter",
+            g(&m.empty_buffer),
+        );
+        counter(
+            "questions_served_total",
+            "v2 questions served",
+            "counter",
+            g(&m.questions_served),
+        );
+        counter(
+            "answers_served_total",
+            "v2 answers served",
+            "counter",
+            g(&m.answers_served),
+        );
+        counter(
+            "bad_requests_total",
+            "requests rejected as invalid",
+            "counter",
+            g(&m.bad_requests),
+        );
+        counter(
+            "persist_failures_total",
+            "state file writes that failed",
+            "counter",
+            g(&m.persist_failures),
+        );
+        counter(
+            "invalid_tasks_on_load_total",
+            "tasks dropped from the state file as invalid",
+            "counter",
+            g(&m.invalid_on_load),
+        );
+        counter(
+            "buffer_tasks",
+            "tasks ready in the buffer",
+            "gauge",
+            self.store.len() as u64,
+        );
+        counter(
+            "buffer_capacity",
+            "buffer capacity",
+            "gauge",
+            self.store.capacity() as u64,
+        );
+        counter(
+            "answer_records",
+            "v2 answer records kept",
+            "gauge",
+            self.store.answers_len() as u64,
+        );
+        counter(
+            "dedupe_entries",
+            "questions remembered for dedupe",
+            "gauge",
+            self.store.dedupe_len() as u64,
+        );
         if let Some(l) = &self.llm_metrics {
             for (name, help, v) in l.snapshot() {
                 let kind = "counter";
@@ -240,11 +342,17 @@ impl<G: Generator> App<G> {
 }
 
 fn nanos() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// Starts `config.workers` tasks that keep the buffer full until `shutdown` turns true.
-pub fn spawn_fillers<G: Generator>(app: Arc<App<G>>, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn_fillers<G: Generator>(
+    app: Arc<App<G>>,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     (0..app.config.workers.max(1))
         .map(|_| {
             let app = app.clone();
@@ -272,7 +380,14 @@ pub fn spawn_fillers<G: Generator>(app: Arc<App<G>>, shutdown: watch::Receiver<b
 }
 
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(ErrorBody { success: false, error: msg.into() })).into_response()
+    (
+        status,
+        Json(ErrorBody {
+            success: false,
+            error: msg.into(),
+        }),
+    )
+        .into_response()
 }
 
 async fn synthetic_gen<G: Generator>(State(app): State<Arc<App<G>>>) -> Response {
@@ -281,16 +396,37 @@ async fn synthetic_gen<G: Generator>(State(app): State<Arc<App<G>>>) -> Response
         let body: Envelope<SyntheticQa> = Envelope {
             success: false,
             body: None,
-            error: Some(format!("no task was ready within {:?}; generation is behind", app.config.wait)),
+            error: Some(format!(
+                "no task was ready within {:?}; generation is behind",
+                app.config.wait
+            )),
         };
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     };
-    let task = match app.with_rng(|rng| reassign_ids(task, rng)) {
+    let obfuscate = app.config.obfuscate_html;
+    let task = match app.with_rng(|rng| {
+        let t = reassign_ids(task, rng)?;
+        if obfuscate {
+            obfuscate_pages(t, rng)
+        } else {
+            Ok(t)
+        }
+    }) {
         Ok(t) => t,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("task failed its ground-truth check: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("task failed its ground-truth check: {e}"),
+            );
+        }
     };
     app.metrics.served.fetch_add(1, Ordering::Relaxed);
-    Json(Envelope { success: true, body: Some(SyntheticQa::from(&task)), error: None }).into_response()
+    Json(Envelope {
+        success: true,
+        body: Some(SyntheticQa::from(&task)),
+        error: None,
+    })
+    .into_response()
 }
 
 /// The augmented answer a v2 question pairs with: a question-family answer when the task has one
@@ -300,58 +436,115 @@ fn pick_augmented(task: &SyntheticTask) -> Option<&dojo_synthetic::Completion> {
         .iter()
         .filter(|c| c.augmentation.family() == Some(Family::Question))
         .max_by_key(|c| c.augmentation.rank())
-        .or_else(|| task.completions().iter().filter(|c| c.augmentation != Augmentation::Original).max_by_key(|c| c.augmentation.rank()))
+        .or_else(|| {
+            task.completions()
+                .iter()
+                .filter(|c| c.augmentation != Augmentation::Original)
+                .max_by_key(|c| c.augmentation.rank())
+        })
 }
 
 async fn generate_question<G: Generator>(State(app): State<Arc<App<G>>>) -> Response {
     let Some(task) = app.take_task().await else {
         app.metrics.empty_buffer.fetch_add(1, Ordering::Relaxed);
-        return error(StatusCode::SERVICE_UNAVAILABLE, "no question was ready in time");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no question was ready in time",
+        );
     };
-    let original = task.completions().iter().find(|c| c.augmentation == Augmentation::Original);
+    let original = task
+        .completions()
+        .iter()
+        .find(|c| c.augmentation == Augmentation::Original);
     let (Some(original), Some(aug)) = (original, pick_augmented(&task)) else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "task lacks an original or an augmented answer");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "task lacks an original or an augmented answer",
+        );
     };
     let (qa_id, ans_aug_id) = app.with_rng(|rng| (random_id(rng), random_id(rng)));
-    let qa = AnswerRecord { prompt: task.prompt().to_owned(), responses: vec![WireResponse::from(original)] };
+    let qa = AnswerRecord {
+        prompt: task.prompt().to_owned(),
+        responses: vec![WireResponse::from(original)],
+    };
     let aug_rec = AnswerRecord {
-        prompt: aug.augmented_prompt.clone().unwrap_or_else(|| task.prompt().to_owned()),
+        prompt: aug
+            .augmented_prompt
+            .clone()
+            .unwrap_or_else(|| task.prompt().to_owned()),
         responses: vec![WireResponse::from(aug)],
     };
     app.store.put_pair(&qa_id, qa, &ans_aug_id, aug_rec);
     app.persist().await;
     app.metrics.questions_served.fetch_add(1, Ordering::Relaxed);
-    Json(GenerateQuestion { success: true, prompt: task.prompt().to_owned(), qa_id, ans_aug_id }).into_response()
+    Json(GenerateQuestion {
+        success: true,
+        prompt: task.prompt().to_owned(),
+        qa_id,
+        ans_aug_id,
+    })
+    .into_response()
 }
 
-async fn generate_answer<G: Generator>(State(app): State<Arc<App<G>>>, Json(req): Json<QaIdRequest>) -> Response {
+async fn generate_answer<G: Generator>(
+    State(app): State<Arc<App<G>>>,
+    Json(req): Json<QaIdRequest>,
+) -> Response {
     match app.store.answer(&req.qa_id) {
         Some(answer) => {
             app.metrics.answers_served.fetch_add(1, Ordering::Relaxed);
-            Json(AnswerResponse { success: true, qa_id: req.qa_id, answer }).into_response()
+            Json(AnswerResponse {
+                success: true,
+                qa_id: req.qa_id,
+                answer,
+            })
+            .into_response()
         }
         None => {
             app.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
-            error(StatusCode::NOT_FOUND, format!("no answer with id {}", req.qa_id))
+            error(
+                StatusCode::NOT_FOUND,
+                format!("no answer with id {}", req.qa_id),
+            )
         }
     }
 }
 
-async fn get_answer<G: Generator>(State(app): State<Arc<App<G>>>, Path(id): Path<String>) -> Response {
+async fn get_answer<G: Generator>(
+    State(app): State<Arc<App<G>>>,
+    Path(id): Path<String>,
+) -> Response {
     match app.store.answer(&id) {
         Some(a) => Json(a).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no answer with id {id}")),
     }
 }
 
-async fn question_augment<G: Generator>(State(app): State<Arc<App<G>>>, Json(req): Json<QuestionAugmentRequest>) -> Response {
-    if !(1..=3).contains(&req.num_augments) || req.question.trim().is_empty() || req.question.len() > 64 * 1024 {
+async fn question_augment<G: Generator>(
+    State(app): State<Arc<App<G>>>,
+    Json(req): Json<QuestionAugmentRequest>,
+) -> Response {
+    if !(1..=3).contains(&req.num_augments)
+        || req.question.trim().is_empty()
+        || req.question.len() > 64 * 1024
+    {
         app.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "num_augments must be 1 to 3 and the question non-empty and under 64 KiB");
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "num_augments must be 1 to 3 and the question non-empty and under 64 KiB",
+        );
     }
-    let seed = app.with_rng(|rng| rand::Rng::random::<u64>(rng));
-    match app.generator.augment_question(&req.question, req.num_augments, seed).await {
-        Ok(augments) => Json(QuestionAugmentResponse { success: true, augments }).into_response(),
+    let seed = app.with_rng(rand::Rng::random::<u64>);
+    match app
+        .generator
+        .augment_question(&req.question, req.num_augments, seed)
+        .await
+    {
+        Ok(augments) => Json(QuestionAugmentResponse {
+            success: true,
+            augments,
+        })
+        .into_response(),
         Err(e) => error(status_of(&e), e.to_string()),
     }
 }
@@ -363,35 +556,67 @@ fn status_of(e: &dojo_synthetic::GenError) -> StatusCode {
     }
 }
 
-async fn order_answer<G: Generator>(State(app): State<Arc<App<G>>>, Json(req): Json<OrderAnswerRequest>) -> Response {
+async fn order_answer<G: Generator>(
+    State(app): State<Arc<App<G>>>,
+    Json(req): Json<OrderAnswerRequest>,
+) -> Response {
     if req.question.trim().is_empty() || req.question.len() > 64 * 1024 {
         app.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "the question must be non-empty and under 64 KiB");
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the question must be non-empty and under 64 KiB",
+        );
     }
-    let (seed, ans_id, cid) = app.with_rng(|rng| (rand::Rng::random::<u64>(rng), random_id(rng), random_id(rng)));
+    let (seed, ans_id, cid) = app.with_rng(|rng| {
+        (
+            rand::Rng::random::<u64>(rng),
+            random_id(rng),
+            random_id(rng),
+        )
+    });
     match app.generator.answer_question(&req.question, seed).await {
         Ok(file) => {
             let resp = WireResponse {
                 model: app.generator.name(),
                 completion: wire::WireCompletion {
-                    files: vec![wire::WireFile { filename: file.filename, content: file.content, language: file.language }],
+                    files: vec![wire::WireFile {
+                        filename: file.filename,
+                        content: file.content,
+                        language: file.language,
+                    }],
                 },
                 cid,
             };
-            app.store.put_answer(&ans_id, AnswerRecord { prompt: req.question, responses: vec![resp] });
+            app.store.put_answer(
+                &ans_id,
+                AnswerRecord {
+                    prompt: req.question,
+                    responses: vec![resp],
+                },
+            );
             app.persist().await;
-            Json(OrderAnswerResponse { success: true, ans_id }).into_response()
+            Json(OrderAnswerResponse {
+                success: true,
+                ans_id,
+            })
+            .into_response()
         }
         Err(e) => error(status_of(&e), e.to_string()),
     }
 }
 
-async fn pop_qa<G: Generator>(State(app): State<Arc<App<G>>>, Json(req): Json<QaIdRequest>) -> Response {
+async fn pop_qa<G: Generator>(
+    State(app): State<Arc<App<G>>>,
+    Json(req): Json<QaIdRequest>,
+) -> Response {
     if app.store.pop_qa(&req.qa_id) {
         app.persist().await;
         Json(Success { success: true }).into_response()
     } else {
-        error(StatusCode::NOT_FOUND, format!("no question with id {}", req.qa_id))
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no question with id {}", req.qa_id),
+        )
     }
 }
 
@@ -406,7 +631,14 @@ async fn healthz<G: Generator>(State(app): State<Arc<App<G>>>) -> Response {
 }
 
 async fn metrics<G: Generator>(State(app): State<Arc<App<G>>>) -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.render_metrics()).into_response()
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        app.render_metrics(),
+    )
+        .into_response()
 }
 
 /// All routes of the service.
@@ -433,8 +665,12 @@ pub async fn run<G: Generator>(
 ) -> Result<(), ServiceError> {
     let listen = config.listen;
     let app = App::new(config, generator, llm_metrics)?;
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.map_err(|source| ServiceError::Bind { addr: listen, source })?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            addr: listen,
+            source,
+        })?;
     serve(app, listener, shutdown).await
 }
 
@@ -447,7 +683,9 @@ pub async fn serve<G: Generator>(
     let (tx, rx) = watch::channel(false);
     let workers = spawn_fillers(app.clone(), rx);
     tracing::info!(addr = ?listener.local_addr().ok(), generator = %app.generator.name(), buffer = app.store.capacity(), "synthetic API listening");
-    let served = axum::serve(listener, router(app.clone())).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, router(app.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
     let _ = tx.send(true);
     for w in workers {
         let _ = tokio::time::timeout(Duration::from_secs(5), w).await;

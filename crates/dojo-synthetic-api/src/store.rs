@@ -17,13 +17,22 @@ const STATE_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("reading state file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state file {} is not valid JSON state: {source}", path.display())]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("state file {} has version {found}, expected {STATE_VERSION}", path.display())]
     Version { path: PathBuf, found: u32 },
     #[error("writing state file {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("serialising state: {0}")]
     Serialise(#[from] serde_json::Error),
     #[error("state writer task failed: {0}")]
@@ -69,7 +78,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
     }
 }
 
@@ -101,11 +113,20 @@ impl Store {
         if let Some(p) = &path
             && p.exists()
         {
-            let bytes = std::fs::read(p).map_err(|source| StoreError::Read { path: p.clone(), source })?;
+            let bytes = std::fs::read(p).map_err(|source| StoreError::Read {
+                path: p.clone(),
+                source,
+            })?;
             let state: Persisted =
-                serde_json::from_slice(&bytes).map_err(|source| StoreError::Parse { path: p.clone(), source })?;
+                serde_json::from_slice(&bytes).map_err(|source| StoreError::Parse {
+                    path: p.clone(),
+                    source,
+                })?;
             if state.version != STATE_VERSION {
-                return Err(StoreError::Version { path: p.clone(), found: state.version });
+                return Err(StoreError::Version {
+                    path: p.clone(),
+                    found: state.version,
+                });
             }
             for v in state.tasks {
                 match serde_json::from_value::<SyntheticTask>(v) {
@@ -221,7 +242,9 @@ impl Store {
         // Validators pop what they use; records left behind are dropped oldest-id-first past the cap
         // so a validator that never pops cannot grow the file without bound.
         while g.answers.len() > self.max_answers {
-            let Some(k) = g.answers.keys().min().cloned() else { break };
+            let Some(k) = g.answers.keys().min().cloned() else {
+                break;
+            };
             g.answers.remove(&k);
             g.pairs.remove(&k);
         }
@@ -249,7 +272,11 @@ impl Store {
         let state = Persisted {
             version: STATE_VERSION,
             next_seed: g.next_seed,
-            tasks: g.tasks.iter().map(serde_json::to_value).collect::<Result<_, _>>()?,
+            tasks: g
+                .tasks
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?,
             answers: g.answers.clone(),
             pairs: g.pairs.clone(),
             dedupe: g.dedupe.entries().cloned().collect(),
@@ -260,7 +287,9 @@ impl Store {
     /// Writes the state file if it changed since the last write. Runs the file I/O on the
     /// blocking pool; concurrent calls never write an older state over a newer one.
     pub async fn persist(&self) -> Result<(), StoreError> {
-        let Some(path) = self.path.clone() else { return Ok(()) };
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
         let (generation, bytes) = self.snapshot()?;
         let written = self.written.clone();
         tokio::task::spawn_blocking(move || {
@@ -268,7 +297,10 @@ impl Store {
             if generation <= *last && *last != 0 {
                 return Ok(());
             }
-            write_atomic(&path, &bytes).map_err(|source| StoreError::Write { path: path.clone(), source })?;
+            write_atomic(&path, &bytes).map_err(|source| StoreError::Write {
+                path: path.clone(),
+                source,
+            })?;
             *last = generation;
             Ok(())
         })
@@ -292,7 +324,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+        && let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })
     {
         let _ = d.sync_all();
     }

@@ -34,7 +34,11 @@ impl From<&Completion> for WireResponse {
                 files: c
                     .files
                     .iter()
-                    .map(|f| WireFile { filename: f.filename.clone(), content: f.content.clone(), language: f.language.clone() })
+                    .map(|f| WireFile {
+                        filename: f.filename.clone(),
+                        content: f.content.clone(),
+                        language: f.language.clone(),
+                    })
                     .collect(),
             },
             cid: c.id.to_string(),
@@ -66,14 +70,21 @@ pub struct SyntheticQa {
 
 impl From<&SyntheticTask> for SyntheticQa {
     fn from(t: &SyntheticTask) -> Self {
-        let mut augmented_prompts: Vec<String> =
-            t.completions().iter().filter_map(|c| c.augmented_prompt.clone()).collect();
+        let mut augmented_prompts: Vec<String> = t
+            .completions()
+            .iter()
+            .filter_map(|c| c.augmented_prompt.clone())
+            .collect();
         augmented_prompts.dedup();
         Self {
             prompt: t.prompt().to_owned(),
             question_model: t.generator().to_owned(),
             responses: t.completions().iter().map(WireResponse::from).collect(),
-            ground_truth: t.ground_truth().iter().map(|(c, r)| (c.to_string(), r)).collect(),
+            ground_truth: t
+                .ground_truth()
+                .iter()
+                .map(|(c, r)| (c.to_string(), r))
+                .collect(),
             augmented_prompts,
             topic: t.topic().as_str().to_owned(),
             persona: t.persona().to_owned(),
@@ -81,7 +92,11 @@ impl From<&SyntheticTask> for SyntheticQa {
                 augment_type: t.augment_type(),
                 generator: t.generator().to_owned(),
                 task_id: t.id().to_string(),
-                augmentations: t.completions().iter().map(|c| (c.id.to_string(), c.augmentation.as_str().to_owned())).collect(),
+                augmentations: t
+                    .completions()
+                    .iter()
+                    .map(|c| (c.id.to_string(), c.augmentation.as_str().to_owned()))
+                    .collect(),
             },
         }
     }

@@ -21,7 +21,9 @@ impl CodeAnswer {
         }
         let total: usize = self.files.iter().map(|f| f.content.len()).sum();
         if total > MAX_ANSWER_BYTES {
-            return Err(format!("answer is {total} bytes, the limit is {MAX_ANSWER_BYTES}"));
+            return Err(format!(
+                "answer is {total} bytes, the limit is {MAX_ANSWER_BYTES}"
+            ));
         }
         if self.files.iter().any(|f| f.filename.trim().is_empty()) {
             return Err("a file has no name".to_owned());
@@ -38,16 +40,27 @@ impl CodeAnswer {
     /// One self-contained `index.html`: CSS files go into `<head>`, JS files at the end of `<body>`
     /// (the reference service does the same with BeautifulSoup).
     pub fn merge(&self) -> CodeFile {
-        let html = self.files.iter().find(|f| f.filename == "index.html").or_else(|| self.files.iter().find(|f| is_html(f)));
+        let html = self
+            .files
+            .iter()
+            .find(|f| f.filename == "index.html")
+            .or_else(|| self.files.iter().find(|f| is_html(f)));
         let mut page = match html {
             Some(f) => f.content.clone(),
             None => "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n</head>\n<body>\n</body>\n</html>\n".to_owned(),
         };
-        for f in self.files.iter().filter(|f| f.filename.ends_with(".css") && !f.content.trim().is_empty()) {
+        for f in self
+            .files
+            .iter()
+            .filter(|f| f.filename.ends_with(".css") && !f.content.trim().is_empty())
+        {
             page = insert_head(&page, &format!("<style>\n{}\n</style>", f.content));
         }
         for f in self.files.iter().filter(|f| is_js(f)) {
-            let script = format!("<script>\n{}\n</script>\n", f.content.replace("</script", "<\\/script"));
+            let script = format!(
+                "<script>\n{}\n</script>\n",
+                f.content.replace("</script", "<\\/script")
+            );
             page = match page.to_ascii_lowercase().rfind("</body>") {
                 Some(i) => format!("{}{}{}", &page[..i], script, &page[i..]),
                 None => format!("{page}{script}"),
@@ -58,7 +71,9 @@ impl CodeAnswer {
 }
 
 fn is_html(f: &CodeFile) -> bool {
-    f.filename.ends_with(".html") || f.filename.ends_with(".htm") || f.language.eq_ignore_ascii_case("html")
+    f.filename.ends_with(".html")
+        || f.filename.ends_with(".htm")
+        || f.language.eq_ignore_ascii_case("html")
 }
 
 fn is_js(f: &CodeFile) -> bool {
@@ -95,7 +110,10 @@ storage, no alert/confirm/prompt, no eval; it fits a square viewport. Answer wit
 {\"files\": [{\"filename\": string, \"content\": string, \"language\": string}]} and nothing else.";
 
 pub fn answer_messages(question: &str) -> Vec<ChatMessage> {
-    vec![ChatMessage::system(SYSTEM), ChatMessage::user(question.to_owned())]
+    vec![
+        ChatMessage::system(SYSTEM),
+        ChatMessage::user(question.to_owned()),
+    ]
 }
 
 /// Generates answers with an LLM.
@@ -111,7 +129,20 @@ impl AnswerGenerator {
     }
 
     pub async fn answer(&self, question: &str, seed: u64) -> Result<CodeAnswer, LlmError> {
-        let sampling = Sampling { temperature: 0.0, top_p: 0.95, max_tokens: self.max_tokens, seed: Some(seed) };
-        self.client.chat_json(&answer_messages(question), "code_answer", &answer_schema(), sampling, CodeAnswer::validate).await
+        let sampling = Sampling {
+            temperature: 0.0,
+            top_p: 0.95,
+            max_tokens: self.max_tokens,
+            seed: Some(seed),
+        };
+        self.client
+            .chat_json(
+                &answer_messages(question),
+                "code_answer",
+                &answer_schema(),
+                sampling,
+                CodeAnswer::validate,
+            )
+            .await
     }
 }

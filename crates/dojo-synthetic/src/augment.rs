@@ -9,7 +9,12 @@ use rand::Rng;
 
 use crate::task::{Augmentation, Family};
 
-const FONTS: &[&str] = &["'Comic Sans MS', cursive", "'Courier New', monospace", "Impact, sans-serif", "Georgia, serif"];
+const FONTS: &[&str] = &[
+    "'Comic Sans MS', cursive",
+    "'Courier New', monospace",
+    "Impact, sans-serif",
+    "Georgia, serif",
+];
 
 /// Inserts `snippet` right before `</head>`, or at the start of the document.
 pub fn insert_head(html: &str, snippet: &str) -> String {
@@ -113,11 +118,19 @@ pub fn apply(html: &str, aug: Augmentation, rng: &mut impl Rng) -> Option<String
         Augmentation::Restyle => restyle(html, rng),
         Augmentation::ChangeInteraction => {
             let h = insert_body_start(html, REMAP_JS);
-            if rng.random_bool(0.5) { restyle(&h, rng) } else { h }
+            if rng.random_bool(0.5) {
+                restyle(&h, rng)
+            } else {
+                h
+            }
         }
         Augmentation::InjectError => {
             let h = insert_body_start(html, ERROR_JS);
-            if rng.random_range(0..3) == 0 { restyle(&h, rng) } else { h }
+            if rng.random_range(0..3) == 0 {
+                restyle(&h, rng)
+            } else {
+                h
+            }
         }
         Augmentation::Delay => insert_body_start(html, DELAY_JS),
         Augmentation::Jank => insert_body_start(html, JANK_JS),

@@ -78,7 +78,11 @@ pub fn minhash(text: &str) -> Vec<u64> {
     (0..PERM)
         .map(|i| {
             let salt = mix(i as u64 + 1);
-            shingles.iter().map(|s| mix(s ^ salt)).min().unwrap_or(u64::MAX)
+            shingles
+                .iter()
+                .map(|s| mix(s ^ salt))
+                .min()
+                .unwrap_or(u64::MAX)
         })
         .collect()
 }
@@ -102,7 +106,11 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
         nb += f64::from(*y) * f64::from(*y);
     }
     let d = na.sqrt() * nb.sqrt();
-    if d > 0.0 && dot.is_finite() { dot / d } else { 0.0 }
+    if d > 0.0 && dot.is_finite() {
+        dot / d
+    } else {
+        0.0
+    }
 }
 
 /// One remembered question.
@@ -209,7 +217,11 @@ impl Deduper {
             },
             None => None,
         };
-        Ok(Entry { hash, signature, embedding })
+        Ok(Entry {
+            hash,
+            signature,
+            embedding,
+        })
     }
 
     /// Remembers an entry returned by [`Self::check`] (or loaded from disk), evicting the oldest.

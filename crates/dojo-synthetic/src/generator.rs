@@ -36,11 +36,19 @@ pub trait Generator: Send + Sync + 'static {
     fn generate(&self, seed: u64) -> impl Future<Output = Result<SyntheticTask, GenError>> + Send;
 
     /// Up to `n` augmented versions of a free-form question (v2 `get-question-augment`).
-    fn augment_question(&self, question: &str, n: usize, seed: u64)
-    -> impl Future<Output = Result<Vec<String>, GenError>> + Send;
+    fn augment_question(
+        &self,
+        question: &str,
+        n: usize,
+        seed: u64,
+    ) -> impl Future<Output = Result<Vec<String>, GenError>> + Send;
 
     /// An answer page for a free-form question (v2 `order-answer`).
-    fn answer_question(&self, question: &str, seed: u64) -> impl Future<Output = Result<CodeFile, GenError>> + Send;
+    fn answer_question(
+        &self,
+        question: &str,
+        seed: u64,
+    ) -> impl Future<Output = Result<CodeFile, GenError>> + Send;
 }
 
 /// Removes one numbered or bulleted requirement line per augment: the only edit that is safe on
@@ -52,19 +60,32 @@ fn drop_requirement_lines(question: &str, n: usize, seed: u64) -> Result<Vec<Str
         .enumerate()
         .filter(|(_, l)| {
             let t = l.trim_start();
-            t.starts_with("- ") || t.starts_with("* ") || t.split_once(". ").is_some_and(|(d, _)| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+            t.starts_with("- ")
+                || t.starts_with("* ")
+                || t.split_once(". ")
+                    .is_some_and(|(d, _)| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
         })
         .map(|(i, _)| i)
         .collect();
     if reqs.len() < 2 {
-        return Err(GenError::Unsupported("the question has fewer than two list items to remove".to_owned()));
+        return Err(GenError::Unsupported(
+            "the question has fewer than two list items to remove".to_owned(),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     shuffle(&mut reqs, &mut rng);
     Ok(reqs
         .into_iter()
         .take(n.clamp(1, 3))
-        .map(|skip| lines.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, l)| *l).collect::<Vec<_>>().join("\n"))
+        .map(|skip| {
+            lines
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, l)| *l)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .collect())
 }
 
@@ -77,7 +98,12 @@ impl Generator for OfflineGenerator {
         Ok(self.task(seed)?)
     }
 
-    async fn augment_question(&self, question: &str, n: usize, seed: u64) -> Result<Vec<String>, GenError> {
+    async fn augment_question(
+        &self,
+        question: &str,
+        n: usize,
+        seed: u64,
+    ) -> Result<Vec<String>, GenError> {
         drop_requirement_lines(question, n, seed)
     }
 
@@ -134,7 +160,11 @@ impl LlmGenerator {
         // Spec §5.3: an augmented answer identical to the base is retried once, then rejected.
         for attempt in 0..2u64 {
             let q2 = self.instructor.augment(question, aug).await?;
-            let page = self.answers.answer(&q2.question, seed.wrapping_add(attempt + 1)).await?.merge();
+            let page = self
+                .answers
+                .answer(&q2.question, seed.wrapping_add(attempt + 1))
+                .await?
+                .merge();
             if page.content != base.content {
                 return Ok((page, Some(q2.question)));
             }
@@ -164,7 +194,9 @@ impl Generator for LlmGenerator {
         for rank in 1..=3u32 {
             let family = Family::ALL[rng.random_range(0..Family::ALL.len())];
             let aug = family.member(rank).unwrap_or(Augmentation::Original);
-            let (page, augmented_prompt) = self.augmented_page(&question, &base, aug, seed, &mut rng).await?;
+            let (page, augmented_prompt) = self
+                .augmented_page(&question, &base, aug, seed, &mut rng)
+                .await?;
             completions.push(Completion {
                 id: random_completion_id(&mut rng),
                 model: model.clone(),
@@ -186,12 +218,22 @@ impl Generator for LlmGenerator {
         Ok(SyntheticTask::from_completions(meta, completions)?)
     }
 
-    async fn augment_question(&self, question: &str, n: usize, seed: u64) -> Result<Vec<String>, GenError> {
-        let q = Question { question: question.to_owned(), requirements: vec![question.to_owned()] };
+    async fn augment_question(
+        &self,
+        question: &str,
+        n: usize,
+        seed: u64,
+    ) -> Result<Vec<String>, GenError> {
+        let q = Question {
+            question: question.to_owned(),
+            requirements: vec![question.to_owned()],
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut out = Vec::new();
         for _ in 0..n.clamp(1, 3) {
-            let aug = Family::Question.member(rng.random_range(1..=3)).unwrap_or(Augmentation::RemoveRequirement);
+            let aug = Family::Question
+                .member(rng.random_range(1..=3))
+                .unwrap_or(Augmentation::RemoveRequirement);
             out.push(self.instructor.augment(&q, aug).await?.question);
         }
         Ok(out)

@@ -29,12 +29,18 @@ impl Question {
             return Err(format!("question is too long ({} chars)", q.len()));
         }
         if self.requirements.is_empty() || self.requirements.len() > 8 {
-            return Err(format!("question has {} requirements, expected 1 to 8", self.requirements.len()));
+            return Err(format!(
+                "question has {} requirements, expected 1 to 8",
+                self.requirements.len()
+            ));
         }
         if let Some(n) = expected_requirements
             && self.requirements.len() != n
         {
-            return Err(format!("question has {} requirements, {n} were asked for", self.requirements.len()));
+            return Err(format!(
+                "question has {} requirements, {n} were asked for",
+                self.requirements.len()
+            ));
         }
         if self.requirements.iter().any(|r| r.trim().len() < 3) {
             return Err("a requirement is empty".to_owned());
@@ -67,8 +73,13 @@ pub fn question_messages(seeds: &Seeds, seed: &Seed, rng: &mut impl Rng) -> Vec<
             ex.topic.kind_phrase(),
             ex.requirements.len()
         )));
-        let answer = Question { question: ex.question.clone(), requirements: ex.requirements.clone() };
-        msgs.push(ChatMessage::assistant(serde_json::to_string(&answer).unwrap_or_default()));
+        let answer = Question {
+            question: ex.question.clone(),
+            requirements: ex.requirements.clone(),
+        };
+        msgs.push(ChatMessage::assistant(
+            serde_json::to_string(&answer).unwrap_or_default(),
+        ));
     }
     msgs.push(ChatMessage::user(format!(
         "Write a {} with {} user actions, suited to this persona: {}. \
@@ -86,7 +97,9 @@ pub fn question_messages(seeds: &Seeds, seed: &Seed, rng: &mut impl Rng) -> Vec<
 pub fn augment_messages(question: &Question, aug: Augmentation) -> Option<Vec<ChatMessage>> {
     let instruction = match aug {
         Augmentation::RemoveRequirement => "Remove any one requirement from the question.",
-        Augmentation::ChangeRequirement => "Replace one requirement with a new, distinct requirement.",
+        Augmentation::ChangeRequirement => {
+            "Replace one requirement with a new, distinct requirement."
+        }
         Augmentation::ChangeSubject => {
             "Change the subject of the question (what is animated, simulated or played) to a similar but different one."
         }
@@ -113,7 +126,12 @@ impl Instructor {
         Self { client, max_tokens }
     }
 
-    pub async fn question(&self, seeds: &Seeds, seed: &Seed, rng_seed: u64) -> Result<Question, LlmError> {
+    pub async fn question(
+        &self,
+        seeds: &Seeds,
+        seed: &Seed,
+        rng_seed: u64,
+    ) -> Result<Question, LlmError> {
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(rng_seed);
         let msgs = question_messages(seeds, seed, &mut rng);
         let sampling = Sampling {
@@ -124,24 +142,47 @@ impl Instructor {
         };
         let n = seed.requirements;
         self.client
-            .chat_json(&msgs, "question", &question_schema(), sampling, |q: &Question| q.validate(Some(n)))
+            .chat_json(
+                &msgs,
+                "question",
+                &question_schema(),
+                sampling,
+                |q: &Question| q.validate(Some(n)),
+            )
             .await
     }
 
-    pub async fn augment(&self, question: &Question, aug: Augmentation) -> Result<Question, LlmError> {
+    pub async fn augment(
+        &self,
+        question: &Question,
+        aug: Augmentation,
+    ) -> Result<Question, LlmError> {
         let Some(msgs) = augment_messages(question, aug) else {
-            return Err(LlmError::WrongShape(format!("{aug:?} is not a question augmentation")));
+            return Err(LlmError::WrongShape(format!(
+                "{aug:?} is not a question augmentation"
+            )));
         };
-        let sampling = Sampling { temperature: 0.0, top_p: 0.9, max_tokens: self.max_tokens, seed: None };
+        let sampling = Sampling {
+            temperature: 0.0,
+            top_p: 0.9,
+            max_tokens: self.max_tokens,
+            seed: None,
+        };
         let original = question.question.trim().to_owned();
         self.client
-            .chat_json(&msgs, "question", &question_schema(), sampling, move |q: &Question| {
-                q.validate(None)?;
-                if q.question.trim() == original {
-                    return Err("augmented question is identical to the original".to_owned());
-                }
-                Ok(())
-            })
+            .chat_json(
+                &msgs,
+                "question",
+                &question_schema(),
+                sampling,
+                move |q: &Question| {
+                    q.validate(None)?;
+                    if q.question.trim() == original {
+                        return Err("augmented question is identical to the original".to_owned());
+                    }
+                    Ok(())
+                },
+            )
             .await
     }
 }

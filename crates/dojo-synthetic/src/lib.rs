@@ -35,7 +35,9 @@ pub mod task;
 pub use generator::{GenError, Generator, LlmGenerator};
 pub use offline::OfflineGenerator;
 pub use seeds::Seeds;
-pub use task::{Augmentation, CodeFile, Completion, Family, SyntheticTask, TaskError, TaskMeta, Topic};
+pub use task::{
+    Augmentation, CodeFile, Completion, Family, SyntheticTask, TaskError, TaskMeta, Topic,
+};
 
 #[cfg(test)]
 mod tests;

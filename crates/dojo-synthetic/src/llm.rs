@@ -32,7 +32,9 @@ impl std::str::FromStr for JsonMode {
             "json_schema" | "schema" => Ok(Self::JsonSchema),
             "json_object" | "object" => Ok(Self::JsonObject),
             "prompt" | "none" => Ok(Self::Prompt),
-            other => Err(format!("unknown JSON mode `{other}` (json_schema | json_object | prompt)")),
+            other => Err(format!(
+                "unknown JSON mode `{other}` (json_schema | json_object | prompt)"
+            )),
         }
     }
 }
@@ -98,7 +100,10 @@ pub enum LlmError {
 
 impl LlmError {
     fn retryable(&self) -> bool {
-        !matches!(self, LlmError::Client(_) | LlmError::Rejected { .. } | LlmError::Exhausted { .. })
+        !matches!(
+            self,
+            LlmError::Client(_) | LlmError::Rejected { .. } | LlmError::Exhausted { .. }
+        )
     }
 
     /// The innermost cause (through `Exhausted`).
@@ -153,22 +158,78 @@ impl LlmMetrics {
     pub fn snapshot(&self) -> Vec<(&'static str, &'static str, u64)> {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         vec![
-            ("llm_requests_total", "HTTP requests sent to the LLM", g(&self.requests)),
-            ("llm_successes_total", "structured outputs parsed", g(&self.successes)),
+            (
+                "llm_requests_total",
+                "HTTP requests sent to the LLM",
+                g(&self.requests),
+            ),
+            (
+                "llm_successes_total",
+                "structured outputs parsed",
+                g(&self.successes),
+            ),
             ("llm_retries_total", "attempts retried", g(&self.retries)),
-            ("llm_failures_total", "calls that gave up", g(&self.failures)),
-            ("llm_transport_errors_total", "connection errors", g(&self.transport_errors)),
-            ("llm_timeouts_total", "requests that timed out", g(&self.timeouts)),
-            ("llm_rate_limited_total", "HTTP 429 answers", g(&self.rate_limited)),
-            ("llm_server_errors_total", "HTTP 5xx answers", g(&self.server_errors)),
-            ("llm_rejected_total", "HTTP 4xx answers other than 429", g(&self.rejected)),
-            ("llm_too_large_total", "responses over the size cap", g(&self.too_large)),
-            ("llm_bad_envelope_total", "responses that are not chat completions", g(&self.bad_envelope)),
+            (
+                "llm_failures_total",
+                "calls that gave up",
+                g(&self.failures),
+            ),
+            (
+                "llm_transport_errors_total",
+                "connection errors",
+                g(&self.transport_errors),
+            ),
+            (
+                "llm_timeouts_total",
+                "requests that timed out",
+                g(&self.timeouts),
+            ),
+            (
+                "llm_rate_limited_total",
+                "HTTP 429 answers",
+                g(&self.rate_limited),
+            ),
+            (
+                "llm_server_errors_total",
+                "HTTP 5xx answers",
+                g(&self.server_errors),
+            ),
+            (
+                "llm_rejected_total",
+                "HTTP 4xx answers other than 429",
+                g(&self.rejected),
+            ),
+            (
+                "llm_too_large_total",
+                "responses over the size cap",
+                g(&self.too_large),
+            ),
+            (
+                "llm_bad_envelope_total",
+                "responses that are not chat completions",
+                g(&self.bad_envelope),
+            ),
             ("llm_empty_total", "empty completions", g(&self.empty)),
-            ("llm_not_json_total", "completions that are not JSON", g(&self.not_json)),
-            ("llm_wrong_shape_total", "JSON of the wrong shape", g(&self.wrong_shape)),
-            ("llm_prompt_tokens_total", "prompt tokens reported by the server", g(&self.prompt_tokens)),
-            ("llm_completion_tokens_total", "completion tokens reported by the server", g(&self.completion_tokens)),
+            (
+                "llm_not_json_total",
+                "completions that are not JSON",
+                g(&self.not_json),
+            ),
+            (
+                "llm_wrong_shape_total",
+                "JSON of the wrong shape",
+                g(&self.wrong_shape),
+            ),
+            (
+                "llm_prompt_tokens_total",
+                "prompt tokens reported by the server",
+                g(&self.prompt_tokens),
+            ),
+            (
+                "llm_completion_tokens_total",
+                "completion tokens reported by the server",
+                g(&self.completion_tokens),
+            ),
         ]
     }
 }
@@ -181,13 +242,22 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: "system".to_owned(), content: content.into() }
+        Self {
+            role: "system".to_owned(),
+            content: content.into(),
+        }
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: "user".to_owned(), content: content.into() }
+        Self {
+            role: "user".to_owned(),
+            content: content.into(),
+        }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: "assistant".to_owned(), content: content.into() }
+        Self {
+            role: "assistant".to_owned(),
+            content: content.into(),
+        }
     }
 }
 
@@ -264,10 +334,19 @@ impl LlmClient {
     }
 
     fn url(&self) -> String {
-        format!("{}/chat/completions", self.cfg.base_url.trim_end_matches('/'))
+        format!(
+            "{}/chat/completions",
+            self.cfg.base_url.trim_end_matches('/')
+        )
     }
 
-    fn body(&self, messages: &[ChatMessage], name: &str, schema: &serde_json::Value, s: Sampling) -> serde_json::Value {
+    fn body(
+        &self,
+        messages: &[ChatMessage],
+        name: &str,
+        schema: &serde_json::Value,
+        s: Sampling,
+    ) -> serde_json::Value {
         let mut body = serde_json::json!({
             "model": self.cfg.model,
             "messages": messages,
@@ -287,7 +366,8 @@ impl LlmClient {
                 });
             }
             JsonMode::JsonObject => {
-                body["response_format"] = serde_json::json!({"type": "json_object", "schema": schema});
+                body["response_format"] =
+                    serde_json::json!({"type": "json_object", "schema": schema});
             }
             JsonMode::Prompt => {}
         }
@@ -306,7 +386,10 @@ impl LlmClient {
             if e.is_timeout() {
                 LlmError::Timeout(self.cfg.timeout)
             } else {
-                LlmError::Transport { url: url.clone(), message: e.to_string() }
+                LlmError::Transport {
+                    url: url.clone(),
+                    message: e.to_string(),
+                }
             }
         };
         let mut resp = req.send().await.map_err(transport)?;
@@ -334,27 +417,49 @@ impl LlmClient {
         }
         let text = String::from_utf8_lossy(&bytes);
         if status >= 500 {
-            return Err(LlmError::Server { status, body: head(&text, 300) });
+            return Err(LlmError::Server {
+                status,
+                body: head(&text, 300),
+            });
         }
         if status >= 400 {
-            return Err(LlmError::Rejected { status, body: head(&text, 300) });
+            return Err(LlmError::Rejected {
+                status,
+                body: head(&text, 300),
+            });
         }
-        let env: Envelope = serde_json::from_slice(&bytes).map_err(|e| LlmError::Envelope(e.to_string()))?;
+        let env: Envelope =
+            serde_json::from_slice(&bytes).map_err(|e| LlmError::Envelope(e.to_string()))?;
         if let Some(u) = &env.usage {
-            self.metrics.prompt_tokens.fetch_add(u.prompt_tokens, Ordering::Relaxed);
-            self.metrics.completion_tokens.fetch_add(u.completion_tokens, Ordering::Relaxed);
+            self.metrics
+                .prompt_tokens
+                .fetch_add(u.prompt_tokens, Ordering::Relaxed);
+            self.metrics
+                .completion_tokens
+                .fetch_add(u.completion_tokens, Ordering::Relaxed);
         }
-        let choice = env.choices.into_iter().next().ok_or_else(|| LlmError::Envelope("no choices".to_owned()))?;
+        let choice = env
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| LlmError::Envelope("no choices".to_owned()))?;
         match choice.message.and_then(|m| m.content) {
             Some(c) if !c.trim().is_empty() => Ok(c),
-            _ => Err(LlmError::Empty { finish_reason: choice.finish_reason }),
+            _ => Err(LlmError::Empty {
+                finish_reason: choice.finish_reason,
+            }),
         }
     }
 
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self.cfg.backoff_base.saturating_mul(1u32 << attempt.min(16));
+        let exp = self
+            .cfg
+            .backoff_base
+            .saturating_mul(1u32 << attempt.min(16));
         // Splitmix64 over a shared counter: cheap jitter that differs between concurrent callers.
-        let mut z = self.jitter.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        let mut z = self
+            .jitter
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
@@ -384,7 +489,8 @@ impl LlmClient {
                 self.metrics.retries.fetch_add(1, Ordering::Relaxed);
             }
             let outcome = match self.attempt(&body).await {
-                Ok(text) => parse_json::<T>(&text).and_then(|v| validate(&v).map(|()| v).map_err(LlmError::WrongShape)),
+                Ok(text) => parse_json::<T>(&text)
+                    .and_then(|v| validate(&v).map(|()| v).map_err(LlmError::WrongShape)),
                 Err(e) => Err(e),
             };
             match outcome {
@@ -431,6 +537,9 @@ pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, LlmError> {
         _ => t,
     };
     let value: serde_json::Value =
-        serde_json::from_str(candidate).map_err(|e| LlmError::NotJson { error: e.to_string(), head: head(t, 120) })?;
+        serde_json::from_str(candidate).map_err(|e| LlmError::NotJson {
+            error: e.to_string(),
+            head: head(t, 120),
+        })?;
     serde_json::from_value(value).map_err(|e| LlmError::WrongShape(e.to_string()))
 }

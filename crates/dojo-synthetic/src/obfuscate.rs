@@ -107,9 +107,13 @@ fn find_blocks(html: &str, tag: &str) -> Vec<(usize, usize, usize, usize)> {
     let mut from = 0;
     while let Some(rel) = lower[from..].find(&open) {
         let start = from + rel;
-        let Some(gt) = lower[start..].find('>') else { break };
+        let Some(gt) = lower[start..].find('>') else {
+            break;
+        };
         let content = start + gt + 1;
-        let Some(end_rel) = lower[content..].find(&close) else { break };
+        let Some(end_rel) = lower[content..].find(&close) else {
+            break;
+        };
         let end = content + end_rel;
         out.push((start, content, end, end + close.len()));
         from = end + close.len();
@@ -131,12 +135,17 @@ pub fn minify_scripts(html: &str) -> String {
 }
 
 fn random_name(rng: &mut impl Rng) -> String {
-    (0..8).map(|i| {
-        let alphabet = if i == 0 { 26 } else { 36 };
-        let k = rng.random_range(0..alphabet);
-        if k < 26 { (b'a' + k as u8) as char } else { (b'0' + (k - 26) as u8) as char }
-    })
-    .collect()
+    (0..8)
+        .map(|i| {
+            let alphabet = if i == 0 { 26 } else { 36 };
+            let k = rng.random_range(0..alphabet);
+            if k < 26 {
+                (b'a' + k as u8) as char
+            } else {
+                (b'0' + (k - 26) as u8) as char
+            }
+        })
+        .collect()
 }
 
 /// Encodes the markup of `<body>` (spec §5.4): minified scripts, the rest of the body XORed with a
@@ -163,7 +172,12 @@ pub fn obfuscate_html(html: &str, rng: &mut impl Rng) -> String {
     let key: u8 = rng.random_range(1..=255);
     let bytes: Vec<u8> = collapsed.bytes().map(|b| b ^ key).collect();
     let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let (f, d, b, i) = (random_name(rng), random_name(rng), random_name(rng), random_name(rng));
+    let (f, d, b, i) = (
+        random_name(rng),
+        random_name(rng),
+        random_name(rng),
+        random_name(rng),
+    );
     let decoder = format!(
         "<script>(function {f}(){{var {d}=atob('{encoded}');var {b}=new Uint8Array({d}.length);for(var {i}=0;{i}<{d}.length;{i}++){b}[{i}]={d}.charCodeAt({i})^{key};document.body.innerHTML=new TextDecoder().decode({b});}})();</script>\n"
     );
@@ -174,4 +188,20 @@ pub fn obfuscate_html(html: &str, rng: &mut impl Rng) -> String {
     out.push_str(&script_text);
     out.push_str(&html[body_end..]);
     out
+}
+
+/// Applies [`obfuscate_html`] to every HTML file of every completion; ids and ranks are unchanged.
+pub fn obfuscate_pages(
+    task: SyntheticTask,
+    rng: &mut impl Rng,
+) -> Result<SyntheticTask, TaskError> {
+    let (meta, mut completions, truth) = task.into_parts();
+    for c in &mut completions {
+        for f in &mut c.files {
+            if f.filename.ends_with(".html") {
+                f.content = obfuscate_html(&f.content, rng);
+            }
+        }
+    }
+    SyntheticTask::new(meta, completions, truth)
 }

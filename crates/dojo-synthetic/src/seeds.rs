@@ -37,7 +37,9 @@ pub enum SeedError {
     Parse(#[from] serde_json::Error),
     #[error("seed file has no {0}")]
     Missing(&'static str),
-    #[error("topic {topic} has weight {weight}; weights must be finite and non-negative with a positive sum")]
+    #[error(
+        "topic {topic} has weight {weight}; weights must be finite and non-negative with a positive sum"
+    )]
     BadWeight { topic: Topic, weight: f64 },
     #[error("topic {0} has an empty or zero requirement count list")]
     BadCounts(Topic),
@@ -54,7 +56,11 @@ pub struct Seed {
 impl Seeds {
     pub fn embedded() -> Self {
         // The embedded file is checked by a unit test, so this cannot fail in a released build.
-        Self::parse(DEFAULT_SEEDS).unwrap_or_else(|_| Self { topics: Vec::new(), personas: Vec::new(), examples: Vec::new() })
+        Self::parse(DEFAULT_SEEDS).unwrap_or_else(|_| Self {
+            topics: Vec::new(),
+            personas: Vec::new(),
+            examples: Vec::new(),
+        })
     }
 
     pub fn parse(json: &str) -> Result<Self, SeedError> {
@@ -72,7 +78,10 @@ impl Seeds {
         }
         for t in &self.topics {
             if !t.weight.is_finite() || t.weight < 0.0 {
-                return Err(SeedError::BadWeight { topic: t.topic, weight: t.weight });
+                return Err(SeedError::BadWeight {
+                    topic: t.topic,
+                    weight: t.weight,
+                });
             }
             if t.requirement_counts.is_empty() || t.requirement_counts.contains(&0) {
                 return Err(SeedError::BadCounts(t.topic));
@@ -80,7 +89,10 @@ impl Seeds {
         }
         let sum: f64 = self.topics.iter().map(|t| t.weight).sum();
         if sum <= 0.0 {
-            return Err(SeedError::BadWeight { topic: self.topics[0].topic, weight: sum });
+            return Err(SeedError::BadWeight {
+                topic: self.topics[0].topic,
+                weight: sum,
+            });
         }
         Ok(())
     }
@@ -97,10 +109,19 @@ impl Seeds {
             }
             x -= t.weight;
         }
-        let personas: Vec<&String> = self.personas.iter().filter(|p| !p.trim().is_empty()).collect();
+        let personas: Vec<&String> = self
+            .personas
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+            .collect();
         let persona = personas[rng.random_range(0..personas.len())].clone();
-        let requirements = chosen.requirement_counts[rng.random_range(0..chosen.requirement_counts.len())];
-        Seed { topic: chosen.topic, persona, requirements }
+        let requirements =
+            chosen.requirement_counts[rng.random_range(0..chosen.requirement_counts.len())];
+        Seed {
+            topic: chosen.topic,
+            persona,
+            requirements,
+        }
     }
 
     /// Up to `n` examples, preferring the given topic, for few-shot prompts.

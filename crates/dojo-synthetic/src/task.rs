@@ -53,7 +53,11 @@ pub struct CodeFile {
 
 impl CodeFile {
     pub fn html(content: String) -> Self {
-        Self { filename: "index.html".to_owned(), content, language: "html".to_owned() }
+        Self {
+            filename: "index.html".to_owned(),
+            content,
+            language: "html".to_owned(),
+        }
     }
 }
 
@@ -129,7 +133,9 @@ impl Augmentation {
         use Augmentation as A;
         match self {
             A::Original => None,
-            A::RemoveRequirement | A::ChangeRequirement | A::ChangeSubject => Some(Family::Question),
+            A::RemoveRequirement | A::ChangeRequirement | A::ChangeSubject => {
+                Some(Family::Question)
+            }
             A::Restyle | A::ChangeInteraction | A::InjectError => Some(Family::Answer),
             A::Delay | A::Jank | A::Glitch => Some(Family::Performance),
         }
@@ -185,9 +191,16 @@ pub enum TaskError {
     #[error("completion id {0} appears twice")]
     DuplicateCompletion(CompletionId),
     #[error("ground truth ids {truth:?} differ from completion ids {completions:?}")]
-    IdMismatch { truth: Vec<String>, completions: Vec<String> },
+    IdMismatch {
+        truth: Vec<String>,
+        completions: Vec<String>,
+    },
     #[error("completion {id} is {augmentation:?} but is ranked {rank}")]
-    RankMismatch { id: CompletionId, augmentation: Augmentation, rank: u32 },
+    RankMismatch {
+        id: CompletionId,
+        augmentation: Augmentation,
+        rank: u32,
+    },
     #[error("invalid ground truth: {0}")]
     Ranking(#[from] RankingError),
     #[error("task prompt is empty")]
@@ -259,7 +272,11 @@ pub struct TaskMeta {
 impl SyntheticTask {
     /// Checks that completion ids are unique, non-empty, and exactly the ids of `ground_truth`, and
     /// that each completion's rank is its augmentation's rank.
-    pub fn new(meta: TaskMeta, completions: Vec<Completion>, ground_truth: Ranking) -> Result<Self, TaskError> {
+    pub fn new(
+        meta: TaskMeta,
+        completions: Vec<Completion>,
+        ground_truth: Ranking,
+    ) -> Result<Self, TaskError> {
         if meta.prompt.trim().is_empty() {
             return Err(TaskError::EmptyPrompt);
         }
@@ -285,7 +302,11 @@ impl SyntheticTask {
         for c in &completions {
             let rank = ground_truth.rank(c.id.as_str()).unwrap_or(u32::MAX);
             if rank != c.augmentation.rank() {
-                return Err(TaskError::RankMismatch { id: c.id.clone(), augmentation: c.augmentation, rank });
+                return Err(TaskError::RankMismatch {
+                    id: c.id.clone(),
+                    augmentation: c.augmentation,
+                    rank,
+                });
             }
         }
         Ok(Self {
@@ -302,8 +323,15 @@ impl SyntheticTask {
     }
 
     /// Builds the ground truth from each completion's augmentation rank, then checks as [`Self::new`].
-    pub fn from_completions(meta: TaskMeta, completions: Vec<Completion>) -> Result<Self, TaskError> {
-        let truth = Ranking::new(completions.iter().map(|c| (c.id.clone(), c.augmentation.rank())))?;
+    pub fn from_completions(
+        meta: TaskMeta,
+        completions: Vec<Completion>,
+    ) -> Result<Self, TaskError> {
+        let truth = Ranking::new(
+            completions
+                .iter()
+                .map(|c| (c.id.clone(), c.augmentation.rank())),
+        )?;
         Self::new(meta, completions, truth)
     }
 
@@ -349,7 +377,11 @@ impl SyntheticTask {
             .collect();
         fams.sort_unstable();
         fams.dedup();
-        if fams.len() == 1 { fams[0].to_owned() } else { "UNIFIED".to_owned() }
+        if fams.len() == 1 {
+            fams[0].to_owned()
+        } else {
+            "UNIFIED".to_owned()
+        }
     }
 
     /// Takes the task apart; rebuild with [`Self::new`] so the invariant is checked again.

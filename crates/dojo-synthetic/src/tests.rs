@@ -42,23 +42,49 @@ fn offline_tasks_have_exact_ground_truth_and_distinct_pages() {
         assert_eq!(t.completions().len(), 4);
         let ranks: BTreeSet<u32> = t.ground_truth().iter().map(|(_, r)| r).collect();
         assert_eq!(ranks, BTreeSet::from([0, 1, 2, 3]));
-        let pages: HashSet<&str> = t.completions().iter().filter_map(|c| c.index_html()).collect();
-        assert_eq!(pages.len(), 4, "augmented pages must differ from the original (seed {seed})");
+        let pages: HashSet<&str> = t
+            .completions()
+            .iter()
+            .filter_map(|c| c.index_html())
+            .collect();
+        assert_eq!(
+            pages.len(),
+            4,
+            "augmented pages must differ from the original (seed {seed})"
+        );
         for c in t.completions() {
-            assert_eq!(t.ground_truth().rank(c.id.as_str()), Some(c.augmentation.rank()));
+            assert_eq!(
+                t.ground_truth().rank(c.id.as_str()),
+                Some(c.augmentation.rank())
+            );
             seen_augs.insert(c.augmentation);
             let html = c.index_html().expect("page");
             assert!(html.contains("<canvas id=\"stage\""));
-            assert_eq!(html.contains("S.stats.count") || html.contains("S.config.maxItems") || html.contains("S.physics"),
-                c.augmentation == Augmentation::InjectError);
+            assert_eq!(
+                html.contains("S.stats.count")
+                    || html.contains("S.config.maxItems")
+                    || html.contains("S.physics"),
+                c.augmentation == Augmentation::InjectError
+            );
         }
         assert!(!t.requirements().is_empty());
         for r in t.requirements() {
-            assert!(t.prompt().contains(r.as_str()), "requirement is listed in the prompt");
+            assert!(
+                t.prompt().contains(r.as_str()),
+                "requirement is listed in the prompt"
+            );
         }
     }
-    assert!(prompts.len() as u64 >= n * 99 / 100, "only {} distinct prompts in {n}", prompts.len());
-    assert_eq!(seen_augs.len(), 10, "every augmentation occurs: {seen_augs:?}");
+    assert!(
+        prompts.len() as u64 >= n * 99 / 100,
+        "only {} distinct prompts in {n}",
+        prompts.len()
+    );
+    assert_eq!(
+        seen_augs.len(),
+        10,
+        "every augmentation occurs: {seen_augs:?}"
+    );
 }
 
 #[test]
@@ -66,12 +92,23 @@ fn original_implements_every_requirement_and_remove_drops_one() {
     let g = OfflineGenerator::default();
     for seed in 0..200 {
         let t = g.task(seed).expect("task");
-        let orig = t.completions().iter().find(|c| c.augmentation == Augmentation::Original).expect("original");
+        let orig = t
+            .completions()
+            .iter()
+            .find(|c| c.augmentation == Augmentation::Original)
+            .expect("original");
         let orig_html = orig.index_html().expect("html");
         let features = orig_html.matches("\n// ").count();
         assert_eq!(features, t.requirements().len());
-        if let Some(rm) = t.completions().iter().find(|c| c.augmentation == Augmentation::RemoveRequirement) {
-            assert_eq!(rm.index_html().expect("html").matches("\n// ").count(), features - 1);
+        if let Some(rm) = t
+            .completions()
+            .iter()
+            .find(|c| c.augmentation == Augmentation::RemoveRequirement)
+        {
+            assert_eq!(
+                rm.index_html().expect("html").matches("\n// ").count(),
+                features - 1
+            );
         }
     }
 }
@@ -149,7 +186,9 @@ proptest! {
 
 #[test]
 fn miners_see_different_orders() {
-    let orders: HashSet<Vec<usize>> = (0..50).map(|i| miner_order(4, 7, &format!("miner-{i}"))).collect();
+    let orders: HashSet<Vec<usize>> = (0..50)
+        .map(|i| miner_order(4, 7, &format!("miner-{i}")))
+        .collect();
     assert!(orders.len() > 10);
 }
 
@@ -159,31 +198,50 @@ fn dedupe_catches_exact_and_near_duplicates() {
     let mut d = Deduper::new(1000, 0.8);
     let q = g.task(1).expect("task").prompt().to_owned();
     d.admit(&q).expect("first time");
-    assert_eq!(d.admit(&q.to_uppercase().replace('\n', "  ")), Err(Duplicate::Exact));
+    assert_eq!(
+        d.admit(&q.to_uppercase().replace('\n', "  ")),
+        Err(Duplicate::Exact)
+    );
     let near = q.replacen("Create", "Please build", 1);
-    assert!(matches!(d.admit(&near), Err(Duplicate::Near { .. })), "a one-word edit is a near duplicate");
+    assert!(
+        matches!(d.admit(&near), Err(Duplicate::Near { .. })),
+        "a one-word edit is a near duplicate"
+    );
     let mut admitted = 0;
     for seed in 2..300 {
         if d.admit(g.task(seed).expect("task").prompt()).is_ok() {
             admitted += 1;
         }
     }
-    assert!(admitted >= 290, "distinct offline questions pass dedupe: {admitted}/298");
+    assert!(
+        admitted >= 290,
+        "distinct offline questions pass dedupe: {admitted}/298"
+    );
     let mut small = Deduper::new(2, 0.8);
     small.admit("alpha beta gamma delta").expect("a");
     small.admit("one two three four five").expect("b");
     small.admit("six seven eight nine ten").expect("c");
     assert_eq!(small.len(), 2);
-    small.admit("alpha beta gamma delta").expect("evicted entries are forgotten");
+    small
+        .admit("alpha beta gamma delta")
+        .expect("evicted entries are forgotten");
 }
 
 #[test]
 fn parse_json_handles_fences_and_garbage() {
-    let q: crate::instructor::Question =
-        parse_json("```json\n{\"question\": \"Build a thing that moves\", \"requirements\": [\"a\"]}\n```").expect("fenced");
+    let q: crate::instructor::Question = parse_json(
+        "```json\n{\"question\": \"Build a thing that moves\", \"requirements\": [\"a\"]}\n```",
+    )
+    .expect("fenced");
     assert_eq!(q.requirements, vec!["a"]);
-    assert!(matches!(parse_json::<crate::instructor::Question>("I cannot do that"), Err(LlmError::NotJson { .. })));
-    assert!(matches!(parse_json::<crate::instructor::Question>("{\"q\": 1}"), Err(LlmError::WrongShape(_))));
+    assert!(matches!(
+        parse_json::<crate::instructor::Question>("I cannot do that"),
+        Err(LlmError::NotJson { .. })
+    ));
+    assert!(matches!(
+        parse_json::<crate::instructor::Question>("{\"q\": 1}"),
+        Err(LlmError::WrongShape(_))
+    ));
 }
 
 #[test]
@@ -206,9 +264,21 @@ fn programmatic_augments_change_any_page() {
 fn code_answer_merges_into_one_page() {
     let a = CodeAnswer {
         files: vec![
-            CodeFile { filename: "index.html".into(), content: "<html><head></head><body><canvas></canvas></body></html>".into(), language: "html".into() },
-            CodeFile { filename: "index.js".into(), content: "console.log('</script>')".into(), language: "javascript".into() },
-            CodeFile { filename: "style.css".into(), content: "body{margin:0}".into(), language: "css".into() },
+            CodeFile {
+                filename: "index.html".into(),
+                content: "<html><head></head><body><canvas></canvas></body></html>".into(),
+                language: "html".into(),
+            },
+            CodeFile {
+                filename: "index.js".into(),
+                content: "console.log('</script>')".into(),
+                language: "javascript".into(),
+            },
+            CodeFile {
+                filename: "style.css".into(),
+                content: "body{margin:0}".into(),
+                language: "css".into(),
+            },
         ],
     };
     a.validate().expect("valid");
@@ -217,9 +287,16 @@ fn code_answer_merges_into_one_page() {
     let c = &m.content;
     assert!(c.find("<style>").expect("style") < c.find("</head>").expect("head"));
     assert!(c.find("console.log").expect("js") < c.find("</body>").expect("body"));
-    assert!(!c.contains("'</script>'"), "a closing tag inside JS is escaped");
+    assert!(
+        !c.contains("'</script>'"),
+        "a closing tag inside JS is escaped"
+    );
     assert!(CodeAnswer { files: vec![] }.validate().is_err());
-    let huge = CodeAnswer { files: vec![CodeFile::html("x".repeat(crate::answer::MAX_ANSWER_BYTES + 1))] };
+    let huge = CodeAnswer {
+        files: vec![CodeFile::html(
+            "x".repeat(crate::answer::MAX_ANSWER_BYTES + 1),
+        )],
+    };
     assert!(huge.validate().is_err());
 }
 

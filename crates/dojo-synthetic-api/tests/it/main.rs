@@ -27,7 +27,9 @@ impl Running {
 }
 
 async fn start<G: Generator>(app: Arc<App<G>>) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
@@ -37,7 +39,11 @@ async fn start<G: Generator>(app: Arc<App<G>>) -> Running {
         .await
         .expect("serve");
     });
-    Running { base, stop: Some(tx), handle }
+    Running {
+        base,
+        stop: Some(tx),
+        handle,
+    }
 }
 
 fn config() -> Config {
@@ -53,7 +59,10 @@ fn config() -> Config {
 fn check_payload(qa: &SyntheticQa) {
     let cids: BTreeSet<&str> = qa.responses.iter().map(|r| r.cid.as_str()).collect();
     let truth: BTreeSet<&str> = qa.ground_truth.keys().map(String::as_str).collect();
-    assert_eq!(cids, truth, "ground-truth ids are exactly the completion ids");
+    assert_eq!(
+        cids, truth,
+        "ground-truth ids are exactly the completion ids"
+    );
     assert_eq!(cids.len(), qa.responses.len());
     let ranks: BTreeSet<u32> = qa.ground_truth.values().copied().collect();
     assert_eq!(ranks, (0..qa.responses.len() as u32).collect());
@@ -66,23 +75,48 @@ async fn serves_v1_tasks_with_matching_ground_truth() {
     let http = reqwest::Client::new();
     let mut seen = BTreeSet::new();
     for _ in 0..6 {
-        let r = http.get(format!("{}/api/synthetic-gen", srv.base)).send().await.expect("request");
+        let r = http
+            .get(format!("{}/api/synthetic-gen", srv.base))
+            .send()
+            .await
+            .expect("request");
         assert_eq!(r.status(), 200);
         let env: Envelope<SyntheticQa> = r.json().await.expect("json");
         assert!(env.success && env.error.is_none());
         let qa = env.body.expect("body");
         check_payload(&qa);
         assert_eq!(qa.responses.len(), 4);
-        assert!(qa.responses.iter().all(|r| r.completion.files[0].content.contains("<canvas")));
+        assert!(
+            qa.responses
+                .iter()
+                .all(|r| r.completion.files[0].content.contains("<canvas"))
+        );
         assert!(seen.insert(qa.prompt.clone()), "a task is served once");
         for r in &qa.responses {
             assert!(!r.cid.is_empty() && r.cid.len() == 32);
         }
     }
-    let metrics = http.get(format!("{}/metrics", srv.base)).send().await.expect("m").text().await.expect("text");
-    assert!(metrics.contains("dojo_synthetic_tasks_served_total 6"), "{metrics}");
+    let metrics = http
+        .get(format!("{}/metrics", srv.base))
+        .send()
+        .await
+        .expect("m")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("dojo_synthetic_tasks_served_total 6"),
+        "{metrics}"
+    );
     assert!(metrics.contains("# TYPE dojo_synthetic_buffer_tasks gauge"));
-    let health: serde_json::Value = http.get(format!("{}/healthz", srv.base)).send().await.expect("h").json().await.expect("j");
+    let health: serde_json::Value = http
+        .get(format!("{}/healthz", srv.base))
+        .send()
+        .await
+        .expect("h")
+        .json()
+        .await
+        .expect("j");
     assert_eq!(health["status"], "ok");
     assert_eq!(health["generator"], "offline");
     srv.shutdown().await;
@@ -93,8 +127,14 @@ async fn v2_question_answer_flow() {
     let app = App::new(config(), OfflineGenerator::default(), None).expect("app");
     let srv = start(app).await;
     let http = reqwest::Client::new();
-    let q: GenerateQuestion =
-        http.get(format!("{}/api/generate-question", srv.base)).send().await.expect("q").json().await.expect("json");
+    let q: GenerateQuestion = http
+        .get(format!("{}/api/generate-question", srv.base))
+        .send()
+        .await
+        .expect("q")
+        .json()
+        .await
+        .expect("json");
     assert!(q.success && !q.prompt.is_empty() && q.qa_id != q.ans_aug_id);
     let ans: serde_json::Value = http
         .post(format!("{}/api/generate-answer", srv.base))
@@ -107,16 +147,41 @@ async fn v2_question_answer_flow() {
         .expect("json");
     assert_eq!(ans["answer"]["prompt"], q.prompt.as_str());
     assert_eq!(ans["answer"]["responses"].as_array().map(Vec::len), Some(1));
-    let aug = http.get(format!("{}/api/answers/{}", srv.base, q.ans_aug_id)).send().await.expect("aug");
+    let aug = http
+        .get(format!("{}/api/answers/{}", srv.base, q.ans_aug_id))
+        .send()
+        .await
+        .expect("aug");
     assert_eq!(aug.status(), 200);
     let aug: serde_json::Value = aug.json().await.expect("json");
-    assert_ne!(aug["responses"][0]["completion"], ans["answer"]["responses"][0]["completion"], "the augmented answer differs");
-    let pop = http.post(format!("{}/api/pop-qa", srv.base)).json(&serde_json::json!({"qa_id": q.qa_id})).send().await.expect("pop");
+    assert_ne!(
+        aug["responses"][0]["completion"], ans["answer"]["responses"][0]["completion"],
+        "the augmented answer differs"
+    );
+    let pop = http
+        .post(format!("{}/api/pop-qa", srv.base))
+        .json(&serde_json::json!({"qa_id": q.qa_id}))
+        .send()
+        .await
+        .expect("pop");
     assert_eq!(pop.status(), 200);
-    let gone = http.post(format!("{}/api/generate-answer", srv.base)).json(&serde_json::json!({"qa_id": q.qa_id})).send().await.expect("gone");
+    let gone = http
+        .post(format!("{}/api/generate-answer", srv.base))
+        .json(&serde_json::json!({"qa_id": q.qa_id}))
+        .send()
+        .await
+        .expect("gone");
     assert_eq!(gone.status(), 404);
-    let gone = http.get(format!("{}/api/answers/{}", srv.base, q.ans_aug_id)).send().await.expect("gone");
-    assert_eq!(gone.status(), 404, "popping a question removes its augmented answer too");
+    let gone = http
+        .get(format!("{}/api/answers/{}", srv.base, q.ans_aug_id))
+        .send()
+        .await
+        .expect("gone");
+    assert_eq!(
+        gone.status(),
+        404,
+        "popping a question removes its augmented answer too"
+    );
 
     let bad = http
         .post(format!("{}/api/get-question-augment", srv.base))
@@ -136,15 +201,28 @@ async fn v2_question_answer_flow() {
         .expect("json");
     let augments = good["augments"].as_array().expect("augments");
     assert_eq!(augments.len(), 2);
-    assert!(augments.iter().all(|a| a.as_str().is_some_and(|s| s.len() < q.prompt.len())));
+    assert!(
+        augments
+            .iter()
+            .all(|a| a.as_str().is_some_and(|s| s.len() < q.prompt.len()))
+    );
     let order = http
         .post(format!("{}/api/order-answer", srv.base))
         .json(&serde_json::json!({"question": "Build a clock"}))
         .send()
         .await
         .expect("order");
-    assert_eq!(order.status(), 501, "offline cannot answer free-form questions");
-    let malformed = http.post(format!("{}/api/pop-qa", srv.base)).body("not json").send().await.expect("malformed");
+    assert_eq!(
+        order.status(),
+        501,
+        "offline cannot answer free-form questions"
+    );
+    let malformed = http
+        .post(format!("{}/api/pop-qa", srv.base))
+        .body("not json")
+        .send()
+        .await
+        .expect("malformed");
     assert!(malformed.status().is_client_error());
     srv.shutdown().await;
 }
@@ -159,8 +237,14 @@ async fn buffer_survives_a_restart_and_bad_tasks_are_dropped() {
     while app.fill_once().await {}
     assert_eq!(app.store().len(), 4);
     let prompts: Vec<String> = {
-        let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("state")).expect("json");
-        raw["tasks"].as_array().expect("tasks").iter().map(|t| t["prompt"].as_str().expect("prompt").to_owned()).collect()
+        let raw: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("state")).expect("json");
+        raw["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(|t| t["prompt"].as_str().expect("prompt").to_owned())
+            .collect()
     };
     assert_eq!(prompts.len(), 4);
     drop(app);
@@ -173,7 +257,8 @@ async fn buffer_survives_a_restart_and_bad_tasks_are_dropped() {
     drop(app);
 
     // Tamper: point one task's ground truth at an id that no completion has.
-    let mut raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("state")).expect("json");
+    let mut raw: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("state")).expect("json");
     let task = &mut raw["tasks"][0];
     let gt = task["ground_truth"].as_object_mut().expect("gt");
     let k = gt.keys().next().expect("key").clone();
@@ -183,7 +268,12 @@ async fn buffer_survives_a_restart_and_bad_tasks_are_dropped() {
     std::fs::write(&path, serde_json::to_vec(&raw).expect("ser")).expect("write");
     let app = App::new(cfg, OfflineGenerator::default(), None).expect("reopen");
     assert_eq!(app.store().len(), n - 1, "the forged task is dropped");
-    assert_eq!(app.metrics().invalid_on_load.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        app.metrics()
+            .invalid_on_load
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
 }
 
 #[tokio::test]
@@ -207,7 +297,12 @@ impl Generator for Broken {
     async fn generate(&self, _seed: u64) -> Result<SyntheticTask, GenError> {
         Err(GenError::Unsupported("always fails".to_owned()))
     }
-    async fn augment_question(&self, _q: &str, _n: usize, _s: u64) -> Result<Vec<String>, GenError> {
+    async fn augment_question(
+        &self,
+        _q: &str,
+        _n: usize,
+        _s: u64,
+    ) -> Result<Vec<String>, GenError> {
         Err(GenError::Unsupported("always fails".to_owned()))
     }
     async fn answer_question(&self, _q: &str, _s: u64) -> Result<CodeFile, GenError> {
@@ -222,14 +317,28 @@ async fn empty_buffer_answers_503_and_counts_failures() {
     let app = App::new(cfg, Broken, None).expect("app");
     let srv = start(app.clone()).await;
     let http = reqwest::Client::new();
-    let r = http.get(format!("{}/api/synthetic-gen", srv.base)).send().await.expect("request");
+    let r = http
+        .get(format!("{}/api/synthetic-gen", srv.base))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(r.status(), 503);
     let env: Envelope<SyntheticQa> = r.json().await.expect("json");
     assert!(!env.success && env.body.is_none());
     assert!(env.error.expect("error").contains("no task was ready"));
-    let metrics = http.get(format!("{}/metrics", srv.base)).send().await.expect("m").text().await.expect("text");
+    let metrics = http
+        .get(format!("{}/metrics", srv.base))
+        .send()
+        .await
+        .expect("m")
+        .text()
+        .await
+        .expect("text");
     assert!(metrics.contains("dojo_synthetic_empty_buffer_total 1"));
-    assert!(!metrics.contains("dojo_synthetic_generation_failures_total 0"), "{metrics}");
+    assert!(
+        !metrics.contains("dojo_synthetic_generation_failures_total 0"),
+        "{metrics}"
+    );
     srv.shutdown().await;
 }
 
@@ -248,4 +357,25 @@ proptest! {
         let augs: BTreeSet<String> = qa.metadata.augmentations.keys().cloned().collect();
         prop_assert_eq!(augs, truth);
     }
+}
+
+#[tokio::test]
+async fn obfuscated_pages_are_served_when_enabled() {
+    let mut cfg = config();
+    cfg.obfuscate_html = true;
+    let app = App::new(cfg, OfflineGenerator::default(), None).expect("app");
+    let srv = start(app).await;
+    let env: Envelope<SyntheticQa> = reqwest::get(format!("{}/api/synthetic-gen", srv.base))
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
+    let qa = env.body.expect("body");
+    check_payload(&qa);
+    for r in &qa.responses {
+        let page = &r.completion.files[0].content;
+        assert!(page.contains("atob(") && !page.contains("<canvas id=\"stage\""));
+    }
+    srv.shutdown().await;
 }

@@ -12,7 +12,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::obfuscate::{random_completion_id, random_task_id};
 use crate::seeds::{Seeds, shuffle};
-use crate::task::{Augmentation, CodeFile, Completion, Family, SyntheticTask, TaskError, TaskMeta, Topic};
+use crate::task::{
+    Augmentation, CodeFile, Completion, Family, SyntheticTask, TaskError, TaskMeta, Topic,
+};
 use templates::{FONTS, Feature, PALETTES, Palette, Subject, TEMPLATES, Template};
 
 /// How a page deviates from the question it answers.
@@ -75,7 +77,12 @@ impl OfflineGenerator {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let plan = self.plan(&mut rng);
         let mut completions = Vec::with_capacity(4);
-        completions.push(self.completion(&plan, &Deviation::default(), Augmentation::Original, &mut rng));
+        completions.push(self.completion(
+            &plan,
+            &Deviation::default(),
+            Augmentation::Original,
+            &mut rng,
+        ));
         for rank in 1..=3u32 {
             let family = Family::ALL[rng.random_range(0..Family::ALL.len())];
             let aug = family.member(rank).unwrap_or(Augmentation::Original);
@@ -89,7 +96,11 @@ impl OfflineGenerator {
             prompt: question(&plan),
             topic: plan.topic,
             persona: plan.persona.clone(),
-            requirements: plan.features.iter().map(|i| fill(t.features[*i].requirement, &vars(&plan, None))).collect(),
+            requirements: plan
+                .features
+                .iter()
+                .map(|i| fill(t.features[*i].requirement, &vars(&plan, None)))
+                .collect(),
             generator: format!("offline/{}", t.key),
             seed: Some(seed),
         };
@@ -104,7 +115,9 @@ impl OfflineGenerator {
 
     fn plan(&self, rng: &mut ChaCha8Rng) -> Plan {
         let seed = self.seeds.sample(rng);
-        let candidates: Vec<usize> = (0..TEMPLATES.len()).filter(|i| TEMPLATES[*i].topic == seed.topic).collect();
+        let candidates: Vec<usize> = (0..TEMPLATES.len())
+            .filter(|i| TEMPLATES[*i].topic == seed.topic)
+            .collect();
         let template = if candidates.is_empty() {
             rng.random_range(0..TEMPLATES.len())
         } else {
@@ -114,7 +127,9 @@ impl OfflineGenerator {
         let mut all: Vec<usize> = (0..t.features.len()).collect();
         shuffle(&mut all, rng);
         // Leave at least two features unused so a requirement can be swapped for an unrequested one.
-        let n = seed.requirements.clamp(1, t.features.len().saturating_sub(2).max(1));
+        let n = seed
+            .requirements
+            .clamp(1, t.features.len().saturating_sub(2).max(1));
         let mut features: Vec<usize> = all.into_iter().take(n).collect();
         features.sort_unstable();
         Plan {
@@ -129,7 +144,13 @@ impl OfflineGenerator {
         }
     }
 
-    fn completion(&self, plan: &Plan, dev: &Deviation, aug: Augmentation, rng: &mut ChaCha8Rng) -> Completion {
+    fn completion(
+        &self,
+        plan: &Plan,
+        dev: &Deviation,
+        aug: Augmentation,
+        rng: &mut ChaCha8Rng,
+    ) -> Completion {
         let html = page(plan, dev, rng);
         let t = &TEMPLATES[plan.template];
         Completion {
@@ -145,14 +166,23 @@ impl OfflineGenerator {
 fn deviation(plan: &Plan, aug: Augmentation, rng: &mut ChaCha8Rng) -> Deviation {
     let t = &TEMPLATES[plan.template];
     let mut d = Deviation::default();
-    let other = |n: usize, cur: usize, rng: &mut ChaCha8Rng| (cur + rng.random_range(1..n.max(2))) % n.max(1);
+    let other = |n: usize, cur: usize, rng: &mut ChaCha8Rng| {
+        (cur + rng.random_range(1..n.max(2))) % n.max(1)
+    };
     match aug {
         Augmentation::Original => {}
-        Augmentation::RemoveRequirement => d.drop.push(plan.features[rng.random_range(0..plan.features.len())]),
+        Augmentation::RemoveRequirement => d
+            .drop
+            .push(plan.features[rng.random_range(0..plan.features.len())]),
         Augmentation::ChangeRequirement => {
-            d.drop.push(plan.features[rng.random_range(0..plan.features.len())]);
-            let unused: Vec<usize> = (0..t.features.len()).filter(|i| !plan.features.contains(i)).collect();
-            d.extra = unused.get(rng.random_range(0..unused.len().max(1))).copied();
+            d.drop
+                .push(plan.features[rng.random_range(0..plan.features.len())]);
+            let unused: Vec<usize> = (0..t.features.len())
+                .filter(|i| !plan.features.contains(i))
+                .collect();
+            d.extra = unused
+                .get(rng.random_range(0..unused.len().max(1)))
+                .copied();
         }
         Augmentation::ChangeSubject => d.subject = Some(other(t.subjects.len(), plan.subject, rng)),
         Augmentation::Restyle => {
@@ -241,7 +271,11 @@ fn question(plan: &Plan) -> String {
     ));
     q.push_str("\nRequirements:\n");
     for (i, fi) in plan.features.iter().enumerate() {
-        q.push_str(&format!("{}. {}\n", i + 1, fill(t.features[*fi].requirement, &v)));
+        q.push_str(&format!(
+            "{}. {}\n",
+            i + 1,
+            fill(t.features[*fi].requirement, &v)
+        ));
     }
     q.push_str(
         "\nThe page must run in a sandboxed iframe in a desktop browser: no external files, network requests, \
@@ -336,8 +370,12 @@ fn page(plan: &Plan, dev: &Deviation, rng: &mut ChaCha8Rng) -> String {
     let pal = &PALETTES[dev.palette.unwrap_or(plan.palette)];
     let font = FONTS[dev.font.unwrap_or(plan.font)];
     let sub = &t.subjects[dev.subject.unwrap_or(plan.subject)];
-    let mut features: Vec<&Feature> =
-        plan.features.iter().filter(|i| !dev.drop.contains(i)).map(|i| &t.features[*i]).collect();
+    let mut features: Vec<&Feature> = plan
+        .features
+        .iter()
+        .filter(|i| !dev.drop.contains(i))
+        .map(|i| &t.features[*i])
+        .collect();
     if let Some(e) = dev.extra {
         features.push(&t.features[e]);
     }
@@ -348,7 +386,11 @@ fn page(plan: &Plan, dev: &Deviation, rng: &mut ChaCha8Rng) -> String {
         let mut m: Vec<String> = ('a'..='z')
             .map(|c| {
                 let n = if c == 'z' { 'a' } else { (c as u8 + 1) as char };
-                format!("'{c}': '{n}', '{}': '{}'", c.to_ascii_uppercase(), n.to_ascii_uppercase())
+                format!(
+                    "'{c}': '{n}', '{}': '{}'",
+                    c.to_ascii_uppercase(),
+                    n.to_ascii_uppercase()
+                )
             })
             .collect();
         m.push("' ': 'Enter', 'Enter': ' '".to_owned());

@@ -37,11 +37,19 @@ pub(crate) struct Template {
 }
 
 const fn s(plural: &'static str, singular: &'static str, shape: &'static str) -> Subject {
-    Subject { plural, singular, shape }
+    Subject {
+        plural,
+        singular,
+        shape,
+    }
 }
 
 const fn f(key: &'static str, requirement: &'static str, js: &'static str) -> Feature {
-    Feature { key, requirement, js }
+    Feature {
+        key,
+        requirement,
+        js,
+    }
 }
 
 fn drift_params(rng: &mut ChaCha8Rng) -> Vec<(&'static str, String)> {
@@ -53,23 +61,41 @@ fn drift_params(rng: &mut ChaCha8Rng) -> Vec<(&'static str, String)> {
 }
 
 fn orbit_params(rng: &mut ChaCha8Rng) -> Vec<(&'static str, String)> {
-    vec![("count", rng.random_range(3..8u32).to_string()), ("gravity", rng.random_range(2..9u32).mul_add_1000())]
+    vec![
+        ("count", rng.random_range(3..8u32).to_string()),
+        ("gravity", rng.random_range(2..9u32).mul_add_1000()),
+    ]
 }
 
 fn sorter_params(rng: &mut ChaCha8Rng) -> Vec<(&'static str, String)> {
-    vec![("count", rng.random_range(12..40u32).to_string()), ("steps", rng.random_range(1..5u32).to_string())]
+    vec![
+        ("count", rng.random_range(12..40u32).to_string()),
+        ("steps", rng.random_range(1..5u32).to_string()),
+    ]
 }
 
 fn life_params(rng: &mut ChaCha8Rng) -> Vec<(&'static str, String)> {
-    vec![("cells", [20u32, 25, 30, 40, 50][rng.random_range(0..5)].to_string()), ("fill", rng.random_range(15..45u32).to_string())]
+    vec![
+        (
+            "cells",
+            [20u32, 25, 30, 40, 50][rng.random_range(0..5)].to_string(),
+        ),
+        ("fill", rng.random_range(15..45u32).to_string()),
+    ]
 }
 
 fn catcher_params(rng: &mut ChaCha8Rng) -> Vec<(&'static str, String)> {
-    vec![("fall", rng.random_range(2..6u32).to_string()), ("basket", rng.random_range(70..130u32).to_string())]
+    vec![
+        ("fall", rng.random_range(2..6u32).to_string()),
+        ("basket", rng.random_range(70..130u32).to_string()),
+    ]
 }
 
 fn target_params(rng: &mut ChaCha8Rng) -> Vec<(&'static str, String)> {
-    vec![("life", rng.random_range(8..20u32).mul_add_100()), ("radius", rng.random_range(14..32u32).to_string())]
+    vec![
+        ("life", rng.random_range(8..20u32).mul_add_100()),
+        ("radius", rng.random_range(14..32u32).to_string()),
+    ]
 }
 
 trait Scale {
@@ -549,18 +575,81 @@ const fn p(
     accent: &'static str,
     colors: [&'static str; 4],
 ) -> Palette {
-    Palette { name, bg, canvas, fg, accent, colors }
+    Palette {
+        name,
+        bg,
+        canvas,
+        fg,
+        accent,
+        colors,
+    }
 }
 
 pub(crate) static PALETTES: &[Palette] = &[
-    p("midnight", "#0b1026", "#111a3a", "#e8ecff", "#ffcc33", ["#7fdbff", "#39cccc", "#b10dc9", "#f012be"]),
-    p("forest", "#0f2418", "#173322", "#e6f5e9", "#ff8c42", ["#8bc34a", "#4caf50", "#cddc39", "#a5d6a7"]),
-    p("sunset", "#2b1020", "#3d1530", "#fff1e6", "#ffd166", ["#ef476f", "#f78c6b", "#ffd166", "#06d6a0"]),
-    p("ocean", "#02182b", "#03253f", "#e0fbfc", "#ee6c4d", ["#98c1d9", "#3d5a80", "#e0fbfc", "#293241"]),
-    p("paper", "#f4f1ea", "#ffffff", "#222222", "#d7263d", ["#1b998b", "#2e294e", "#f46036", "#c5d86d"]),
-    p("neon", "#000000", "#0a0a0a", "#f5f5f5", "#39ff14", ["#ff073a", "#00f0ff", "#fe53bb", "#f5d300"]),
-    p("desert", "#3b2f2f", "#4a3b35", "#fbeee0", "#e76f51", ["#f4a261", "#e9c46a", "#2a9d8f", "#264653"]),
-    p("pastel", "#fdf6ff", "#ffffff", "#333344", "#7b2cbf", ["#ffadad", "#ffd6a5", "#caffbf", "#9bf6ff"]),
+    p(
+        "midnight",
+        "#0b1026",
+        "#111a3a",
+        "#e8ecff",
+        "#ffcc33",
+        ["#7fdbff", "#39cccc", "#b10dc9", "#f012be"],
+    ),
+    p(
+        "forest",
+        "#0f2418",
+        "#173322",
+        "#e6f5e9",
+        "#ff8c42",
+        ["#8bc34a", "#4caf50", "#cddc39", "#a5d6a7"],
+    ),
+    p(
+        "sunset",
+        "#2b1020",
+        "#3d1530",
+        "#fff1e6",
+        "#ffd166",
+        ["#ef476f", "#f78c6b", "#ffd166", "#06d6a0"],
+    ),
+    p(
+        "ocean",
+        "#02182b",
+        "#03253f",
+        "#e0fbfc",
+        "#ee6c4d",
+        ["#98c1d9", "#3d5a80", "#e0fbfc", "#293241"],
+    ),
+    p(
+        "paper",
+        "#f4f1ea",
+        "#ffffff",
+        "#222222",
+        "#d7263d",
+        ["#1b998b", "#2e294e", "#f46036", "#c5d86d"],
+    ),
+    p(
+        "neon",
+        "#000000",
+        "#0a0a0a",
+        "#f5f5f5",
+        "#39ff14",
+        ["#ff073a", "#00f0ff", "#fe53bb", "#f5d300"],
+    ),
+    p(
+        "desert",
+        "#3b2f2f",
+        "#4a3b35",
+        "#fbeee0",
+        "#e76f51",
+        ["#f4a261", "#e9c46a", "#2a9d8f", "#264653"],
+    ),
+    p(
+        "pastel",
+        "#fdf6ff",
+        "#ffffff",
+        "#333344",
+        "#7b2cbf",
+        ["#ffadad", "#ffd6a5", "#caffbf", "#9bf6ff"],
+    ),
 ];
 
 pub(crate) static FONTS: &[&str] = &[

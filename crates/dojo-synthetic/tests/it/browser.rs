@@ -41,7 +41,12 @@ window.addEventListener('load', function () {
 
 fn with_recorder(html: &str) -> String {
     match html.find("<head>") {
-        Some(i) => format!("{}<head>{}{}", &html[..i], RECORDER, &html[i + "<head>".len()..]),
+        Some(i) => format!(
+            "{}<head>{}{}",
+            &html[..i],
+            RECORDER,
+            &html[i + "<head>".len()..]
+        ),
         None => format!("{RECORDER}{html}"),
     }
 }
@@ -54,7 +59,12 @@ struct Outcome {
 }
 
 async fn run_page(chromium: PathBuf, dir: PathBuf, name: String, html: String) -> Outcome {
-    let (chromium, dir, name, html) = (chromium.as_path(), dir.as_path(), name.as_str(), html.as_str());
+    let (chromium, dir, name, html) = (
+        chromium.as_path(),
+        dir.as_path(),
+        name.as_str(),
+        html.as_str(),
+    );
     let file = dir.join(format!("{name}.html"));
     std::fs::write(&file, with_recorder(html)).expect("write page");
     let profile = dir.join(format!("profile-{name}"));
@@ -87,22 +97,44 @@ async fn run_page(chromium: PathBuf, dir: PathBuf, name: String, html: String) -
         .split("data-js-errors=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
-        .unwrap_or_else(|| panic!("no recorder attribute in the DOM of {name}: {}", &dom[..dom.len().min(400)]));
-    let json = attr.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
-    let errors: Vec<String> = serde_json::from_str(&json).unwrap_or_else(|e| panic!("bad recorder JSON {json:?}: {e}"));
-    Outcome { errors, acted: dom.contains("data-acted=\"1\""), has_canvas: dom.contains("<canvas id=\"stage\"") }
+        .unwrap_or_else(|| {
+            panic!(
+                "no recorder attribute in the DOM of {name}: {}",
+                &dom[..dom.len().min(400)]
+            )
+        });
+    let json = attr
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">");
+    let errors: Vec<String> =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("bad recorder JSON {json:?}: {e}"));
+    Outcome {
+        errors,
+        acted: dom.contains("data-acted=\"1\""),
+        has_canvas: dom.contains("<canvas id=\"stage\""),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_pages_run_in_chromium_and_injected_errors_fire() {
-    let Some(chromium) = require_env("DOJO_CHROMIUM") else { return };
+    let Some(chromium) = require_env("DOJO_CHROMIUM") else {
+        return;
+    };
     let chromium = PathBuf::from(chromium);
     let dir = tempfile::tempdir().expect("tempdir");
     let g = OfflineGenerator::default();
     let mut checked_error = 0;
     let mut checked_clean = 0;
     // A fixed sample: the first two seeds whose task has an InjectError page, plus three others.
-    let has_error = |seed: u64| g.task(seed).expect("task").completions().iter().any(|c| c.augmentation == Augmentation::InjectError);
+    let has_error = |seed: u64| {
+        g.task(seed)
+            .expect("task")
+            .completions()
+            .iter()
+            .any(|c| c.augmentation == Augmentation::InjectError)
+    };
     let mut seeds: Vec<u64> = (0..200u64).filter(|s| has_error(*s)).take(2).collect();
     let others: Vec<u64> = (0..200u64).filter(|s| !seeds.contains(s)).take(3).collect();
     seeds.extend(others);
@@ -111,22 +143,52 @@ async fn offline_pages_run_in_chromium_and_injected_errors_fire() {
         let mut jobs = Vec::new();
         for (i, c) in task.completions().iter().enumerate() {
             let html = c.index_html().expect("page").to_owned();
-            jobs.push((format!("s{seed}-{i}-{}", c.augmentation.as_str()), html, c.augmentation));
+            jobs.push((
+                format!("s{seed}-{i}-{}", c.augmentation.as_str()),
+                html,
+                c.augmentation,
+            ));
         }
-        let orig = task.completions().iter().find(|c| c.augmentation == Augmentation::Original).expect("original");
+        let orig = task
+            .completions()
+            .iter()
+            .find(|c| c.augmentation == Augmentation::Original)
+            .expect("original");
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        jobs.push((format!("s{seed}-obfuscated"), obfuscate_html(orig.index_html().expect("page"), &mut rng), Augmentation::Original));
+        jobs.push((
+            format!("s{seed}-obfuscated"),
+            obfuscate_html(orig.index_html().expect("page"), &mut rng),
+            Augmentation::Original,
+        ));
         for pair in jobs.chunks(2) {
-            let runs = pair.iter().map(|(name, html, _)| run_page(chromium.clone(), dir.path().to_path_buf(), name.clone(), html.clone()));
+            let runs = pair.iter().map(|(name, html, _)| {
+                run_page(
+                    chromium.clone(),
+                    dir.path().to_path_buf(),
+                    name.clone(),
+                    html.clone(),
+                )
+            });
             let outs = futures_join(runs).await;
             for ((name, _, aug), out) in pair.iter().zip(outs) {
                 assert!(out.acted, "{name}: the recorder ran its user actions");
-                assert!(out.has_canvas, "{name}: the canvas is in the DOM (obfuscated pages decode their body)");
+                assert!(
+                    out.has_canvas,
+                    "{name}: the canvas is in the DOM (obfuscated pages decode their body)"
+                );
                 if *aug == Augmentation::InjectError {
-                    assert!(!out.errors.is_empty(), "{name}: the injected error must fire");
+                    assert!(
+                        !out.errors.is_empty(),
+                        "{name}: the injected error must fire"
+                    );
                     checked_error += 1;
                 } else {
-                    assert!(out.errors.is_empty(), "{name} ({}): unexpected JS errors {:?}", task.generator(), out.errors);
+                    assert!(
+                        out.errors.is_empty(),
+                        "{name} ({}): unexpected JS errors {:?}",
+                        task.generator(),
+                        out.errors
+                    );
                     checked_clean += 1;
                 }
             }

@@ -28,10 +28,20 @@ impl Reply {
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
         });
-        Self { status: 200, headers: vec![], body: body.to_string(), delay: Duration::ZERO }
+        Self {
+            status: 200,
+            headers: vec![],
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
     }
     fn status(status: u16, body: &str) -> Self {
-        Self { status, headers: vec![], body: body.to_owned(), delay: Duration::ZERO }
+        Self {
+            status,
+            headers: vec![],
+            body: body.to_owned(),
+            delay: Duration::ZERO,
+        }
     }
 }
 
@@ -39,20 +49,26 @@ type Handler = Arc<dyn Fn(usize, &str) -> Reply + Send + Sync>;
 
 /// Serves `handler(n, request_body)` for the n-th request; returns the base URL and a request counter.
 pub(crate) async fn mock_server(handler: Handler) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("addr");
     let count = Arc::new(AtomicUsize::new(0));
     let c = count.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { break };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                break;
+            };
             let handler = handler.clone();
             let c = c.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut tmp = [0u8; 8192];
                 let body = loop {
-                    let Ok(n) = sock.read(&mut tmp).await else { return };
+                    let Ok(n) = sock.read(&mut tmp).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -61,10 +77,15 @@ pub(crate) async fn mock_server(handler: Handler) -> (String, Arc<AtomicUsize>) 
                     if let Some(end) = text.find("\r\n\r\n") {
                         let len = text[..end]
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if buf.len() >= end + 4 + len {
-                            break String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
+                            break String::from_utf8_lossy(&buf[end + 4..end + 4 + len])
+                                .to_string();
                         }
                     }
                 };
@@ -103,21 +124,41 @@ fn config(base: &str) -> LlmConfig {
 const GOOD: &str = r#"{"question": "Create an interactive visualization of fish in a tank.", "requirements": ["Click feeds the fish"]}"#;
 
 async fn ask(client: &LlmClient) -> Result<Question, LlmError> {
-    let sampling = Sampling { temperature: 0.0, top_p: 1.0, max_tokens: 64, seed: Some(1) };
+    let sampling = Sampling {
+        temperature: 0.0,
+        top_p: 1.0,
+        max_tokens: 64,
+        seed: Some(1),
+    };
     client
-        .chat_json(&[ChatMessage::user("q")], "question", &question_schema(), sampling, |q: &Question| q.validate(None))
+        .chat_json(
+            &[ChatMessage::user("q")],
+            "question",
+            &question_schema(),
+            sampling,
+            |q: &Question| q.validate(None),
+        )
         .await
 }
 
 fn m(client: &LlmClient, name: &str) -> u64 {
-    client.metrics().snapshot().into_iter().find(|(n, _, _)| *n == name).map(|(_, _, v)| v).expect("metric")
+    client
+        .metrics()
+        .snapshot()
+        .into_iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, v)| v)
+        .expect("metric")
 }
 
 #[tokio::test]
 async fn valid_output_is_parsed_and_tokens_counted() {
     let (base, count) = mock_server(Arc::new(|_, body: &str| {
         // The structured-output request carries the schema.
-        assert!(body.contains("\"json_schema\""), "request asks for a JSON schema: {body}");
+        assert!(
+            body.contains("\"json_schema\""),
+            "request asks for a JSON schema: {body}"
+        );
         Reply::ok_content(GOOD)
     }))
     .await;
@@ -132,7 +173,11 @@ async fn valid_output_is_parsed_and_tokens_counted() {
 #[tokio::test]
 async fn not_json_then_valid_is_retried() {
     let (base, _) = mock_server(Arc::new(|n, _: &str| {
-        if n == 0 { Reply::ok_content("Sure! Here is your question: a fish tank.") } else { Reply::ok_content(GOOD) }
+        if n == 0 {
+            Reply::ok_content("Sure! Here is your question: a fish tank.")
+        } else {
+            Reply::ok_content(GOOD)
+        }
     }))
     .await;
     let client = LlmClient::new(config(&base)).expect("client");
@@ -144,10 +189,16 @@ async fn not_json_then_valid_is_retried() {
 
 #[tokio::test]
 async fn wrong_shape_every_time_gives_a_clear_error() {
-    let (base, count) = mock_server(Arc::new(|_, _: &str| Reply::ok_content(r#"{"title": "fish", "items": 3}"#))).await;
+    let (base, count) = mock_server(Arc::new(|_, _: &str| {
+        Reply::ok_content(r#"{"title": "fish", "items": 3}"#)
+    }))
+    .await;
     let client = LlmClient::new(config(&base)).expect("client");
     let err = ask(&client).await.expect_err("never the right shape");
-    assert!(matches!(err, LlmError::Exhausted { attempts: 3, .. }), "{err}");
+    assert!(
+        matches!(err, LlmError::Exhausted { attempts: 3, .. }),
+        "{err}"
+    );
     assert!(matches!(err.root(), LlmError::WrongShape(_)), "{err}");
     assert!(err.to_string().contains("gave up after 3 attempts"));
     assert_eq!(count.load(Ordering::SeqCst), 3);
@@ -160,22 +211,34 @@ async fn empty_completions_and_bad_envelopes_are_counted() {
     let (base, _) = mock_server(Arc::new(|n, _: &str| match n {
         0 => Reply::ok_content("   "),
         1 => Reply::status(200, r#"{"unexpected": true}"#),
-        _ => Reply::status(200, r#"{"choices": [{"message": {"content": null}, "finish_reason": "length"}]}"#),
+        _ => Reply::status(
+            200,
+            r#"{"choices": [{"message": {"content": null}, "finish_reason": "length"}]}"#,
+        ),
     }))
     .await;
     let client = LlmClient::new(config(&base)).expect("client");
     let err = ask(&client).await.expect_err("no usable output");
-    assert!(matches!(err.root(), LlmError::Empty { finish_reason: Some(r) } if r == "length"), "{err}");
+    assert!(
+        matches!(err.root(), LlmError::Empty { finish_reason: Some(r) } if r == "length"),
+        "{err}"
+    );
     assert_eq!(m(&client, "llm_empty_total"), 2);
     assert_eq!(m(&client, "llm_bad_envelope_total"), 1);
 }
 
 #[tokio::test]
 async fn huge_outputs_are_rejected_by_size() {
-    let (base, _) = mock_server(Arc::new(|_, _: &str| Reply::ok_content(&"x".repeat(200 * 1024)))).await;
+    let (base, _) = mock_server(Arc::new(|_, _: &str| {
+        Reply::ok_content(&"x".repeat(200 * 1024))
+    }))
+    .await;
     let client = LlmClient::new(config(&base)).expect("client");
     let err = ask(&client).await.expect_err("too large");
-    assert!(matches!(err.root(), LlmError::TooLarge { limit: 65536 }), "{err}");
+    assert!(
+        matches!(err.root(), LlmError::TooLarge { limit: 65536 }),
+        "{err}"
+    );
     assert_eq!(m(&client, "llm_too_large_total"), 3);
 }
 
@@ -194,17 +257,26 @@ async fn server_errors_and_rate_limits_are_retried_with_retry_after() {
     let client = LlmClient::new(config(&base)).expect("client");
     let t = Instant::now();
     ask(&client).await.expect("third attempt succeeds");
-    assert!(t.elapsed() >= Duration::from_millis(150), "Retry-After was honoured");
+    assert!(
+        t.elapsed() >= Duration::from_millis(150),
+        "Retry-After was honoured"
+    );
     assert_eq!(m(&client, "llm_server_errors_total"), 1);
     assert_eq!(m(&client, "llm_rate_limited_total"), 1);
 }
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
-    let (base, count) = mock_server(Arc::new(|_, _: &str| Reply::status(401, r#"{"error": "bad key"}"#))).await;
+    let (base, count) = mock_server(Arc::new(|_, _: &str| {
+        Reply::status(401, r#"{"error": "bad key"}"#)
+    }))
+    .await;
     let client = LlmClient::new(config(&base)).expect("client");
     let err = ask(&client).await.expect_err("401");
-    assert!(matches!(err, LlmError::Rejected { status: 401, .. }), "{err}");
+    assert!(
+        matches!(err, LlmError::Rejected { status: 401, .. }),
+        "{err}"
+    );
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
@@ -223,7 +295,10 @@ async fn slow_servers_time_out() {
     let t = Instant::now();
     let err = ask(&client).await.expect_err("timeout");
     assert!(matches!(err.root(), LlmError::Timeout(_)), "{err}");
-    assert!(t.elapsed() < Duration::from_secs(5), "bounded by the timeouts");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "bounded by the timeouts"
+    );
     assert_eq!(m(&client, "llm_timeouts_total"), 2);
 }
 
@@ -266,11 +341,20 @@ async fn llm_generator_builds_a_consistent_task() {
         let task = generator.generate(seed).await.expect("task");
         assert_eq!(task.completions().len(), 4);
         for c in task.completions() {
-            assert_eq!(task.ground_truth().rank(c.id.as_str()), Some(c.augmentation.rank()));
-            assert_eq!(c.augmented_prompt.is_some(), c.augmentation.family() == Some(dojo_synthetic::Family::Question));
+            assert_eq!(
+                task.ground_truth().rank(c.id.as_str()),
+                Some(c.augmentation.rank())
+            );
+            assert_eq!(
+                c.augmented_prompt.is_some(),
+                c.augmentation.family() == Some(dojo_synthetic::Family::Question)
+            );
             if c.augmentation == Augmentation::Original {
                 let html = c.index_html().expect("page");
-                assert!(html.contains("addEventListener('click'") && html.find("<script>") < html.find("</body>"));
+                assert!(
+                    html.contains("addEventListener('click'")
+                        && html.find("<script>") < html.find("</body>")
+                );
             }
         }
     }
@@ -279,9 +363,15 @@ async fn llm_generator_builds_a_consistent_task() {
 
 #[tokio::test]
 async fn llm_generator_reports_a_garbage_model_clearly() {
-    let (base, _) = mock_server(Arc::new(|_, _: &str| Reply::ok_content("<html>not what you asked for</html>"))).await;
+    let (base, _) = mock_server(Arc::new(|_, _: &str| {
+        Reply::ok_content("<html>not what you asked for</html>")
+    }))
+    .await;
     let client = LlmClient::new(config(&base)).expect("client");
     let generator = LlmGenerator::new(Seeds::embedded(), client, 256, 1024);
     let err = generator.generate(1).await.expect_err("garbage");
-    assert!(matches!(&err, GenError::Llm(LlmError::Exhausted { attempts: 3, .. })), "{err}");
+    assert!(
+        matches!(&err, GenError::Llm(LlmError::Exhausted { attempts: 3, .. })),
+        "{err}"
+    );
 }

@@ -23,17 +23,40 @@ struct Server {
 
 impl Server {
     async fn start(python: &str, gguf: &str) -> (Self, String) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
         let child = tokio::process::Command::new(python)
-            .args(["-m", "llama_cpp.server", "--model", gguf, "--model_alias", "smollm2", "--host", "127.0.0.1"])
-            .args(["--port", &port.to_string(), "--n_ctx", "2048", "--verbose", "false"])
+            .args([
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                gguf,
+                "--model_alias",
+                "smollm2",
+                "--host",
+                "127.0.0.1",
+            ])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--n_ctx",
+                "2048",
+                "--verbose",
+                "false",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("start llama_cpp.server");
         let base = format!("http://127.0.0.1:{port}/v1");
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("client");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("client");
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if let Ok(r) = http.get(format!("{base}/models")).send().await
@@ -41,7 +64,10 @@ impl Server {
             {
                 break;
             }
-            assert!(Instant::now() < deadline, "llama_cpp.server did not come up within 90 s");
+            assert!(
+                Instant::now() < deadline,
+                "llama_cpp.server did not come up within 90 s"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         (Self { child }, base)
@@ -54,13 +80,23 @@ impl Server {
 
 fn acceptable_failure(e: &LlmError) -> bool {
     matches!(e, LlmError::Exhausted { .. })
-        && matches!(e.root(), LlmError::NotJson { .. } | LlmError::WrongShape(_) | LlmError::Empty { .. } | LlmError::TooLarge { .. })
+        && matches!(
+            e.root(),
+            LlmError::NotJson { .. }
+                | LlmError::WrongShape(_)
+                | LlmError::Empty { .. }
+                | LlmError::TooLarge { .. }
+        )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llm_generator_against_llama_cpp_server() {
-    let Some(python) = require_env("DOJO_LLM_PYTHON") else { return };
-    let Some(gguf) = require_env("DOJO_LLM_GGUF") else { return };
+    let Some(python) = require_env("DOJO_LLM_PYTHON") else {
+        return;
+    };
+    let Some(gguf) = require_env("DOJO_LLM_GGUF") else {
+        return;
+    };
     let (server, base) = Server::start(&python, &gguf).await;
     let outcome = tokio::time::timeout(Duration::from_secs(420), async {
         let mut cfg = LlmConfig::new(&base, "smollm2");
@@ -73,9 +109,19 @@ async fn llm_generator_against_llama_cpp_server() {
         let generator = LlmGenerator::new(Seeds::embedded(), client.clone(), 200, 400);
 
         // One Instructor call: schema-constrained decoding usually yields a parseable question.
-        let seed = Seed { topic: Topic::Animation, persona: "a retired astronomer".to_owned(), requirements: 2 };
-        match generator.instructor().question(&Seeds::embedded(), &seed, 7).await {
-            Ok(q) => q.validate(Some(2)).expect("a parsed question passed validation"),
+        let seed = Seed {
+            topic: Topic::Animation,
+            persona: "a retired astronomer".to_owned(),
+            requirements: 2,
+        };
+        match generator
+            .instructor()
+            .question(&Seeds::embedded(), &seed, 7)
+            .await
+        {
+            Ok(q) => q
+                .validate(Some(2))
+                .expect("a parsed question passed validation"),
             Err(e) => assert!(acceptable_failure(&e), "unexpected error kind: {e}"),
         }
         // A whole task.
@@ -83,7 +129,10 @@ async fn llm_generator_against_llama_cpp_server() {
             Ok(task) => {
                 assert_eq!(task.completions().len(), 4);
                 for c in task.completions() {
-                    assert_eq!(task.ground_truth().rank(c.id.as_str()), Some(c.augmentation.rank()));
+                    assert_eq!(
+                        task.ground_truth().rank(c.id.as_str()),
+                        Some(c.augmentation.rank())
+                    );
                 }
                 eprintln!("llm task parsed: {} chars of prompt", task.prompt().len());
             }
@@ -99,9 +148,17 @@ async fn llm_generator_against_llama_cpp_server() {
     server.stop().await;
     let client = outcome.expect("the LLM test finished within its deadline (no hang)");
     let snap = client.metrics().snapshot();
-    let get = |n: &str| snap.iter().find(|(k, _, _)| *k == n).map(|(_, _, v)| *v).unwrap_or(0);
+    let get = |n: &str| {
+        snap.iter()
+            .find(|(k, _, _)| *k == n)
+            .map(|(_, _, v)| *v)
+            .unwrap_or(0)
+    };
     assert!(get("llm_requests_total") >= 2);
-    assert!(get("llm_completion_tokens_total") > 0, "the real server generated tokens");
+    assert!(
+        get("llm_completion_tokens_total") > 0,
+        "the real server generated tokens"
+    );
     eprintln!(
         "llama.cpp: {} requests, {} successes, {} retries, {} prompt + {} completion tokens",
         get("llm_requests_total"),

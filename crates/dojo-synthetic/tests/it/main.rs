@@ -12,9 +12,13 @@ pub(crate) fn require_env(name: &str) -> Option<String> {
         Ok(v) if !v.is_empty() => Some(v),
         _ => {
             if std::env::var("DOJO_CI").as_deref() == Ok("1") {
-                panic!("{name} is not set but DOJO_CI=1: run the test through `cargo xtask ci` (setup installs it)");
+                panic!(
+                    "{name} is not set but DOJO_CI=1: run the test through `cargo xtask ci` (setup installs it)"
+                );
             }
-            eprintln!("skipping: {name} is not set (run `cargo xtask setup` to install the prerequisite)");
+            eprintln!(
+                "skipping: {name} is not set (run `cargo xtask setup` to install the prerequisite)"
+            );
             None
         }
     }

@@ -1,0 +1,181 @@
+//! `dojo-synthetic-api`: serves synthetic tasks with ground truth (offline templates or an LLM).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+use dojo_synthetic::llm::{JsonMode, LlmClient, LlmConfig};
+use dojo_synthetic::{LlmGenerator, OfflineGenerator, Seeds};
+use dojo_synthetic_api::Config;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GeneratorKind {
+    Offline,
+    Llm,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dojo-synthetic-api",
+    about = "Serves Dojo synthetic tasks with known ground truth"
+)]
+struct Cli {
+    /// Subnet this service feeds (logged; tasks do not depend on it).
+    #[arg(long = "netuid", env = "NETUID", default_value_t = 52)]
+    netuid: u16,
+    #[arg(
+        long = "generator",
+        env = "SYNTHETIC_GENERATOR",
+        value_enum,
+        default_value = "offline"
+    )]
+    generator: GeneratorKind,
+    #[arg(long = "host", env = "SYNTHETIC_API_HOST", default_value = "0.0.0.0")]
+    host: IpAddr,
+    #[arg(long = "port", env = "SYNTHETIC_API_PORT", default_value_t = 5003)]
+    port: u16,
+    /// OpenAI-compatible base URL including the version, e.g. http://127.0.0.1:8765/v1.
+    #[arg(
+        long = "llm.base-url",
+        env = "LLM_BASE_URL",
+        default_value = "https://openrouter.ai/api/v1"
+    )]
+    llm_base_url: String,
+    #[arg(
+        long = "llm.model",
+        env = "LLM_MODEL",
+        default_value = "anthropic/claude-3.5-sonnet"
+    )]
+    llm_model: String,
+    #[arg(long = "llm.api-key", env = "LLM_API_KEY", hide_env_values = true)]
+    llm_api_key: Option<String>,
+    /// json_schema (OpenAI, OpenRouter), json_object (llama.cpp) or prompt.
+    #[arg(
+        long = "llm.json-mode",
+        env = "LLM_JSON_MODE",
+        default_value = "json_schema"
+    )]
+    llm_json_mode: JsonMode,
+    #[arg(
+        long = "llm.timeout-secs",
+        env = "LLM_TIMEOUT_SECS",
+        default_value_t = 600
+    )]
+    llm_timeout_secs: u64,
+    #[arg(
+        long = "llm.max-attempts",
+        env = "LLM_MAX_ATTEMPTS",
+        default_value_t = 3
+    )]
+    llm_max_attempts: u32,
+    #[arg(
+        long = "llm.question-tokens",
+        env = "LLM_QUESTION_TOKENS",
+        default_value_t = 8192
+    )]
+    llm_question_tokens: u32,
+    #[arg(
+        long = "llm.answer-tokens",
+        env = "LLM_ANSWER_TOKENS",
+        default_value_t = 16384
+    )]
+    llm_answer_tokens: u32,
+    /// Seed file (topics, personas, examples); the embedded default when absent.
+    #[arg(long = "seeds", env = "SYNTHETIC_SEEDS")]
+    seeds: Option<PathBuf>,
+    /// Tasks kept pre-generated.
+    #[arg(
+        long = "buffer.size",
+        env = "SYNTHETIC_BUFFER_SIZE",
+        default_value_t = 16
+    )]
+    buffer_size: usize,
+    #[arg(
+        long = "buffer.workers",
+        env = "SYNTHETIC_BUFFER_WORKERS",
+        default_value_t = 2
+    )]
+    buffer_workers: usize,
+    /// State file that keeps the buffer across restarts; `none` keeps it in memory.
+    #[arg(
+        long = "buffer.state",
+        env = "SYNTHETIC_STATE",
+        default_value = "dojo-synthetic-state.json"
+    )]
+    buffer_state: String,
+    /// Seconds a request waits for a task when the buffer is empty.
+    #[arg(
+        long = "buffer.wait-secs",
+        env = "SYNTHETIC_WAIT_SECS",
+        default_value_t = 120
+    )]
+    buffer_wait_secs: u64,
+    /// First generation seed; defaults to the clock. Offline output is a function of the seed.
+    #[arg(long = "seed", env = "SYNTHETIC_SEED")]
+    seed: Option<u64>,
+    /// Minify scripts and encode the page body of served completions (spec §5.4).
+    #[arg(long = "obfuscate.html", env = "SYNTHETIC_OBFUSCATE_HTML")]
+    obfuscate_html: bool,
+    #[arg(long = "logging.debug", env = "SYNTHETIC_DEBUG")]
+    debug: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let filter = if cli.debug { "debug" } else { "info" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
+        )
+        .init();
+    let seeds = match &cli.seeds {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading seed file {}", p.display()))?;
+            Seeds::parse(&text).with_context(|| format!("parsing seed file {}", p.display()))?
+        }
+        None => Seeds::embedded(),
+    };
+    let mut config = Config::new(SocketAddr::new(cli.host, cli.port));
+    config.buffer = cli.buffer_size.max(1);
+    config.workers = cli.buffer_workers.max(1);
+    config.state_path = (cli.buffer_state != "none").then(|| PathBuf::from(&cli.buffer_state));
+    config.wait = Duration::from_secs(cli.buffer_wait_secs);
+    config.obfuscate_html = cli.obfuscate_html;
+    config.seed = cli.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    tracing::info!(netuid = cli.netuid, generator = ?cli.generator, addr = %config.listen, "starting");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    match cli.generator {
+        GeneratorKind::Offline => {
+            dojo_synthetic_api::run(config, OfflineGenerator::new(seeds), None, shutdown).await?;
+        }
+        GeneratorKind::Llm => {
+            let mut llm = LlmConfig::new(&cli.llm_base_url, &cli.llm_model);
+            llm.api_key = cli.llm_api_key.clone();
+            llm.json_mode = cli.llm_json_mode;
+            llm.timeout = Duration::from_secs(cli.llm_timeout_secs);
+            llm.max_attempts = cli.llm_max_attempts.max(1);
+            let client = LlmClient::new(llm).context("building the LLM client")?;
+            let metrics = client.metrics();
+            let generator = LlmGenerator::new(
+                seeds,
+                client,
+                cli.llm_question_tokens,
+                cli.llm_answer_tokens,
+            );
+            dojo_synthetic_api::run(config, generator, Some(metrics), shutdown).await?;
+        }
+    }
+    Ok(())
+}

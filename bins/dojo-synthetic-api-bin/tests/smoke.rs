@@ -1,0 +1,120 @@
+//! The binary on a fresh state file, offline generator, no network: it serves tasks and keeps its
+//! buffer across a restart.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+struct Child(tokio::process::Child);
+
+async fn start(port: u16, state: &std::path::Path) -> Child {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo-synthetic-api"))
+        .args([
+            "--generator",
+            "offline",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--buffer.size",
+            "4",
+        ])
+        .arg("--buffer.state")
+        .arg(state)
+        .args(["--seed", "7"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start binary");
+    Child(child)
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return r.json().await.expect("health json");
+        }
+        assert!(Instant::now() < deadline, "binary did not become healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn offline_binary_serves_tasks_and_restarts_with_its_buffer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state.json");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+
+    let mut child = start(port, &state).await;
+    wait_healthy(&http, &base).await;
+    let r: serde_json::Value = http
+        .get(format!("{base}/api/synthetic-gen"))
+        .send()
+        .await
+        .expect("gen")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["success"], true);
+    assert_eq!(r["body"]["responses"].as_array().map(Vec::len), Some(4));
+    // Let the workers refill the buffer, then stop the process.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = wait_healthy(&http, &base).await;
+        if h["buffer"] == 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "buffer refilled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.0.kill().await;
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state file")).expect("json");
+    assert_eq!(
+        saved["tasks"].as_array().map(Vec::len),
+        Some(4),
+        "the buffer is on disk"
+    );
+    let first_prompt = saved["tasks"][0]["prompt"]
+        .as_str()
+        .expect("prompt")
+        .to_owned();
+
+    let mut child = start(port, &state).await;
+    wait_healthy(&http, &base).await;
+    let r: serde_json::Value = http
+        .get(format!("{base}/api/synthetic-gen"))
+        .send()
+        .await
+        .expect("gen")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        r["body"]["prompt"].as_str(),
+        Some(first_prompt.as_str()),
+        "the restarted service serves the saved task first"
+    );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("dojo_synthetic_tasks_served_total 1"));
+    let _ = child.0.kill().await;
+}
