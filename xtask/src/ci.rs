@@ -15,24 +15,25 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
         "DOJO_CACHE_DIR".to_owned(),
         cache_dir().display().to_string(),
     )];
+    let scoring = crate::python::ensure_venv(
+        sh,
+        "scoring-ref",
+        "crates/dojo-scoring/tests/python/requirements.txt",
+    )?;
     env.push((
         "DOJO_SCORING_PYTHON".to_owned(),
-        crate::python::ensure_venv(
-            sh,
-            "scoring-ref",
-            "crates/dojo-scoring/tests/python/requirements.txt",
-        )?
-        .display()
-        .to_string(),
+        scoring.display().to_string(),
     ));
+    let wallet = crate::python::ensure_venv(
+        sh,
+        "wallet-interop",
+        "crates/dojo-identity/tests/python/requirements.txt",
+    )?;
     env.push((
         "DOJO_WALLET_PYTHON".to_owned(),
-        crate::python::ensure_venv(sh, "wallet-interop", "crates/dojo-identity/tests/python/requirements.txt")?
-            .display()
-            .to_string(),
+        wallet.display().to_string(),
     ));
     env.extend(crate::reward::setup_env(sh)?);
-    ));
     env.extend(crate::synthetic::setup_env(sh)?);
     Ok(env)
 }

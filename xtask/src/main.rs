@@ -14,9 +14,9 @@ mod fanout;
 mod lab;
 mod layering;
 mod python;
-mod yuma_epoch;
 mod reward;
 mod synthetic;
+mod yuma_epoch;
 
 use anyhow::{Result, bail};
 
@@ -31,12 +31,12 @@ Tasks:
                          criterion benches + side-by-side run against the Python reference
   yuma-epoch --input F   run one devnet Yuma epoch on a JSON snapshot and print the result (docs/yuma-epoch.md)
   bench-fanout           signed task fan-out to N loopback miner axons: [--miners 256] [--rounds 20] [--json] [--no-python]
+                         [--python-miners M] (Python bittensor side-by-side, default min(N, 32))
   setup-ort [--gpu]      install ONNX Runtime 1.31.1 (onnxruntime or onnxruntime-gpu wheel) and print its path
   train-reward-model     train the dojo-minilm-rm head (Bradley-Terry) and re-export the model
   eval-reward            --model DIR --pairs FILE [--json]: preference accuracy of a reward model
   bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
   lab run CONFIG.yaml    run a dojo-lab experiment (examples/lab/*.yaml) with the shipped model installed
-                         [--python-miners M] (Python bittensor side-by-side, default min(N, 32))
   bench-synthetic        tasks/s of the offline generator and of the synthetic API under loopback load
 
 Environment:
