@@ -33,6 +33,9 @@ enum Command {
         #[arg(long)]
         pretty: bool,
     },
+    /// Create or inspect a btcli-compatible wallet (`--wallet.name`, `--wallet.hotkey`, `--wallet.path`).
+    #[command(subcommand)]
+    Wallet(dojo_identity::cli::WalletCommand),
 }
 
 fn main() -> ExitCode {
@@ -48,11 +51,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Score {
-            input,
-            output,
-            pretty,
-        } => score(&input, output.as_deref(), pretty),
+        Command::Score { input, output, pretty } => score(&input, output.as_deref(), pretty),
+        Command::Wallet(cmd) => {
+            let report = dojo_identity::cli::run(&cmd)?;
+            std::io::stdout().write_all(report.to_string().as_bytes()).context("writing standard output")?;
+            Ok(())
+        }
     }
 }
 

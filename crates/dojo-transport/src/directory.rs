@@ -7,7 +7,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use dojo_types::chain::{Chain, ChainError, MetagraphSnapshot, Netuid};
 use dojo_types::{Hotkey, Uid};
+
+/// Rao per TAO: chain stakes are in rao, axon stake minimums in TAO.
+const RAO_PER_TAO: f64 = 1e9;
 
 /// What the axon needs to know about a caller.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,6 +68,27 @@ impl MetagraphCache {
         }
         *guard = next;
         true
+    }
+
+    /// Replaces the snapshot with a chain metagraph. Stake is the chain's epoch stake
+    /// (`alpha + tao × tao_weight`) converted from rao to TAO, the unit axon minimums use.
+    pub fn apply(&self, metagraph: &MetagraphSnapshot) -> bool {
+        let callers = metagraph.neurons.iter().map(|n| {
+            let info = CallerInfo {
+                uid: n.uid,
+                stake: n.stake as f64 / RAO_PER_TAO,
+                validator_permit: n.validator_permit,
+            };
+            (n.hotkey.clone(), info)
+        });
+        self.replace(metagraph.block, callers)
+    }
+
+    /// Reads `netuid`'s metagraph from the chain and applies it; the service calls this every few
+    /// blocks so that request checks never wait on the chain.
+    pub async fn refresh<C: Chain>(&self, chain: &C, netuid: Netuid) -> Result<bool, ChainError> {
+        let metagraph = chain.metagraph(netuid).await?;
+        Ok(self.apply(&metagraph))
     }
 
     /// Block of the current snapshot (0 before the first refresh).
