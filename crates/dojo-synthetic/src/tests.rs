@@ -318,3 +318,40 @@ fn obfuscated_page_hides_markup_and_keeps_scripts() {
     assert!(o.contains("setInterval(frame"), "the page script is kept");
     assert!(o.len() < html.len() * 2);
 }
+
+/// Test double: a bag-of-letters embedding, so reordered words embed identically.
+#[derive(Debug)]
+struct Letters;
+
+impl crate::dedupe::Encoder for Letters {
+    fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
+        let mut v = vec![0f32; 26];
+        for c in text
+            .to_ascii_lowercase()
+            .bytes()
+            .filter(u8::is_ascii_lowercase)
+        {
+            v[usize::from(c - b'a')] += 1.0;
+        }
+        if v.iter().all(|x| *x == 0.0) {
+            Err("no letters".to_owned())
+        } else {
+            Ok(v)
+        }
+    }
+}
+
+#[test]
+fn encoder_catches_semantic_duplicates() {
+    let mut d = Deduper::new(100, 0.8).with_encoder(Box::new(Letters), 0.999);
+    d.admit("the quick brown fox jumps over the lazy dog")
+        .expect("first");
+    // Same words in another order: no shared 3-shingles, but identical letter counts.
+    let r = d.admit("lazy dog the over jumps fox brown quick the");
+    assert!(matches!(r, Err(Duplicate::Semantic { .. })), "{r:?}");
+    d.admit("an entirely different sentence about orbits")
+        .expect("distinct");
+    // An encoder failure skips the semantic check instead of rejecting.
+    d.admit("1234 5678 9012")
+        .expect("no letters: encoder fails, text is still admitted");
+}

@@ -107,12 +107,6 @@ impl OfflineGenerator {
         SyntheticTask::from_completions(meta, completions)
     }
 
-    /// The original answer alone, for the question of `seed` (used by the v2 answer routes).
-    pub fn question_of(&self, seed: u64) -> String {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        question(&self.plan(&mut rng))
-    }
-
     fn plan(&self, rng: &mut ChaCha8Rng) -> Plan {
         let seed = self.seeds.sample(rng);
         let candidates: Vec<usize> = (0..TEMPLATES.len())
