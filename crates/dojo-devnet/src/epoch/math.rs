@@ -20,6 +20,14 @@ pub(crate) trait SafeDiv: Sized {
 
 impl SafeDiv for I32F32 {
     fn safe_div(self, rhs: Self) -> Self {
+        let (a, b) = (self.to_bits(), rhs.to_bits());
+        // Fast path, bit-identical to substrate-fixed's `(i128(a) << 32) / i128(b)`: for
+        // 0 <= a < 2^31 the shifted dividend fits an i64, both divisions truncate, and the quotient
+        // cannot overflow. The epoch divides mostly proportions in [0, 1], so this avoids the slow
+        // 128-bit division on nearly every entry.
+        if (0..1 << 31).contains(&a) && b > 0 {
+            return I32F32::from_bits((a << 32) / b);
+        }
         self.checked_div(rhs).unwrap_or_default()
     }
 }
@@ -650,6 +658,16 @@ mod tests {
         let rows = vec![vec![(0u16, f(1.0))], vec![(0, f(0.0))], vec![(0, f(0.0))]];
         let c = weighted_median_col_sparse(&stake, &rows, 1, f(0.5));
         assert_eq!(c, vec![f(1.0)]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_division_is_bit_identical(a in proptest::prelude::any::<i64>(), b in proptest::prelude::any::<i64>()) {
+            let (x, y) = (I32F32::from_bits(a), I32F32::from_bits(b));
+            proptest::prop_assert_eq!(x.safe_div(y), x.checked_div(y).unwrap_or_default());
+            let small = I32F32::from_bits(a.rem_euclid(1 << 31));
+            proptest::prop_assert_eq!(small.safe_div(y), small.checked_div(y).unwrap_or_default());
+        }
     }
 
     #[test]
