@@ -51,10 +51,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Score { input, output, pretty } => score(&input, output.as_deref(), pretty),
+        Command::Score {
+            input,
+            output,
+            pretty,
+        } => score(&input, output.as_deref(), pretty),
         Command::Wallet(cmd) => {
             let report = dojo_identity::cli::run(&cmd)?;
-            std::io::stdout().write_all(report.to_string().as_bytes()).context("writing standard output")?;
+            std::io::stdout()
+                .write_all(report.to_string().as_bytes())
+                .context("writing standard output")?;
             Ok(())
         }
     }

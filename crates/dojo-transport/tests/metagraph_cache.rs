@@ -24,7 +24,10 @@ async fn cache_reflects_registrations_and_stake() {
     devnet.advance_blocks(1).unwrap();
 
     let cache = MetagraphCache::new();
-    assert!(cache.lookup(&validator).is_none(), "empty before the first refresh");
+    assert!(
+        cache.lookup(&validator).is_none(),
+        "empty before the first refresh"
+    );
     assert!(cache.refresh(&devnet, 1).await.unwrap());
 
     let v = cache.lookup(&validator).expect("validator registered");
@@ -32,6 +35,9 @@ async fn cache_reflects_registrations_and_stake() {
     assert!(v.stake >= 6000.0, "stake in TAO: {}", v.stake);
     assert!(m.stake < 1.0);
     assert_ne!(v.uid, m.uid);
-    assert!(cache.lookup(&stranger).is_none(), "unregistered hotkeys are unknown");
+    assert!(
+        cache.lookup(&stranger).is_none(),
+        "unregistered hotkeys are unknown"
+    );
     assert_eq!(cache.len(), 2);
 }
