@@ -36,52 +36,15 @@ pub fn quantile(x: &mut [f64], q: f64) -> Option<f64> {
     Some(x[lo] + (x[hi] - x[lo]) * (pos - lo as f64))
 }
 
-/// Pearson correlation; `None` when either side has no variance.
+/// Pearson correlation; `None` when either side has no variance, lengths differ or a value is not
+/// finite. The subnet's scoring crate holds the one implementation (numpy `corrcoef` semantics).
 pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
-    if x.len() != y.len() || x.len() < 2 {
-        return None;
-    }
-    let (mx, my) = (mean(x)?, mean(y)?);
-    let mut sxy = 0.0;
-    let mut sxx = 0.0;
-    let mut syy = 0.0;
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx).powi(2);
-        syy += (b - my).powi(2);
-    }
-    if sxx <= 0.0 || syy <= 0.0 {
-        return None;
-    }
-    Some((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
+    dojo_scoring::stats::pearson(x, y).ok().flatten()
 }
 
-/// Average ranks (ties share the mean rank), 1-based.
-pub fn ranks(x: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut r = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for k in i..=j {
-            r[idx[k]] = avg;
-        }
-        i = j + 1;
-    }
-    r
-}
-
-/// Spearman rank correlation.
+/// Spearman rank correlation with average ranks for ties (`scipy.stats.spearmanr`).
 pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
-    if x.len() != y.len() {
-        return None;
-    }
-    pearson(&ranks(x), &ranks(y))
+    dojo_scoring::stats::spearman(x, y).ok().flatten()
 }
 
 /// Coefficient of determination of `pred` against `y`; `None` when `y` has no variance.
