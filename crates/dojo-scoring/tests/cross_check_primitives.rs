@@ -10,16 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 fn python() -> Option<String> {
-    match std::env::var("DOJO_SCORING_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("DOJO_CI").as_deref() == Ok("1") => {
-            panic!("DOJO_SCORING_PYTHON is not set under DOJO_CI=1: run `cargo xtask setup`")
-        }
-        _ => {
-            eprintln!("skipping: DOJO_SCORING_PYTHON not set (run `cargo xtask setup`)");
-            None
-        }
-    }
+    dojo_test_utils::require_env("DOJO_SCORING_PYTHON")
 }
 
 fn reference(python: &str, cases: &[Value]) -> Vec<Value> {

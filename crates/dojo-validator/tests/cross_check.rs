@@ -15,16 +15,7 @@ use serde_json::json;
 use support::round::{Shape, round};
 
 fn python() -> Option<String> {
-    match std::env::var("DOJO_SCORING_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("DOJO_CI").as_deref() == Ok("1") => {
-            panic!("DOJO_SCORING_PYTHON is not set under DOJO_CI=1: run `cargo xtask setup`")
-        }
-        _ => {
-            eprintln!("skipping: DOJO_SCORING_PYTHON not set (run `cargo xtask setup`)");
-            None
-        }
-    }
+    dojo_test_utils::require_env("DOJO_SCORING_PYTHON")
 }
 
 fn reference(python: &str, input: &ReplayInput) -> ReplayOutput {

@@ -138,12 +138,7 @@ fn bad_config_fails_before_work_with_the_line() {
 /// exports `DOJO_REWARD_MODEL_DIR`). Skipped without it, except in CI (`DOJO_CI=1`).
 #[test]
 fn length_bias_example_runs_against_the_shipped_model() {
-    let Some(model) = std::env::var_os("DOJO_REWARD_MODEL_DIR").filter(|v| !v.is_empty()) else {
-        assert!(
-            std::env::var("DOJO_CI").as_deref() != Ok("1"),
-            "DOJO_REWARD_MODEL_DIR must be set in CI (cargo xtask setup exports it)"
-        );
-        eprintln!("skipping: DOJO_REWARD_MODEL_DIR is not set (run `cargo xtask setup`)");
+    let Some(model) = dojo_test_utils::require_env("DOJO_REWARD_MODEL_DIR") else {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");

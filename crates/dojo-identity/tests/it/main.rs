@@ -9,17 +9,7 @@ use std::process::Command;
 use dojo_identity::{Keypair, Wallet, verify};
 
 fn python() -> Option<String> {
-    match std::env::var("DOJO_WALLET_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            assert!(
-                std::env::var("DOJO_CI").as_deref() != Ok("1"),
-                "DOJO_WALLET_PYTHON is not set under DOJO_CI=1; run `cargo xtask setup`"
-            );
-            eprintln!("skipping: DOJO_WALLET_PYTHON not set (run `cargo xtask setup`)");
-            None
-        }
-    }
+    dojo_test_utils::require_env("DOJO_WALLET_PYTHON")
 }
 
 fn run(python: &str, args: &[&str]) -> serde_json::Value {

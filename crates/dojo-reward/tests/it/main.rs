@@ -15,14 +15,7 @@ use dojo_reward::{OnnxRewardModel, shipped_model_dir};
 pub(crate) fn model_dir() -> Option<PathBuf> {
     match shipped_model_dir() {
         Some(d) if d.join("model.onnx").is_file() => Some(d),
-        _ => {
-            assert!(
-                std::env::var_os("DOJO_CI").is_none(),
-                "DOJO_CI=1 but the shipped model is missing: run `cargo xtask setup` (sets DOJO_REWARD_MODEL_DIR)"
-            );
-            eprintln!("skipping: shipped model not installed (run `cargo xtask setup`)");
-            None
-        }
+        _ => dojo_test_utils::missing("the shipped model is not installed (DOJO_REWARD_MODEL_DIR)"),
     }
 }
 

@@ -11,17 +11,7 @@ use crate::model;
 const TOL: f64 = 1e-5;
 
 fn python() -> Option<String> {
-    match std::env::var("DOJO_REWARD_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            assert!(
-                std::env::var_os("DOJO_CI").is_none(),
-                "DOJO_CI=1 but DOJO_REWARD_PYTHON is unset: run `cargo xtask setup`"
-            );
-            eprintln!("skipping: DOJO_REWARD_PYTHON unset (run `cargo xtask setup`)");
-            None
-        }
-    }
+    dojo_test_utils::require_env("DOJO_REWARD_PYTHON")
 }
 
 fn as_i64_rows(v: &serde_json::Value) -> Vec<Vec<i64>> {
