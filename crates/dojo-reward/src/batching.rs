@@ -43,6 +43,24 @@ struct Request {
     reply: oneshot::Sender<Result<f32, RewardError>>,
 }
 
+impl Request {
+    /// A request and the receiver its caller waits on.
+    fn new(
+        prompt: String,
+        completion: String,
+    ) -> (Self, oneshot::Receiver<Result<f32, RewardError>>) {
+        let (reply, rx) = oneshot::channel();
+        (
+            Self {
+                prompt,
+                completion,
+                reply,
+            },
+            rx,
+        )
+    }
+}
+
 /// The batching front end of a [`RewardModel`]. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Batcher {
@@ -93,12 +111,7 @@ impl Batcher {
         prompt: impl Into<String>,
         completion: impl Into<String>,
     ) -> Result<f32, RewardError> {
-        let (reply, rx) = oneshot::channel();
-        let req = Request {
-            prompt: prompt.into(),
-            completion: completion.into(),
-            reply,
-        };
+        let (req, rx) = Request::new(prompt.into(), completion.into());
         self.sender()?.send(req).await.map_err(|_| self.stopped())?;
         rx.await.map_err(|_| self.stopped())?
     }
@@ -109,12 +122,7 @@ impl Batcher {
         prompt: impl Into<String>,
         completion: impl Into<String>,
     ) -> Result<f32, RewardError> {
-        let (reply, rx) = oneshot::channel();
-        let req = Request {
-            prompt: prompt.into(),
-            completion: completion.into(),
-            reply,
-        };
+        let (req, rx) = Request::new(prompt.into(), completion.into());
         self.sender()?.try_send(req).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
                 RewardError::Unavailable(format!("{} queue full", self.name))
