@@ -69,11 +69,11 @@ async fn offline_binary_serves_tasks_and_restarts_with_its_buffer() {
         .expect("json");
     assert_eq!(r["success"], true);
     assert_eq!(r["body"]["responses"].as_array().map(Vec::len), Some(4));
-    // Let the workers refill the buffer, then stop the process.
+    // Let the workers refill the buffer and write it to disk, then stop the process.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let h = wait_healthy(&http, &base).await;
-        if h["buffer"] == 4 {
+        if h["buffer"] == 4 && h["persisted"] == true {
             break;
         }
         assert!(Instant::now() < deadline, "buffer refilled");

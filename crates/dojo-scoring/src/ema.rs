@@ -65,6 +65,7 @@ impl MovingAverage {
     }
 
     /// Folds `rewards` (uid, reward) into `scores` (indexed by uid). On error `scores` is unchanged.
+    /// Infinite rewards are refused in both modes; NaN is refused by `Reset` and counts as 0 in `Decay`.
     pub fn update(
         &self,
         scores: &mut [f64],
@@ -80,7 +81,9 @@ impl MovingAverage {
                     n: scores.len(),
                 });
             }
-            if self.absent == AbsentMiners::Reset && !v.is_finite() {
+            // Reset refuses NaN outright (the original skipped the update); both refuse infinities,
+            // which would otherwise stick in the average forever.
+            if v.is_infinite() || (self.absent == AbsentMiners::Reset && v.is_nan()) {
                 return Err(WeightError::NonFinite { index: i });
             }
         }

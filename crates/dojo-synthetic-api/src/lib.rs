@@ -625,6 +625,7 @@ async fn healthz<G: Generator>(State(app): State<Arc<App<G>>>) -> Response {
         ("status", serde_json::json!("ok")),
         ("generator", serde_json::json!(app.generator.name())),
         ("buffer", serde_json::json!(app.store.len())),
+        ("persisted", serde_json::json!(app.store.is_persisted())),
         ("capacity", serde_json::json!(app.store.capacity())),
     ]);
     Json(body).into_response()

@@ -174,6 +174,16 @@ impl Store {
         self.len() == 0
     }
 
+    /// Whether every change so far is on disk (always true without a state file). A task counted in
+    /// `len` but not yet persisted would be lost by a crash.
+    pub fn is_persisted(&self) -> bool {
+        if self.path.is_none() {
+            return true;
+        }
+        let generation = self.lock().generation;
+        *self.written.lock().unwrap_or_else(|p| p.into_inner()) >= generation
+    }
+
     pub fn answers_len(&self) -> usize {
         self.lock().answers.len()
     }
