@@ -70,7 +70,11 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
         step("layering", || crate::layering::check(sh))?;
         step("cargo deny", || deny(sh))?;
     }
-    let env = setup_env(sh).context("installing test prerequisites")?;
+    let mut env = Vec::new();
+    step("setup (test prerequisites)", || {
+        env = setup_env(sh).context("installing test prerequisites")?;
+        Ok(())
+    })?;
     step("cargo test", || {
         let mut c = cmd!(sh, "cargo test --locked --workspace --no-fail-fast").env("DOJO_CI", "1");
         for (k, v) in &env {
@@ -84,7 +88,14 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
 
 /// `cargo deny` is checked for bans, licenses and sources. Advisories need the advisory database from
 /// GitHub, which CI machines cannot reach, so they are left to the scheduled job of a networked host.
+///
+/// The check covers the graph of every target platform, so `cargo metadata` (which cargo-deny runs
+/// offline) needs the sources of crates a Linux build never downloads (`windows-sys`, ...). They are
+/// fetched first from the registry; on a warm machine this is a no-op.
 fn deny(sh: &Shell) -> Result<()> {
+    cmd!(sh, "cargo fetch --locked")
+        .run()
+        .context("fetching every platform's crates for cargo-deny's offline metadata")?;
     let root = cache_dir().join("tools");
     let bin = root.join("bin/cargo-deny");
     let have_global = cmd!(sh, "cargo deny --version")
