@@ -1,2 +1,4 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| dojo_transport::fuzzing::headers(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    dojo_transport::fuzzing::headers(data);
+});
