@@ -313,18 +313,28 @@ async fn validator_permit_and_rate_limit() {
 
 #[tokio::test]
 async fn honest_caller_is_served_during_a_flood() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let w = world(|c| c.max_body_bytes = 16 * 1024).await;
     let (m, v) = (w.miner.clone(), w.validator.clone());
+    // The flood runs until the honest calls are done, so every honest call competes with it.
+    let (honest_started, honest_done) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let mut attackers = Vec::new();
     for a in 0..6u64 {
         let (m, v, s, n) = (m.clone(), v.clone(), w.stranger.clone(), w.minnow.clone());
+        let (started, done) = (honest_started.clone(), honest_done.clone());
         let mut c = client(&w.axon).await;
         attackers.push(tokio::spawn(async move {
             let req = task("flood", 100);
             let body = req.encode_to_vec();
             let replay = signed(&v, &v, &m, now_ns(), &body);
-            let mut refused = 0;
-            for i in 0..60u64 {
+            let (mut sent, mut admitted, mut during) = (0u64, 0u64, 0u64);
+            let mut reasons = std::collections::BTreeSet::new();
+            let mut i = 0u64;
+            while i < 60 || !done.load(Ordering::SeqCst) {
                 let h = match (a + i) % 5 {
                     0 => signed(&s, &v, &m, now_ns(), &body),
                     1 => replay.clone(),
@@ -332,11 +342,18 @@ async fn honest_caller_is_served_during_a_flood() {
                     3 => signed(&n, &n, &m, now_ns(), &body),
                     _ => signed(&v, &v, &m, now_ns() - 120_000_000_000, &body),
                 };
-                if send(&mut c, &h, req.clone()).await.is_err() {
-                    refused += 1;
+                let in_window = started.load(Ordering::SeqCst) && !done.load(Ordering::SeqCst);
+                match send(&mut c, &h, req.clone()).await {
+                    Ok(_) => admitted += 1,
+                    Err(status) => {
+                        reasons.insert(reason_of(&status).unwrap_or("none").to_owned());
+                    }
                 }
+                sent += 1;
+                during += u64::from(in_window);
+                i += 1;
             }
-            refused
+            (sent, admitted, during, reasons)
         }));
     }
     let d = Dendrite::new(
@@ -346,7 +363,7 @@ async fn honest_caller_is_served_during_a_flood() {
             ..DendriteConfig::default()
         },
     );
-    let mut ok = 0;
+    honest_started.store(true, Ordering::SeqCst);
     for i in 0..30 {
         let out = d
             .call(
@@ -359,16 +376,36 @@ async fn honest_caller_is_served_during_a_flood() {
             out.success().is_some(),
             "honest call {i} failed during flood: {out:?}"
         );
-        ok += 1;
     }
-    assert_eq!(ok, 30);
+    honest_done.store(true, Ordering::SeqCst);
+    let mut flood_during_honest = 0;
+    let mut reasons = std::collections::BTreeSet::new();
     for a in attackers {
         // Every attack request is refused, except that each attacker's captured request is a
         // valid one the first time it is seen (if no newer nonce was accepted before it).
-        let refused = a.await.unwrap();
+        let (sent, admitted, during, r) = a.await.unwrap();
+        assert!(sent >= 60, "an attacker sent only {sent} requests");
         assert!(
-            refused >= 59,
-            "only {refused} of 60 attack requests refused"
+            admitted <= 1,
+            "{admitted} of {sent} attack requests admitted"
         );
+        flood_during_honest += during;
+        reasons.extend(r);
     }
+    // The honest calls above were made while attack requests were in flight, and the flood was
+    // refused for the reasons it was built to trigger.
+    assert!(
+        flood_during_honest > 0,
+        "no attack request overlapped the honest calls"
+    );
+    let want: std::collections::BTreeSet<String> = [
+        "bad-signature",
+        "replayed-nonce",
+        "unregistered",
+        "low-stake",
+        "stale-nonce",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert_eq!(reasons, want);
 }
