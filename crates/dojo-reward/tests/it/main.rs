@@ -5,6 +5,7 @@ mod batching;
 mod load;
 mod parity;
 mod props;
+mod quality;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
