@@ -49,12 +49,27 @@ impl Question {
     }
 }
 
+/// The schema of a [`Question`] with 1 to 8 requirements.
 pub fn question_schema() -> serde_json::Value {
+    question_schema_with(None)
+}
+
+/// The schema of a [`Question`], with exactly `requirements` requirements when given, so a server
+/// that constrains decoding by the schema cannot return the wrong count that
+/// [`Question::validate`] would refuse. (String lengths stay out: not every strict-mode
+/// server accepts `minLength`.)
+pub fn question_schema_with(requirements: Option<usize>) -> serde_json::Value {
+    let (min, max) = requirements.map_or((1, 8), |n| (n.clamp(1, 8), n.clamp(1, 8)));
     serde_json::json!({
         "type": "object",
         "properties": {
             "question": {"type": "string"},
-            "requirements": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 8}
+            "requirements": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": min,
+                "maxItems": max
+            }
         },
         "required": ["question", "requirements"],
         "additionalProperties": false
@@ -145,7 +160,7 @@ impl Instructor {
             .chat_json(
                 &msgs,
                 "question",
-                &question_schema(),
+                &question_schema_with(Some(n)),
                 sampling,
                 |q: &Question| q.validate(Some(n)),
             )

@@ -355,3 +355,16 @@ fn encoder_catches_semantic_duplicates() {
     d.admit("1234 5678 9012")
         .expect("no letters: encoder fails, text is still admitted");
 }
+
+#[test]
+fn question_schema_fixes_the_requirement_count_when_asked() {
+    use crate::instructor::{question_schema, question_schema_with};
+    let reqs = |s: &serde_json::Value| {
+        let r = &s["properties"]["requirements"];
+        (r["minItems"].as_u64(), r["maxItems"].as_u64())
+    };
+    assert_eq!(reqs(&question_schema_with(Some(3))), (Some(3), Some(3)));
+    assert_eq!(reqs(&question_schema()), (Some(1), Some(8)));
+    // Out-of-range counts are clamped to what validation accepts at all.
+    assert_eq!(reqs(&question_schema_with(Some(20))), (Some(8), Some(8)));
+}
