@@ -8,7 +8,28 @@ use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use dojo_synthetic::llm::{JsonMode, LlmClient, LlmConfig};
 use dojo_synthetic::{LlmGenerator, OfflineGenerator, Seeds};
-use dojo_synthetic_api::Config;
+use dojo_synthetic_api::{ApiKey, Config};
+
+/// The key from `--api.key-file` or `SYNTHETIC_API_KEY` (never a plain flag: a command line is
+/// visible to every user of the machine).
+fn api_key(file: Option<&PathBuf>) -> Result<Option<ApiKey>> {
+    let env = std::env::var("SYNTHETIC_API_KEY").ok();
+    let (text, from) = match (file, env) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("both SYNTHETIC_API_KEY and --api.key-file are set; use one")
+        }
+        (Some(p), None) => (
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading the API key file {}", p.display()))?,
+            p.display().to_string(),
+        ),
+        (None, Some(k)) => (k, "SYNTHETIC_API_KEY".to_owned()),
+        (None, None) => return Ok(None),
+    };
+    ApiKey::new(&text)
+        .map(Some)
+        .with_context(|| format!("the API key from {from}"))
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum GeneratorKind {
@@ -32,10 +53,16 @@ struct Cli {
         default_value = "offline"
     )]
     generator: GeneratorKind,
-    #[arg(long = "host", env = "SYNTHETIC_API_HOST", default_value = "0.0.0.0")]
+    /// Listen address. Anything but loopback needs an API key: every task carries its ground truth.
+    #[arg(long = "host", env = "SYNTHETIC_API_HOST", default_value = "127.0.0.1")]
     host: IpAddr,
     #[arg(long = "port", env = "SYNTHETIC_API_PORT", default_value_t = 5003)]
     port: u16,
+    /// File holding the API key (at least 16 characters; surrounding whitespace ignored). The key
+    /// can come from the SYNTHETIC_API_KEY environment variable instead. With a key, every route
+    /// but /healthz answers 401 unless the request sends `Authorization: Bearer <key>`.
+    #[arg(long = "api.key-file", env = "SYNTHETIC_API_KEY_FILE")]
+    api_key_file: Option<PathBuf>,
     /// OpenAI-compatible base URL including the version, e.g. http://127.0.0.1:8765/v1.
     #[arg(
         long = "llm.base-url",
@@ -140,6 +167,9 @@ async fn main() -> Result<()> {
         None => Seeds::embedded(),
     };
     let mut config = Config::new(SocketAddr::new(cli.host, cli.port));
+    config.api_key = api_key(cli.api_key_file.as_ref())?;
+    dojo_synthetic_api::auth::check_exposure(config.listen, config.api_key.as_ref())
+        .context("set SYNTHETIC_API_KEY or --api.key-file, or keep --host on loopback")?;
     config.buffer = cli.buffer_size.max(1);
     config.workers = cli.buffer_workers.max(1);
     config.state_path = (cli.buffer_state != "none").then(|| PathBuf::from(&cli.buffer_state));
@@ -151,7 +181,7 @@ async fn main() -> Result<()> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
     });
-    tracing::info!(netuid = cli.netuid, generator = ?cli.generator, addr = %config.listen, "starting");
+    tracing::info!(netuid = cli.netuid, generator = ?cli.generator, addr = %config.listen, api_key = config.api_key.is_some(), "starting");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");

@@ -29,6 +29,23 @@ async fn start(port: u16, state: &std::path::Path) -> Child {
     Child(child)
 }
 
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// A loopback port free a moment ago, and its base URL.
+fn free_port() -> (u16, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    (port, format!("http://127.0.0.1:{port}"))
+}
+
 async fn wait_healthy(http: &reqwest::Client, base: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -46,16 +63,8 @@ async fn wait_healthy(http: &reqwest::Client, base: &str) -> serde_json::Value {
 async fn offline_binary_serves_tasks_and_restarts_with_its_buffer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state.json");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
+    let (port, base) = free_port();
+    let http = client();
 
     let mut child = start(port, &state).await;
     wait_healthy(&http, &base).await;
@@ -117,4 +126,75 @@ async fn offline_binary_serves_tasks_and_restarts_with_its_buffer() {
         .expect("text");
     assert!(metrics.contains("dojo_synthetic_tasks_served_total 1"));
     let _ = child.0.kill().await;
+}
+
+#[tokio::test]
+async fn exposed_listen_without_a_key_exits_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo-synthetic-api"))
+        .args(["--host", "0.0.0.0", "--port", "0", "--buffer.state", "none"])
+        .env_remove("SYNTHETIC_API_KEY")
+        .env_remove("SYNTHETIC_API_KEY_FILE")
+        .current_dir(dir.path())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("the binary exits instead of serving")
+        .expect("run binary");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 without an API key")
+            && err.contains("SYNTHETIC_API_KEY or --api.key-file"),
+        "{err}"
+    );
+
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_dojo-synthetic-api"))
+        .arg("--help")
+        .output()
+        .expect("help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("[default: 127.0.0.1]") && help.contains("--api.key-file"),
+        "{help}"
+    );
+}
+
+#[tokio::test]
+async fn key_file_guards_every_route_but_healthz() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "binary-test-key-abcdefghijklmnop\n").expect("key");
+    let (port, base) = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo-synthetic-api"))
+        .args(["--port", &port.to_string(), "--buffer.size", "2"])
+        .args(["--buffer.state", "none", "--seed", "3"])
+        .arg("--api.key-file")
+        .arg(&key_file)
+        .env_remove("SYNTHETIC_API_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start binary");
+    let http = client();
+    wait_healthy(&http, &base).await;
+    let url = format!("{base}/api/synthetic-gen");
+    let get = |token: Option<&'static str>| {
+        let req = http.get(&url);
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        async move { req.send().await.expect("request") }
+    };
+    assert_eq!(get(None).await.status(), 401);
+    let wrong = get(Some("binary-test-key-abcdefghijklmnoq")).await;
+    assert_eq!(wrong.status(), 401);
+    let right = get(Some("binary-test-key-abcdefghijklmnop")).await;
+    assert_eq!(right.status(), 200);
+    let v: serde_json::Value = right.json().await.expect("json");
+    assert_eq!(v["success"], true);
+    let _ = child.kill().await;
 }

@@ -8,10 +8,13 @@
 //!   counted and retried after a delay.
 //! * [`router`]: `GET /api/synthetic-gen` (v1), the v2 question/answer routes, `/healthz`, `/metrics`.
 //! * [`run`]: binds, serves until the shutdown future resolves, and persists the state.
+//! * [`auth`]: a non-loopback listen address is refused unless an API key is configured; with a
+//!   key, every route but `/healthz` answers 401 to a request without it.
 //!
 //! Tasks are [`dojo_synthetic::SyntheticTask`]s, which cannot exist with ground-truth ids that
 //! differ from their completion ids; every served task also gets fresh random completion ids.
 
+pub mod auth;
 pub mod store;
 pub mod wire;
 
@@ -36,6 +39,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{Notify, watch};
 
+pub use crate::auth::ApiKey;
+use crate::auth::ExposureError;
 use crate::store::{LoadReport, Rejected, Store, StoreError};
 use crate::wire::{
     AnswerRecord, AnswerResponse, Envelope, ErrorBody, GenerateQuestion, OrderAnswerRequest,
@@ -63,6 +68,8 @@ pub struct Config {
     /// Serve pages with minified scripts and an encoded body (spec §5.4); off by default as in the
     /// reference, where it was disabled.
     pub obfuscate_html: bool,
+    /// Bearer key every route but `/healthz` demands; required for a non-loopback `listen`.
+    pub api_key: Option<ApiKey>,
 }
 
 impl Config {
@@ -78,6 +85,7 @@ impl Config {
             near_duplicate_threshold: 0.9,
             retry_delay: Duration::from_secs(2),
             obfuscate_html: false,
+            api_key: None,
         }
     }
 }
@@ -86,6 +94,8 @@ impl Config {
 pub enum ServiceError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Exposed(#[from] ExposureError),
     #[error("binding {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -642,9 +652,10 @@ async fn metrics<G: Generator>(State(app): State<Arc<App<G>>>) -> Response {
         .into_response()
 }
 
-/// All routes of the service.
+/// All routes of the service, behind the API key when one is configured.
 pub fn router<G: Generator>(app: Arc<App<G>>) -> Router {
-    Router::new()
+    let key = app.config.api_key.clone();
+    let routes = Router::new()
         .route("/api/synthetic-gen", get(synthetic_gen::<G>))
         .route("/api/generate-question", get(generate_question::<G>))
         .route("/api/generate-answer", post(generate_answer::<G>))
@@ -654,7 +665,14 @@ pub fn router<G: Generator>(app: Arc<App<G>>) -> Router {
         .route("/api/answers/{id}", get(get_answer::<G>))
         .route("/healthz", get(healthz::<G>))
         .route("/metrics", get(metrics::<G>))
-        .with_state(app)
+        .with_state(app);
+    match key {
+        Some(key) => routes.layer(axum::middleware::from_fn_with_state(
+            Arc::new(key),
+            auth::require_key,
+        )),
+        None => routes,
+    }
 }
 
 /// Serves until `shutdown` resolves, then stops the workers and persists the buffer.
@@ -665,6 +683,7 @@ pub async fn run<G: Generator>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
     let listen = config.listen;
+    auth::check_exposure(listen, config.api_key.as_ref())?;
     let app = App::new(config, generator, llm_metrics)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -675,12 +694,14 @@ pub async fn run<G: Generator>(
     serve(app, listener, shutdown).await
 }
 
-/// [`run`] on an already bound listener (tests bind port 0).
+/// [`run`] on an already bound listener (tests bind port 0); the same exposure rule applies.
 pub async fn serve<G: Generator>(
     app: Arc<App<G>>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
+    let local = listener.local_addr().map_err(ServiceError::Serve)?;
+    auth::check_exposure(local, app.config.api_key.as_ref())?;
     let (tx, rx) = watch::channel(false);
     let workers = spawn_fillers(app.clone(), rx);
     tracing::info!(addr = ?listener.local_addr().ok(), generator = %app.generator.name(), buffer = app.store.capacity(), "synthetic API listening");
