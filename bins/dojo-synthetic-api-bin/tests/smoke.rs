@@ -1,13 +1,17 @@
 //! The binary on a fresh state file, offline generator, no network: it serves tasks and keeps its
 //! buffer across a restart.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use common::{BIN, client, exits_with_error, free_port, get_task, wait_healthy};
 
 struct Child(tokio::process::Child);
 
 async fn start(port: u16, state: &std::path::Path) -> Child {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo-synthetic-api"))
+    let child = tokio::process::Command::new(BIN)
         .args([
             "--generator",
             "offline",
@@ -29,36 +33,6 @@ async fn start(port: u16, state: &std::path::Path) -> Child {
     Child(child)
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
-/// A loopback port free a moment ago, and its base URL.
-fn free_port() -> (u16, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    (port, format!("http://127.0.0.1:{port}"))
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            return r.json().await.expect("health json");
-        }
-        assert!(Instant::now() < deadline, "binary did not become healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn offline_binary_serves_tasks_and_restarts_with_its_buffer() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -68,14 +42,7 @@ async fn offline_binary_serves_tasks_and_restarts_with_its_buffer() {
 
     let mut child = start(port, &state).await;
     wait_healthy(&http, &base).await;
-    let r: serde_json::Value = http
-        .get(format!("{base}/api/synthetic-gen"))
-        .send()
-        .await
-        .expect("gen")
-        .json()
-        .await
-        .expect("json");
+    let r = get_task(&http, &base).await;
     assert_eq!(r["success"], true);
     assert_eq!(r["body"]["responses"].as_array().map(Vec::len), Some(4));
     // Let the workers refill the buffer and write it to disk, then stop the process.
@@ -103,14 +70,7 @@ async fn offline_binary_serves_tasks_and_restarts_with_its_buffer() {
 
     let mut child = start(port, &state).await;
     wait_healthy(&http, &base).await;
-    let r: serde_json::Value = http
-        .get(format!("{base}/api/synthetic-gen"))
-        .send()
-        .await
-        .expect("gen")
-        .json()
-        .await
-        .expect("json");
+    let r = get_task(&http, &base).await;
     assert_eq!(
         r["body"]["prompt"].as_str(),
         Some(first_prompt.as_str()),
@@ -131,26 +91,20 @@ async fn offline_binary_serves_tasks_and_restarts_with_its_buffer() {
 #[tokio::test]
 async fn exposed_listen_without_a_key_exits_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo-synthetic-api"))
-        .args(["--host", "0.0.0.0", "--port", "0", "--buffer.state", "none"])
-        .env_remove("SYNTHETIC_API_KEY")
-        .env_remove("SYNTHETIC_API_KEY_FILE")
-        .current_dir(dir.path())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(30), out)
-        .await
-        .expect("the binary exits instead of serving")
-        .expect("run binary");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = exits_with_error(|c| {
+        c.args(["--host", "0.0.0.0", "--port", "0", "--buffer.state", "none"])
+            .env_remove("SYNTHETIC_API_KEY")
+            .env_remove("SYNTHETIC_API_KEY_FILE")
+            .current_dir(dir.path());
+    })
+    .await;
     assert!(
         err.contains("refusing to listen on 0.0.0.0:0 without an API key")
             && err.contains("SYNTHETIC_API_KEY or --api.key-file"),
         "{err}"
     );
 
-    let help = std::process::Command::new(env!("CARGO_BIN_EXE_dojo-synthetic-api"))
+    let help = std::process::Command::new(BIN)
         .arg("--help")
         .output()
         .expect("help");
@@ -167,7 +121,7 @@ async fn key_file_guards_every_route_but_healthz() {
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, "binary-test-key-abcdefghijklmnop\n").expect("key");
     let (port, base) = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo-synthetic-api"))
+    let mut child = tokio::process::Command::new(BIN)
         .args(["--port", &port.to_string(), "--buffer.size", "2"])
         .args(["--buffer.state", "none", "--seed", "3"])
         .arg("--api.key-file")

@@ -31,7 +31,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dojo_synthetic::dedupe::Deduper;
+use dojo_synthetic::dedupe::{Deduper, Encoder};
 use dojo_synthetic::llm::LlmMetrics;
 use dojo_synthetic::obfuscate::{obfuscate_pages, random_id, reassign_ids};
 use dojo_synthetic::{Augmentation, Family, Generator, SyntheticTask};
@@ -63,6 +63,9 @@ pub struct Config {
     pub seed: u64,
     pub dedupe_capacity: usize,
     pub near_duplicate_threshold: f64,
+    /// Semantic dedupe: an encoder and the cosine similarity at or above which a new question
+    /// duplicates a remembered one. `None`: exact and near-duplicate (MinHash) dedupe only.
+    pub semantic_dedupe: Option<(Arc<dyn Encoder>, f64)>,
     /// Pause after a failed generation before the worker tries again.
     pub retry_delay: Duration,
     /// Serve pages with minified scripts and an encoded body (spec §5.4); off by default as in the
@@ -83,6 +86,7 @@ impl Config {
             seed: 0,
             dedupe_capacity: 100_000,
             near_duplicate_threshold: 0.9,
+            semantic_dedupe: None,
             retry_delay: Duration::from_secs(2),
             obfuscate_html: false,
             api_key: None,
@@ -148,7 +152,10 @@ impl<G: Generator> App<G> {
         generator: G,
         llm_metrics: Option<Arc<LlmMetrics>>,
     ) -> Result<Arc<Self>, ServiceError> {
-        let dedupe = Deduper::new(config.dedupe_capacity, config.near_duplicate_threshold);
+        let mut dedupe = Deduper::new(config.dedupe_capacity, config.near_duplicate_threshold);
+        if let Some((encoder, threshold)) = &config.semantic_dedupe {
+            dedupe = dedupe.with_encoder(encoder.clone(), *threshold);
+        }
         let (store, report) = Store::open(
             config.state_path.clone(),
             config.buffer,
@@ -636,6 +643,10 @@ async fn healthz<G: Generator>(State(app): State<Arc<App<G>>>) -> Response {
         ("generator", serde_json::json!(app.generator.name())),
         ("buffer", serde_json::json!(app.store.len())),
         ("persisted", serde_json::json!(app.store.is_persisted())),
+        (
+            "semantic_dedupe",
+            serde_json::json!(app.config.semantic_dedupe.is_some()),
+        ),
         ("capacity", serde_json::json!(app.store.capacity())),
     ]);
     Json(body).into_response()
