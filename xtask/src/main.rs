@@ -37,7 +37,7 @@ Tasks:
   eval-reward            --model DIR --pairs FILE [--json]: preference accuracy of a reward model
   bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
   lab run CONFIG.yaml    run a dojo-lab experiment (examples/lab/*.yaml) with the shipped model installed
-  bench-synthetic        tasks/s of the offline generator and of the synthetic API under loopback load
+  bench-synthetic        tasks/s of the offline generator and of the synthetic API under loopback load, with and without a state file
 
 Environment:
   DOJO_CACHE_DIR         where installed tools and venvs live (default: <repo>/.dojo-cache)

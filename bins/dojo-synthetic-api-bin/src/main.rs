@@ -6,9 +6,50 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
+use dojo_synthetic::dedupe::Encoder;
 use dojo_synthetic::llm::{JsonMode, LlmClient, LlmConfig};
 use dojo_synthetic::{LlmGenerator, OfflineGenerator, Seeds};
-use dojo_synthetic_api::Config;
+use dojo_synthetic_api::{ApiKey, Config};
+
+fn threshold(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not in (0, 1]"))
+    }
+}
+
+/// `dojo-reward`'s ONNX sentence encoder as the dedupe's `Encoder`.
+#[derive(Debug)]
+struct OnnxEncoder(dojo_reward::SentenceEncoder);
+
+impl Encoder for OnnxEncoder {
+    fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
+        self.0.embed(text).map_err(|e| e.to_string())
+    }
+}
+
+/// The key from `--api.key-file` or `SYNTHETIC_API_KEY` (never a plain flag: a command line is
+/// visible to every user of the machine).
+fn api_key(file: Option<&PathBuf>) -> Result<Option<ApiKey>> {
+    let env = std::env::var("SYNTHETIC_API_KEY").ok();
+    let (text, from) = match (file, env) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("both SYNTHETIC_API_KEY and --api.key-file are set; use one")
+        }
+        (Some(p), None) => (
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading the API key file {}", p.display()))?,
+            p.display().to_string(),
+        ),
+        (None, Some(k)) => (k, "SYNTHETIC_API_KEY".to_owned()),
+        (None, None) => return Ok(None),
+    };
+    ApiKey::new(&text)
+        .map(Some)
+        .with_context(|| format!("the API key from {from}"))
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum GeneratorKind {
@@ -32,10 +73,16 @@ struct Cli {
         default_value = "offline"
     )]
     generator: GeneratorKind,
-    #[arg(long = "host", env = "SYNTHETIC_API_HOST", default_value = "0.0.0.0")]
+    /// Listen address. Anything but loopback needs an API key: every task carries its ground truth.
+    #[arg(long = "host", env = "SYNTHETIC_API_HOST", default_value = "127.0.0.1")]
     host: IpAddr,
     #[arg(long = "port", env = "SYNTHETIC_API_PORT", default_value_t = 5003)]
     port: u16,
+    /// File holding the API key (at least 16 characters; surrounding whitespace ignored). The key
+    /// can come from the SYNTHETIC_API_KEY environment variable instead. With a key, every route
+    /// but /healthz answers 401 unless the request sends `Authorization: Bearer <key>`.
+    #[arg(long = "api.key-file", env = "SYNTHETIC_API_KEY_FILE")]
+    api_key_file: Option<PathBuf>,
     /// OpenAI-compatible base URL including the version, e.g. http://127.0.0.1:8765/v1.
     #[arg(
         long = "llm.base-url",
@@ -115,6 +162,20 @@ struct Cli {
     /// First generation seed; defaults to the clock. Offline output is a function of the seed.
     #[arg(long = "seed", env = "SYNTHETIC_SEED")]
     seed: Option<u64>,
+    /// Sentence-embedding model directory (model.onnx with a `sentence_embedding` output and
+    /// tokenizer.json; `cargo xtask setup` builds all-MiniLM-L6-v2 and prints it as
+    /// DOJO_EMBEDDING_MODEL_DIR). Enables semantic dedupe of generated questions; needs ONNX
+    /// Runtime (ORT_DYLIB_PATH or the project cache).
+    #[arg(long = "dedupe.embedding-model", env = "SYNTHETIC_EMBEDDING_MODEL")]
+    dedupe_embedding_model: Option<PathBuf>,
+    /// Cosine similarity at or above which a question duplicates a remembered one (semantic dedupe).
+    #[arg(
+        long = "dedupe.semantic-threshold",
+        env = "SYNTHETIC_SEMANTIC_THRESHOLD",
+        default_value_t = 0.8,
+        value_parser = threshold
+    )]
+    dedupe_semantic_threshold: f64,
     /// Minify scripts and encode the page body of served completions (spec §5.4).
     #[arg(long = "obfuscate.html", env = "SYNTHETIC_OBFUSCATE_HTML")]
     obfuscate_html: bool,
@@ -140,18 +201,27 @@ async fn main() -> Result<()> {
         None => Seeds::embedded(),
     };
     let mut config = Config::new(SocketAddr::new(cli.host, cli.port));
+    config.api_key = api_key(cli.api_key_file.as_ref())?;
+    dojo_synthetic_api::auth::check_exposure(config.listen, config.api_key.as_ref())
+        .context("set SYNTHETIC_API_KEY or --api.key-file, or keep --host on loopback")?;
     config.buffer = cli.buffer_size.max(1);
     config.workers = cli.buffer_workers.max(1);
     config.state_path = (cli.buffer_state != "none").then(|| PathBuf::from(&cli.buffer_state));
     config.wait = Duration::from_secs(cli.buffer_wait_secs);
     config.obfuscate_html = cli.obfuscate_html;
+    if let Some(dir) = &cli.dedupe_embedding_model {
+        let encoder = dojo_reward::SentenceEncoder::load(dir)
+            .with_context(|| format!("loading the embedding model {}", dir.display()))?;
+        let encoder: std::sync::Arc<dyn Encoder> = std::sync::Arc::new(OnnxEncoder(encoder));
+        config.semantic_dedupe = Some((encoder, cli.dedupe_semantic_threshold));
+    }
     config.seed = cli.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
     });
-    tracing::info!(netuid = cli.netuid, generator = ?cli.generator, addr = %config.listen, "starting");
+    tracing::info!(netuid = cli.netuid, generator = ?cli.generator, addr = %config.listen, api_key = config.api_key.is_some(), semantic_dedupe = config.semantic_dedupe.is_some(), "starting");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");

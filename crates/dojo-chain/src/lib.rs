@@ -1,5 +1,5 @@
-//! The `Chain` port's subtensor side: talking to finney, testnet or a local node with subxt's
-//! dynamic API (runtime metadata comes from the node, nothing is generated at build time).
+//! Pieces of a subtensor backend: talking to finney, testnet or a local node with subxt's dynamic
+//! API (runtime metadata comes from the node, nothing is generated at build time).
 //!
 //! # Brief overview
 //!
@@ -10,8 +10,12 @@
 //!   call data matches the byte vectors of spec chain-and-wire.md §1.1.
 //! * [`errors`]: pool rejections (`InvalidTransaction::Custom(code)`) and dispatch errors mapped to
 //!   the typed `ChainError` the services already handle for the devnet.
-//! * [`Subtensor`]: a connected client (current block, block waiting, call-data encoding against the
-//!   live metadata, pre-submission validation).
+//! * [`Subtensor`]: a connected client: current block, waiting for the next block with a staleness
+//!   timeout, and call-data encoding against the live metadata.
+//!
+//! Not here yet: no type implements the `dojo_types::chain::Chain` port for subtensor, and nothing
+//! signs, validates before submission or submits an extrinsic; the services reach a chain only
+//! through the devnet (`dojo-devnet`, in process or over gRPC).
 //!
 //! This crate is the only one that depends on subxt.
 

@@ -5,7 +5,11 @@ Inputs  input_ids, attention_mask, token_type_ids: int64 [batch, sequence]
 Outputs logits: float [batch, 1]      the reward (higher is better)
         embedding: float [batch, 768]  the head's features: L2-normalised mean pool ++ [CLS] hidden state
 
+With --sentence-only (no --head) it writes the plain sentence encoder all-MiniLM-L6-v2 instead:
+Outputs sentence_embedding: float [batch, hidden]  L2-normalised mean pool over real tokens
+
 Usage: export_minilm_rm.py --safetensors F --config config.json --head head.json --out model.onnx
+       export_minilm_rm.py --safetensors F --config config.json --sentence-only --out model.onnx
 Needs only numpy and onnx. Position ids use a 1-D Slice, not Range+Gather: ORT 1.31's optimizer
 rewrites the latter into a Slice with scalar starts and fails ("Starts must be a 1-D array").
 """
@@ -119,6 +123,10 @@ def build(weights, cfg, head):
     cnt = node("Max", [node("ReduceSum", [m3, "ax1"], keepdims=0), "c_eps"])
     mean = node("Div", [summ, cnt])
     nrm = node("Max", [node("ReduceL2", [mean], axes=[-1], keepdims=1), "c_eps"])
+    if head is None:
+        nodes.append(H.make_node("Div", [mean, nrm], ["sentence_embedding"]))
+        return finish(nodes, inits, "all-minilm-l6-v2",
+                      [H.make_tensor_value_info("sentence_embedding", T.FLOAT, ["batch", hd])])
     pooled = node("Div", [mean, nrm])
     # The [CLS] position's hidden state: [B, H].
     cls = node("Squeeze", [node("Slice", [x, "v0", "v1", "v1"]), "ax1"])
@@ -129,11 +137,15 @@ def build(weights, cfg, head):
     nodes.append(H.make_node("Gemm", [hidden, init("head.w2", w2.reshape(1, -1)), init("head.b2", np.array([b2]))],
                              ["logits"], transB=1))
 
-    ins = [H.make_tensor_value_info(n, T.INT64, ["batch", "sequence"])
-           for n in ("input_ids", "attention_mask", "token_type_ids")]
     outs = [H.make_tensor_value_info("logits", T.FLOAT, ["batch", 1]),
             H.make_tensor_value_info("embedding", T.FLOAT, ["batch", 2 * hd])]
-    model = H.make_model(H.make_graph(nodes, "dojo-minilm-rm", ins, outs, inits),
+    return finish(nodes, inits, "dojo-minilm-rm", outs)
+
+
+def finish(nodes, inits, name, outs):
+    ins = [H.make_tensor_value_info(n, T.INT64, ["batch", "sequence"])
+           for n in ("input_ids", "attention_mask", "token_type_ids")]
+    model = H.make_model(H.make_graph(nodes, name, ins, outs, inits),
                          opset_imports=[H.make_opsetid("", 17)], producer_name="dojo-reward export_minilm_rm.py")
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -144,12 +156,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--safetensors", required=True)
     ap.add_argument("--config", required=True)
-    ap.add_argument("--head", required=True)
+    ap.add_argument("--head")
+    ap.add_argument("--sentence-only", action="store_true")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    if (a.head is None) != a.sentence_only:
+        raise SystemExit("pass exactly one of --head FILE and --sentence-only")
     cfg = json.load(open(a.config))
     weights = read_safetensors(a.safetensors)
-    head = load_head(a.head, 2 * cfg["hidden_size"])
+    head = None if a.sentence_only else load_head(a.head, 2 * cfg["hidden_size"])
     model, n = build(weights, cfg, head)
     onnx.save(model, a.out)
     print(f"export_minilm_rm: wrote {a.out} ({n} nodes)")

@@ -76,6 +76,14 @@ pub enum LoadError {
         /// The outputs the graph has.
         found: Vec<String>,
     },
+    /// The graph lacks a sentence encoder's output.
+    #[error("{} has outputs {found:?}; a sentence encoder needs `sentence_embedding` ([batch, dim], L2-normalised), as in the all-MiniLM-L6-v2 that `cargo xtask setup` builds", .path.display())]
+    NotSentenceEncoder {
+        /// The model file.
+        path: PathBuf,
+        /// The outputs the graph has.
+        found: Vec<String>,
+    },
     /// ONNX Runtime rejected the model or the session options.
     #[error("creating an ONNX Runtime session for {}: {message}", .path.display())]
     Session {

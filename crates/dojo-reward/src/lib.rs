@@ -13,6 +13,8 @@
 //! * [`eval::evaluate`] is the era-A preference-accuracy check for any model; [`pairs`] reads
 //!   `{prompt, chosen, rejected}` JSONL and generates pairs of known preference; [`train`] fits the
 //!   shipped model's head with the Bradley–Terry loss; [`bench`] compares against Python.
+//! * [`SentenceEncoder`] runs a sentence-embedding model (`sentence_embedding` output, unit
+//!   length), the all-MiniLM-L6-v2 that `cargo xtask setup` builds; [`embedding_model_dir`] finds it.
 //! * The baselines of the Mirror Neuron experiments are re-exported from `dojo-types`.
 //!
 //! The shipped model `dojo-minilm-rm` lives in `models/dojo-minilm-rm` (head weights, config, card)
@@ -20,6 +22,7 @@
 
 pub mod batching;
 pub mod bench;
+mod encoder;
 mod error;
 pub mod eval;
 mod model;
@@ -31,6 +34,7 @@ use std::path::PathBuf;
 
 pub use dojo_types::ports::baselines::{Constant, Length, Random};
 pub use dojo_types::ports::{RewardError, RewardInput, RewardModel, bradley_terry};
+pub use encoder::{SENTENCE_OUTPUT, SentenceEncoder};
 pub use error::LoadError;
 pub use model::{
     EXPECTED_INPUTS, EncodedBatch, InputFormat, LoadOptions, ModelConfig, OnnxRewardModel,
@@ -38,17 +42,30 @@ pub use model::{
 };
 pub use runtime::{Device, resolve_dylib};
 
+/// Directory of the sentence encoder `cargo xtask setup` builds in the cache.
+pub const EMBEDDING_MODEL: &str = "all-minilm-l6-v2";
+
+/// Where `cargo xtask setup` put the sentence encoder: `$DOJO_EMBEDDING_MODEL_DIR`, else
+/// `<cache>/models/all-minilm-l6-v2`. `None` if it is not there.
+pub fn embedding_model_dir() -> Option<PathBuf> {
+    cache_model_dir("DOJO_EMBEDDING_MODEL_DIR", EMBEDDING_MODEL)
+}
+
+fn cache_model_dir(var: &str, name: &str) -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os(var).filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    runtime::cache_dirs()
+        .into_iter()
+        .map(|c| c.join("models").join(name))
+        .find(|d| d.join("model.onnx").is_file())
+}
+
 /// Name of the shipped model and of its directory.
 pub const SHIPPED_MODEL: &str = "dojo-minilm-rm";
 
 /// Where `cargo xtask setup` assembled the shipped model: `$DOJO_REWARD_MODEL_DIR`, else
 /// `<cache>/models/dojo-minilm-rm`. `None` if it is not there (run `cargo xtask setup`).
 pub fn shipped_model_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("DOJO_REWARD_MODEL_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d));
-    }
-    runtime::cache_dirs()
-        .into_iter()
-        .map(|c| c.join("models").join(SHIPPED_MODEL))
-        .find(|d| d.join("model.onnx").is_file())
+    cache_model_dir("DOJO_REWARD_MODEL_DIR", SHIPPED_MODEL)
 }

@@ -190,27 +190,8 @@ impl OnnxRewardModel {
 
         let tokenizer = load_tokenizer(&tok_path, config.max_length)?;
         let session = build_session(&onnx, opts)?;
-        let names: Vec<String> = session
-            .inputs()
-            .iter()
-            .map(|i| i.name().to_owned())
-            .collect();
-        let unknown = names.iter().any(|n| !EXPECTED_INPUTS.contains(&n.as_str()));
-        let required = ["input_ids", "attention_mask"]
-            .iter()
-            .all(|r| names.iter().any(|n| n == r));
-        if unknown || !required {
-            return Err(LoadError::WrongInputs {
-                path: onnx,
-                found: names,
-            });
-        }
-        let has_token_type_ids = names.iter().any(|n| n == "token_type_ids");
-        let outputs: Vec<String> = session
-            .outputs()
-            .iter()
-            .map(|o| o.name().to_owned())
-            .collect();
+        let has_token_type_ids = check_inputs(&session, &onnx)?;
+        let outputs = output_names(&session);
         if !outputs.contains(&config.logits_output) {
             return Err(LoadError::MissingOutput {
                 path: onnx,
@@ -495,7 +476,7 @@ pub(crate) fn cap_chars(s: &str, max: usize) -> &str {
     }
 }
 
-fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, LoadError> {
+pub(crate) fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, LoadError> {
     let mut tok = Tokenizer::from_file(path).map_err(|e| LoadError::Tokenizer {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -519,7 +500,36 @@ fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, LoadError
     Ok(tok)
 }
 
-fn build_session(onnx: &Path, opts: &LoadOptions) -> Result<Session, LoadError> {
+/// Checks the graph takes `input_ids` and `attention_mask` (and optionally `token_type_ids`), nothing
+/// else; returns whether it takes `token_type_ids`.
+pub(crate) fn check_inputs(session: &Session, onnx: &Path) -> Result<bool, LoadError> {
+    let names: Vec<String> = session
+        .inputs()
+        .iter()
+        .map(|i| i.name().to_owned())
+        .collect();
+    let unknown = names.iter().any(|n| !EXPECTED_INPUTS.contains(&n.as_str()));
+    let required = ["input_ids", "attention_mask"]
+        .iter()
+        .all(|r| names.iter().any(|n| n == r));
+    if unknown || !required {
+        return Err(LoadError::WrongInputs {
+            path: onnx.to_path_buf(),
+            found: names,
+        });
+    }
+    Ok(names.iter().any(|n| n == "token_type_ids"))
+}
+
+pub(crate) fn output_names(session: &Session) -> Vec<String> {
+    session
+        .outputs()
+        .iter()
+        .map(|o| o.name().to_owned())
+        .collect()
+}
+
+pub(crate) fn build_session(onnx: &Path, opts: &LoadOptions) -> Result<Session, LoadError> {
     let dylib = resolve_dylib(opts.dylib.as_deref(), opts.device)?;
     let env = environment(&dylib)?;
     let ort_err = |e: ort::Error| LoadError::Session {

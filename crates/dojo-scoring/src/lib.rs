@@ -6,7 +6,7 @@
 //! miner's [`Answer`]: a score or a rank per completion. A [`Mechanism`] turns one task's answers
 //! into per-miner scores ([`TaskScores`]); [`aggregate`] combines tasks of one trigger;
 //! [`MovingAverage`] keeps the running score per uid; [`weights`] turns scores into the u16 weights
-//! a validator sets on chain.
+//! that subtensor's `set_weights` takes.
 //!
 //! Mechanisms, by registry name ([`MechanismConfig`], [`NAMES`]):
 //!

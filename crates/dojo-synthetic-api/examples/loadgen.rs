@@ -2,7 +2,9 @@
 //!
 //! Run with `cargo xtask bench-synthetic` (release build). Prints tasks/s of (a) the offline
 //! generator called directly, (b) the API serving `GET /api/synthetic-gen` to concurrent clients
-//! while its workers generate, and the ratio b/a measured in the same process.
+//! while its workers generate, once with the buffer in memory (`--buffer.state none`) and once with
+//! a state file rewritten on every change (the binary's default), and the ratios, all measured in
+//! the same process.
 
 #![allow(clippy::print_stdout)]
 
@@ -45,11 +47,37 @@ async fn main() {
         bytes as f64 / n as f64 / 1024.0
     );
 
+    let dir = tempfile::tempdir().expect("tempdir");
+    let memory = api_rate(None, secs, clients).await;
+    let persisted = api_rate(Some(dir.path().join("state.json")), secs, clients).await;
+    println!(
+        "ratio API (state in memory) / direct generator: {:.2}",
+        memory / gen_rate
+    );
+    println!(
+        "ratio API (state file) / direct generator: {:.2}",
+        persisted / gen_rate
+    );
+    println!(
+        "ratio API state file / in memory: {:.2}",
+        persisted / memory
+    );
+}
+
+/// Serves `GET /api/synthetic-gen` to `clients` loopback clients for `secs` seconds and returns
+/// tasks/s; `state` is the state file rewritten on every change, `None` keeps the buffer in memory.
+async fn api_rate(state: Option<std::path::PathBuf>, secs: u64, clients: u64) -> f64 {
+    let mode = if state.is_some() {
+        "state file"
+    } else {
+        "state in memory"
+    };
     let mut cfg = Config::new("127.0.0.1:0".parse().expect("addr"));
     cfg.buffer = 64;
     cfg.workers = 2;
     cfg.wait = Duration::from_secs(30);
     cfg.seed = 1_000_000;
+    cfg.state_path = state;
     let app = App::new(cfg, OfflineGenerator::default(), None).expect("app");
     while app.fill_once().await {}
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -104,11 +132,11 @@ async fn main() {
             .unwrap_or(f64::NAN)
     };
     println!(
-        "synthetic API: {served} tasks served to {clients} loopback clients in {elapsed:.1} s = {api_rate:.0} tasks/s \
+        "synthetic API ({mode}): {served} tasks served to {clients} loopback clients in {elapsed:.1} s = {api_rate:.0} tasks/s \
          ({} failed), latency p50 {:.1} ms p99 {:.1} ms",
         failed.load(Ordering::Relaxed),
         pct(0.5),
         pct(0.99)
     );
-    println!("ratio API / direct generator: {:.2}", api_rate / gen_rate);
+    api_rate
 }

@@ -8,10 +8,13 @@
 //!   counted and retried after a delay.
 //! * [`router`]: `GET /api/synthetic-gen` (v1), the v2 question/answer routes, `/healthz`, `/metrics`.
 //! * [`run`]: binds, serves until the shutdown future resolves, and persists the state.
+//! * [`auth`]: a non-loopback listen address is refused unless an API key is configured; with a
+//!   key, every route but `/healthz` answers 401 to a request without it.
 //!
 //! Tasks are [`dojo_synthetic::SyntheticTask`]s, which cannot exist with ground-truth ids that
 //! differ from their completion ids; every served task also gets fresh random completion ids.
 
+pub mod auth;
 pub mod store;
 pub mod wire;
 
@@ -28,7 +31,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dojo_synthetic::dedupe::Deduper;
+use dojo_synthetic::dedupe::{Deduper, Encoder};
 use dojo_synthetic::llm::LlmMetrics;
 use dojo_synthetic::obfuscate::{obfuscate_pages, random_id, reassign_ids};
 use dojo_synthetic::{Augmentation, Family, Generator, SyntheticTask};
@@ -36,6 +39,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{Notify, watch};
 
+pub use crate::auth::ApiKey;
+use crate::auth::ExposureError;
 use crate::store::{LoadReport, Rejected, Store, StoreError};
 use crate::wire::{
     AnswerRecord, AnswerResponse, Envelope, ErrorBody, GenerateQuestion, OrderAnswerRequest,
@@ -58,11 +63,16 @@ pub struct Config {
     pub seed: u64,
     pub dedupe_capacity: usize,
     pub near_duplicate_threshold: f64,
+    /// Semantic dedupe: an encoder and the cosine similarity at or above which a new question
+    /// duplicates a remembered one. `None`: exact and near-duplicate (MinHash) dedupe only.
+    pub semantic_dedupe: Option<(Arc<dyn Encoder>, f64)>,
     /// Pause after a failed generation before the worker tries again.
     pub retry_delay: Duration,
     /// Serve pages with minified scripts and an encoded body (spec §5.4); off by default as in the
     /// reference, where it was disabled.
     pub obfuscate_html: bool,
+    /// Bearer key every route but `/healthz` demands; required for a non-loopback `listen`.
+    pub api_key: Option<ApiKey>,
 }
 
 impl Config {
@@ -76,8 +86,10 @@ impl Config {
             seed: 0,
             dedupe_capacity: 100_000,
             near_duplicate_threshold: 0.9,
+            semantic_dedupe: None,
             retry_delay: Duration::from_secs(2),
             obfuscate_html: false,
+            api_key: None,
         }
     }
 }
@@ -86,6 +98,8 @@ impl Config {
 pub enum ServiceError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Exposed(#[from] ExposureError),
     #[error("binding {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -138,7 +152,10 @@ impl<G: Generator> App<G> {
         generator: G,
         llm_metrics: Option<Arc<LlmMetrics>>,
     ) -> Result<Arc<Self>, ServiceError> {
-        let dedupe = Deduper::new(config.dedupe_capacity, config.near_duplicate_threshold);
+        let mut dedupe = Deduper::new(config.dedupe_capacity, config.near_duplicate_threshold);
+        if let Some((encoder, threshold)) = &config.semantic_dedupe {
+            dedupe = dedupe.with_encoder(encoder.clone(), *threshold);
+        }
         let (store, report) = Store::open(
             config.state_path.clone(),
             config.buffer,
@@ -626,6 +643,10 @@ async fn healthz<G: Generator>(State(app): State<Arc<App<G>>>) -> Response {
         ("generator", serde_json::json!(app.generator.name())),
         ("buffer", serde_json::json!(app.store.len())),
         ("persisted", serde_json::json!(app.store.is_persisted())),
+        (
+            "semantic_dedupe",
+            serde_json::json!(app.config.semantic_dedupe.is_some()),
+        ),
         ("capacity", serde_json::json!(app.store.capacity())),
     ]);
     Json(body).into_response()
@@ -642,9 +663,10 @@ async fn metrics<G: Generator>(State(app): State<Arc<App<G>>>) -> Response {
         .into_response()
 }
 
-/// All routes of the service.
+/// All routes of the service, behind the API key when one is configured.
 pub fn router<G: Generator>(app: Arc<App<G>>) -> Router {
-    Router::new()
+    let key = app.config.api_key.clone();
+    let routes = Router::new()
         .route("/api/synthetic-gen", get(synthetic_gen::<G>))
         .route("/api/generate-question", get(generate_question::<G>))
         .route("/api/generate-answer", post(generate_answer::<G>))
@@ -654,7 +676,14 @@ pub fn router<G: Generator>(app: Arc<App<G>>) -> Router {
         .route("/api/answers/{id}", get(get_answer::<G>))
         .route("/healthz", get(healthz::<G>))
         .route("/metrics", get(metrics::<G>))
-        .with_state(app)
+        .with_state(app);
+    match key {
+        Some(key) => routes.layer(axum::middleware::from_fn_with_state(
+            Arc::new(key),
+            auth::require_key,
+        )),
+        None => routes,
+    }
 }
 
 /// Serves until `shutdown` resolves, then stops the workers and persists the buffer.
@@ -665,6 +694,7 @@ pub async fn run<G: Generator>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
     let listen = config.listen;
+    auth::check_exposure(listen, config.api_key.as_ref())?;
     let app = App::new(config, generator, llm_metrics)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -675,12 +705,14 @@ pub async fn run<G: Generator>(
     serve(app, listener, shutdown).await
 }
 
-/// [`run`] on an already bound listener (tests bind port 0).
+/// [`run`] on an already bound listener (tests bind port 0); the same exposure rule applies.
 pub async fn serve<G: Generator>(
     app: Arc<App<G>>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
+    let local = listener.local_addr().map_err(ServiceError::Serve)?;
+    auth::check_exposure(local, app.config.api_key.as_ref())?;
     let (tx, rx) = watch::channel(false);
     let workers = spawn_fillers(app.clone(), rx);
     tracing::info!(addr = ?listener.local_addr().ok(), generator = %app.generator.name(), buffer = app.store.capacity(), "synthetic API listening");

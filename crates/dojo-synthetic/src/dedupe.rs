@@ -2,11 +2,12 @@
 //! with LSH banding), and optionally semantic (cosine similarity of embeddings from an [`Encoder`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// Turns text into an embedding vector; the reward model crate or an LLM embedding endpoint can
-/// implement it.
+/// Turns text into an embedding vector. `dojo-reward`'s `SentenceEncoder` (all-MiniLM-L6-v2 on
+/// ONNX Runtime) is the real one; the synthetic API's binary adapts it to this trait.
 pub trait Encoder: Send + Sync + std::fmt::Debug {
     fn embed(&self, text: &str) -> Result<Vec<f32>, String>;
 }
@@ -131,7 +132,7 @@ pub struct Deduper {
     entries: VecDeque<Entry>,
     exact: HashMap<u64, usize>,
     bands: HashMap<(usize, u64), Vec<u64>>,
-    encoder: Option<Box<dyn Encoder>>,
+    encoder: Option<Arc<dyn Encoder>>,
 }
 
 impl Deduper {
@@ -148,7 +149,9 @@ impl Deduper {
         }
     }
 
-    pub fn with_encoder(mut self, encoder: Box<dyn Encoder>, threshold: f64) -> Self {
+    /// Adds semantic dedupe: a question whose embedding has cosine similarity `threshold` or more
+    /// with a remembered one is a duplicate.
+    pub fn with_encoder(mut self, encoder: Arc<dyn Encoder>, threshold: f64) -> Self {
         self.encoder = Some(encoder);
         self.semantic_threshold = threshold;
         self

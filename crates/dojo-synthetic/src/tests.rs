@@ -343,7 +343,7 @@ impl crate::dedupe::Encoder for Letters {
 
 #[test]
 fn encoder_catches_semantic_duplicates() {
-    let mut d = Deduper::new(100, 0.8).with_encoder(Box::new(Letters), 0.999);
+    let mut d = Deduper::new(100, 0.8).with_encoder(std::sync::Arc::new(Letters), 0.999);
     d.admit("the quick brown fox jumps over the lazy dog")
         .expect("first");
     // Same words in another order: no shared 3-shingles, but identical letter counts.

@@ -379,3 +379,86 @@ async fn obfuscated_pages_are_served_when_enabled() {
     }
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn non_loopback_listen_without_a_key_is_refused() {
+    let mut cfg = config();
+    cfg.listen = "0.0.0.0:0".parse().expect("addr");
+    let err = dojo_synthetic_api::run(cfg, OfflineGenerator::default(), None, async {})
+        .await
+        .expect_err("an exposed listener without a key");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("refusing to listen on 0.0.0.0:0 without an API key"),
+        "{msg}"
+    );
+    // The already-bound path (`serve`) applies the same rule.
+    let app = App::new(config(), OfflineGenerator::default(), None).expect("app");
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0")
+        .await
+        .expect("bind");
+    let err = serve(app, listener, async {})
+        .await
+        .expect_err("serve on 0.0.0.0 without a key");
+    assert!(err.to_string().contains("without an API key"), "{err}");
+}
+
+#[tokio::test]
+async fn with_a_key_only_the_right_bearer_gets_tasks() {
+    let key = "s3cret-key-for-the-test-0123456789";
+    let mut cfg = config();
+    cfg.api_key = Some(dojo_synthetic_api::ApiKey::new(key).expect("key"));
+    let app = App::new(cfg, OfflineGenerator::default(), None).expect("app");
+    let srv = start(app).await;
+    let http = reqwest::Client::new();
+    let gen_url = format!("{}/api/synthetic-gen", srv.base);
+    let missing = http.get(&gen_url).send().await.expect("r");
+    assert_eq!(missing.status(), 401);
+    let body: serde_json::Value = missing.json().await.expect("json");
+    assert_eq!(body["success"], false);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("API key"))
+    );
+    for wrong in [
+        "Bearer s3cret-key-for-the-test-012345678",
+        "Bearer s3cret-key-for-the-test-0123456789x",
+        "Basic s3cret-key-for-the-test-0123456789",
+        "s3cret-key-for-the-test-0123456789",
+    ] {
+        let r = http
+            .get(&gen_url)
+            .header("authorization", wrong)
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(r.status(), 401, "{wrong}");
+    }
+    for path in ["/metrics", "/api/generate-question", "/api/answers/x"] {
+        let r = http
+            .get(format!("{}{path}", srv.base))
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(r.status(), 401, "{path} needs the key");
+    }
+    let r = http
+        .post(format!("{}/api/pop-qa", srv.base))
+        .json(&serde_json::json!({"qa_id": "x"}))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(r.status(), 401, "POST routes need the key");
+    let health = http
+        .get(format!("{}/healthz", srv.base))
+        .send()
+        .await
+        .expect("h");
+    assert_eq!(health.status(), 200, "/healthz stays open");
+    let ok = http.get(&gen_url).bearer_auth(key).send().await.expect("r");
+    assert_eq!(ok.status(), 200);
+    let env: Envelope<SyntheticQa> = ok.json().await.expect("json");
+    check_payload(&env.body.expect("body"));
+    srv.shutdown().await;
+}
