@@ -101,8 +101,16 @@ fn targets() {
             .fold(f64::INFINITY, f64::min);
         let name = if yuma3 { "yuma3_liquid" } else { "yuma" };
         let verdict = if best < target_ms { "met" } else { "NOT met" };
+        // Wall time on a shared machine says little without the load it ran under.
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load = load
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ");
         println!(
-            "target {name}/n4096_v128: best of 10 {best:.1} ms, target < {target_ms} ms: {verdict}"
+            "target {name}/n4096_v128: best of 10 {best:.1} ms, target < {target_ms} ms: {verdict} \
+             (load average {load})"
         );
     }
 }
