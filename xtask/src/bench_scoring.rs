@@ -1,4 +1,4 @@
-//! `cargo xtask bench-scoring [--json] [--quick] [--tasks N] [--miners N]`: criterion benches of the
+//! `cargo xtask bench-scoring [--json] [--quick] [--tasks N] [--miners N] [--mechanism NAME]`: criterion benches of the
 //! mechanisms plus a side-by-side run of the scoring replay against the Python reference on the same
 //! generated round.
 
@@ -12,7 +12,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--tasks" | "--miners" | "--completions" | "--repeat" => {
+            "--tasks" | "--miners" | "--completions" | "--repeat" | "--mechanism" => {
                 pass.push(a.clone());
                 pass.push(
                     it.next()
@@ -22,7 +22,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
             }
             "--json" | "--quick" => {}
             other => anyhow::bail!(
-                "unknown flag {other}; usage: bench-scoring [--json] [--quick] [--tasks N] [--miners N] [--completions N] [--repeat N]"
+                "unknown flag {other}; usage: bench-scoring [--json] [--quick] [--tasks N] [--miners N] [--completions N] [--repeat N] [--mechanism NAME]"
             ),
         }
     }

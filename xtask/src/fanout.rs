@@ -79,7 +79,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     };
     line("dojo (rust gRPC)", &rust);
     println!(
-        "{:>16}  p99 target < 25 ms: {}",
+        "{:>16}  round p99 target < 25 ms: {}",
         "",
         if rust["meets_target"] == true {
             "met"

@@ -58,6 +58,20 @@ pub enum ResponseError {
         /// What it needs.
         expected: &'static str,
     },
+    /// A columnar row does not hold one score per completion.
+    #[error("row has {got} scores for {expected} completions")]
+    WrongCompletionCount {
+        /// Completions of the task.
+        expected: usize,
+        /// Scores in the row.
+        got: usize,
+    },
+    /// A columnar row holds a NaN or infinite score.
+    #[error("score at position {position} (ground-truth order) is not finite")]
+    NonFiniteScoreAt {
+        /// Column of the score, best completion first.
+        position: usize,
+    },
 }
 
 /// Errors that prevent a task or a round from being scored at all.

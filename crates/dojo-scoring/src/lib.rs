@@ -51,6 +51,7 @@
 //! * Task scores of a mechanism are either all zero or sum to 1 (`dojo-v2-votes` excepted: it sums
 //!   rewards and penalties).
 
+mod columnar;
 mod completion_map;
 mod ema;
 mod error;
@@ -62,6 +63,7 @@ mod task;
 pub mod vector;
 pub mod weights;
 
+pub use columnar::{ColumnarRound, HotkeyTable, RoundScores, ScoreMatrix};
 pub use completion_map::CompletionMap;
 pub use ema::{AbsentMiners, EmaUpdate, MovingAverage};
 pub use error::{ResponseError, ScoringError, StatsError, WeightError};

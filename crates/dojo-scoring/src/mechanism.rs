@@ -51,7 +51,7 @@ pub trait Mechanism: Send + Sync + fmt::Debug {
 /// ```
 pub fn aggregate(tasks: &[TaskScores], how: Aggregation) -> BTreeMap<Hotkey, f64> {
     // A round holds ~10^5 (task, miner) entries over a few hundred hotkeys: hash by text, then sort once.
-    let mut acc: HashMap<&Hotkey, (f64, u32), BuildHasherDefault<FxHasher>> = HashMap::default();
+    let mut acc: HashMap<&Hotkey, (f64, u32), FxBuild> = HashMap::default();
     for t in tasks {
         for (h, v) in &t.scores {
             let e = acc.entry(h).or_insert((0.0, 0));
@@ -70,10 +70,13 @@ pub fn aggregate(tasks: &[TaskScores], how: Aggregation) -> BTreeMap<Hotkey, f64
         .collect()
 }
 
+/// Hash maps keyed by hotkey text.
+pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+
 /// The multiply-rotate hash rustc uses (FxHash): hotkeys are few and short, and SipHash's DoS
 /// resistance buys nothing for keys that cost a registration each.
 #[derive(Default)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {

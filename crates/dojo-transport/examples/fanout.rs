@@ -197,8 +197,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "call_ms": {"p50": p50, "p99": p99, "max": max},
             "round_ms": {"p50": r50, "p99": r99},
             "requests_per_s": rps,
-            "target_p99_ms": 25.0,
-            "meets_target": p99 < 25.0,
+            // The target is on the round: the validator waits for all its miners.
+            "target_round_p99_ms": 25.0,
+            "meets_target": r99 < 25.0,
         });
         println!("{v}");
     } else {
@@ -209,10 +210,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  ok {ok} / {}, failures {failures} (warm-up ok {warm_ok})",
             miners * rounds
         );
+        println!("  per call round trip  p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms");
+        let verdict = if r99 < 25.0 { "met" } else { "NOT met" };
         println!(
-            "  per call round trip  p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms  (target p99 < 25 ms)"
+            "  per round (all {miners}) p50 {r50:.2} ms  p99 {r99:.2} ms  (target round p99 < 25 ms: {verdict})"
         );
-        println!("  per round (all {miners}) p50 {r50:.2} ms  p99 {r99:.2} ms");
         println!("  throughput {rps:.0} requests/s");
     }
     Ok(())

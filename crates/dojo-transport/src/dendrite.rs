@@ -201,7 +201,12 @@ impl Dendrite {
 
     /// Signing headers for sending `message` to the axon with hotkey `axon`.
     pub fn sign<M: prost::Message>(&self, axon: &Hotkey, message: &M) -> SignedHeaders {
-        let body_hash = headers::body_hash(&message.encode_to_vec());
+        self.sign_hashed(axon, headers::body_hash(&message.encode_to_vec()))
+    }
+
+    /// [`Dendrite::sign`] for a message whose body hash is already known: a broadcast encodes and
+    /// hashes its message once, not once per target.
+    fn sign_hashed(&self, axon: &Hotkey, body_hash: [u8; 32]) -> SignedHeaders {
         let nonce = self.next_nonce();
         let text = headers::signing_message(
             nonce,
@@ -227,6 +232,16 @@ impl Dendrite {
         message: M,
     ) -> tonic::Request<M> {
         let signed = self.sign(axon, &message);
+        with_headers(message, &signed)
+    }
+
+    fn signed_request_hashed<M>(
+        &self,
+        axon: &Hotkey,
+        message: M,
+        body_hash: [u8; 32],
+    ) -> tonic::Request<M> {
+        let signed = self.sign_hashed(axon, body_hash);
         with_headers(message, &signed)
     }
 
@@ -273,6 +288,21 @@ impl Dendrite {
         F: FnOnce(MinerClient<Channel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
+        let body_hash = headers::body_hash(&message.encode_to_vec());
+        self.call_hashed(target, message, body_hash, call).await
+    }
+
+    async fn call_hashed<Req, Resp, F, Fut>(
+        &self,
+        target: &AxonTarget,
+        message: Req,
+        body_hash: [u8; 32],
+        call: F,
+    ) -> CallOutcome<Resp>
+    where
+        F: FnOnce(MinerClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
         let Ok(_slot) = self.inner.limit.clone().acquire_owned().await else {
             return CallOutcome::Failed {
                 error: "dendrite closed".to_owned(),
@@ -291,7 +321,7 @@ impl Dendrite {
                     };
                 }
             };
-            let mut request = self.signed_request(&target.hotkey, message);
+            let mut request = self.signed_request_hashed(&target.hotkey, message, body_hash);
             request.set_timeout(timeout);
             let client = MinerClient::new(channel)
                 .max_decoding_message_size(self.inner.config.max_response_bytes);
@@ -346,11 +376,13 @@ impl Dendrite {
         F: Fn(MinerClient<Channel>, tonic::Request<Req>) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
     {
+        // Every target gets the same body: encode and hash it once; only the signature differs.
+        let body_hash = headers::body_hash(&message.encode_to_vec());
         let tasks: Vec<_> = targets
             .iter()
             .map(|t| {
                 let (me, t, m, f) = (self.clone(), t.clone(), message.clone(), call.clone());
-                tokio::spawn(async move { me.call(&t, m, f).await })
+                tokio::spawn(async move { me.call_hashed(&t, m, body_hash, f).await })
             })
             .collect();
         let mut out = Vec::with_capacity(tasks.len());

@@ -135,15 +135,15 @@ impl EpochInput {
     }
 }
 
-fn to_sparse(
-    rows: impl Iterator<Item = Vec<(u16, u16)>>,
+fn to_sparse<'a>(
+    rows: impl Iterator<Item = &'a [(u16, u16)]>,
     n: usize,
     conv: impl Fn(u16) -> I32F32,
 ) -> Vec<SparseRow> {
     rows.map(|r| {
-        r.into_iter()
+        r.iter()
             .filter(|(j, _)| (*j as usize) < n)
-            .map(|(j, v)| (j, conv(v)))
+            .map(|&(j, v)| (j, conv(v)))
             .collect()
     })
     .collect()
@@ -214,30 +214,38 @@ pub fn run_epoch(input: &EpochInput) -> Result<EpochOutput, EpochError> {
     inplace_mask_vector(&validator_forbids, &mut active_stake);
     inplace_normalize(&mut active_stake);
 
-    // Weights.
-    let mut weights = to_sparse(
-        neurons.iter().map(|x| x.weights.clone()),
-        n_usize,
-        I32F32::saturating_from_num,
-    );
-    weights = mask_rows_sparse(&validator_forbids, &weights);
-    weights = match owner_uid {
-        Some(o) => mask_diag_sparse_except_index(&weights, o),
-        None => mask_diag_sparse(&weights),
-    };
-    weights = vec_mask_sparse_matrix(&weights, &last_update, &block_at_registration, |u, r| {
-        u <= r
-    });
-    if input.commit_reveal {
-        let commit_blocks: Vec<u64> = neurons
+    // Weights: subtensor's masks (rows of validators without a permit, the diagonal except the
+    // owner's, weights set before a target registered, and under commit-reveal weights committed
+    // before it registered) each drop entries and keep the order, so one filter applies them all.
+    let commit_blocks: Option<Vec<u64>> = input.commit_reveal.then(|| {
+        neurons
             .iter()
             .map(|x| x.commit_block.unwrap_or(u64::MAX))
-            .collect();
-        weights =
-            vec_mask_sparse_matrix(&weights, &commit_blocks, &block_at_registration, |c, r| {
-                c < r
-            });
-    }
+            .collect()
+    });
+    let mut weights: Vec<SparseRow> = neurons
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            if validator_forbids[i] {
+                return Vec::new();
+            }
+            let keep_diag = owner_uid.is_some_and(|o| o as usize == i);
+            let updated = last_update[i];
+            let committed = commit_blocks.as_ref().map(|c| c[i]);
+            x.weights
+                .iter()
+                .filter(|&&(j, _)| {
+                    let j = j as usize;
+                    j < n_usize
+                        && (i != j || keep_diag)
+                        && updated > block_at_registration[j]
+                        && committed.is_none_or(|c| c >= block_at_registration[j])
+                })
+                .map(|&(j, v)| (j, fixed_from_u16(v)))
+                .collect()
+        })
+        .collect();
     inplace_row_normalize_sparse(&mut weights);
 
     // Consensus, validator trust.
@@ -255,40 +263,35 @@ pub fn run_epoch(input: &EpochInput) -> Result<EpochOutput, EpochError> {
     // Bonds and dividends.
     let bonds_penalty = I32F32::saturating_from_num(input.bonds_penalty)
         .safe_div(I32F32::saturating_from_num(u16::MAX));
-    let weights_for_bonds = interpolate_sparse(&weights, &clipped, n, bonds_penalty);
+    let weights_for_bonds = interpolate_sparse(weights, clipped, n, bonds_penalty);
     let mut dividends: Vec<I32F32>;
     let mut ema_bonds: Vec<SparseRow>;
-    let raw_bonds = neurons.iter().map(|x| x.bonds.clone());
+    let raw_bonds = neurons.iter().map(|x| x.bonds.as_slice());
     if input.yuma3 {
         let mut bonds = to_sparse(raw_bonds, usize::from(u16::MAX) + 1, |v| {
-            fixed_to_fixed_u16_proportion(I32F32::saturating_from_num(v))
+            fixed_to_fixed_u16_proportion(fixed_from_u16(v))
         });
-        bonds = scalar_vec_mask_sparse_matrix(
-            &bonds,
+        inplace_scalar_vec_mask_sparse_matrix(
+            &mut bonds,
             input.last_tempo,
             &block_at_registration,
             |t, r| t <= r,
         );
         ema_bonds = yuma3_ema(input, &weights_for_bonds, &bonds, &consensus);
-        let mut ema_norm = ema_bonds.clone();
-        inplace_col_normalize_sparse(&mut ema_norm, n);
-        let per_validator = row_sum_sparse(&mat_vec_mul_sparse(&ema_norm, &incentive));
+        let per_validator = col_normalized_row_dot(&ema_bonds, n, &incentive);
         dividends = vec_mul(&per_validator, &active_stake);
         inplace_normalize(&mut dividends);
     } else {
-        let mut bonds = to_sparse(
-            raw_bonds,
-            usize::from(u16::MAX) + 1,
-            I32F32::saturating_from_num,
-        );
-        bonds = scalar_vec_mask_sparse_matrix(
-            &bonds,
+        let mut bonds = to_sparse(raw_bonds, usize::from(u16::MAX) + 1, fixed_from_u16);
+        inplace_scalar_vec_mask_sparse_matrix(
+            &mut bonds,
             input.last_tempo,
             &block_at_registration,
             |t, r| t <= r,
         );
         inplace_col_normalize_sparse(&mut bonds, n);
-        let mut delta = row_hadamard_sparse(&weights_for_bonds, &active_stake);
+        let mut delta = weights_for_bonds;
+        inplace_row_hadamard_sparse(&mut delta, &active_stake);
         inplace_col_normalize_sparse(&mut delta, n);
         let bma = I64F64::saturating_from_num(input.bonds_moving_average)
             .safe_div(I64F64::saturating_from_num(1_000_000));
@@ -373,11 +376,13 @@ fn yuma3_ema(
     consensus: &[I32F32],
 ) -> Vec<SparseRow> {
     if input.liquid_alpha && consensus.iter().any(|c| *c != zero()) {
-        let steepness = I32F32::saturating_from_num(input.alpha_sigmoid_steepness);
-        let low = u16_proportion_to_fixed(input.alpha_low);
-        let high = u16_proportion_to_fixed(input.alpha_high);
-        let alphas = liquid_alphas(weights, bonds, consensus, low, high, steepness);
-        mat_ema_alpha_sparse(weights, bonds, &alphas)
+        let sigmoid = AlphaSigmoid {
+            low: u16_proportion_to_fixed(input.alpha_low),
+            high: u16_proportion_to_fixed(input.alpha_high),
+            slope: I32F32::saturating_from_num(input.alpha_sigmoid_steepness)
+                .saturating_div(I32F32::from_num(-100)),
+        };
+        liquid_alpha_ema(weights, bonds, consensus, &sigmoid)
     } else {
         let bma = I64F64::from_num(input.bonds_moving_average)
             .saturating_div(I64F64::from_num(1_000_000));
@@ -386,27 +391,29 @@ fn yuma3_ema(
     }
 }
 
-/// `compute_liquid_alpha_values_sparse`: a dense matrix of per-(i, j) alphas. Like subtensor it
-/// walks each row assuming entries sorted by column.
-fn liquid_alphas(
+/// `compute_liquid_alpha_values_sparse` followed by `mat_ema_alpha_sparse`, one row at a time so
+/// the dense alpha matrix never exists. Like subtensor, the alpha walk goes through each row
+/// assuming entries sorted by column; it is kept verbatim because its lookups depend on row order.
+fn liquid_alpha_ema(
     weights: &[SparseRow],
     bonds: &[SparseRow],
     consensus: &[I32F32],
-    low: I32F32,
-    high: I32F32,
-    steepness: I32F32,
-) -> Vec<Vec<I32F32>> {
+    sigmoid: &AlphaSigmoid,
+) -> Vec<SparseRow> {
     if weights.len() != bonds.len() {
-        return Vec::new();
+        // Subtensor computes no alphas then, and the EMA hands the weights back.
+        return weights.to_owned();
     }
-    let mut alphas = Vec::with_capacity(weights.len());
-    let mut needed = vec![false; consensus.len()];
+    let n = consensus.len();
+    let mut needed = vec![false; n];
+    let mut alpha = vec![zero(); n];
+    let mut decayed = vec![zero(); n];
+    let mut out = Vec::with_capacity(weights.len());
     for (w_row, b_row) in weights.iter().zip(bonds) {
-        // `mat_ema_alpha_sparse` reads alpha only where the weights row has an entry, so the
-        // sigmoid (an `exp`) is evaluated there only; the walk itself is kept verbatim because its
-        // lookups depend on row order.
+        // The EMA reads alpha only where the weights row has an entry, so the sigmoid (an `exp`) is
+        // evaluated there only.
         if w_row.is_empty() {
-            alphas.push(Vec::new());
+            out.push(Vec::new());
             continue;
         }
         for &(j, _) in w_row {
@@ -414,7 +421,6 @@ fn liquid_alphas(
                 *x = true;
             }
         }
-        let mut row = vec![zero(); consensus.len()];
         let mut w_it = w_row.iter().peekable();
         let mut b_it = b_row.iter().peekable();
         for (j_pos, c) in consensus.iter().enumerate() {
@@ -442,40 +448,43 @@ fn liquid_alphas(
                 }
             }
             if needed[j_pos] {
-                row[j_pos] = alpha_sigmoid(*c, weight, bond, low, high, steepness);
+                alpha[j_pos] = sigmoid.alpha(*c, weight, bond);
             }
         }
+        out.push(ema_alpha_row(w_row, b_row, &alpha, &needed, &mut decayed));
         for &(j, _) in w_row {
             if let Some(x) = needed.get_mut(j as usize) {
                 *x = false;
             }
         }
-        alphas.push(row);
     }
-    alphas
+    out
 }
 
-fn alpha_sigmoid(
-    consensus: I32F32,
-    weight: I32F32,
-    bond: I32F32,
+/// Liquid alpha's sigmoid with its per-epoch constants (`steepness / -100` computed once).
+struct AlphaSigmoid {
     low: I32F32,
     high: I32F32,
-    steepness: I32F32,
-) -> I32F32 {
-    let one = I32F32::from_num(1);
-    let diff_buy = clamp_value(weight.saturating_sub(consensus), zero(), one);
-    let diff_sell = clamp_value(bond.saturating_sub(weight), zero(), one);
-    let diff = if weight >= bond { diff_buy } else { diff_sell };
-    let sigmoid = one.saturating_div(
-        one.saturating_add(exp_safe(
-            steepness
-                .saturating_div(I32F32::from_num(-100))
-                .saturating_mul(diff.saturating_sub(I32F32::from_num(0.5))),
-        )),
-    );
-    let alpha = low.saturating_add(sigmoid.saturating_mul(high.saturating_sub(low)));
-    clamp_value(alpha, low, high)
+    slope: I32F32,
+}
+
+impl AlphaSigmoid {
+    fn alpha(&self, consensus: I32F32, weight: I32F32, bond: I32F32) -> I32F32 {
+        let one = I32F32::from_num(1);
+        let diff_buy = clamp_value(weight.saturating_sub(consensus), zero(), one);
+        let diff_sell = clamp_value(bond.saturating_sub(weight), zero(), one);
+        let diff = if weight >= bond { diff_buy } else { diff_sell };
+        let sigmoid = one.saturating_div(
+            one.saturating_add(exp_safe(
+                self.slope
+                    .sat_mul(diff.saturating_sub(I32F32::from_num(0.5))),
+            )),
+        );
+        let alpha = self
+            .low
+            .saturating_add(sigmoid.sat_mul(self.high.saturating_sub(self.low)));
+        clamp_value(alpha, self.low, self.high)
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! min-max-scaled rank vector, L1-normalised across miners, passed through a cubic, min-max-scaled
 //! across miners and normalised to sum to 1.
 
-use dojo_types::CompletionId;
+use dojo_types::{CompletionId, Hotkey};
+
+use crate::columnar::ScoreMatrix;
+use crate::error::ResponseError;
 
 use crate::error::ScoringError;
 use crate::mechanism::Mechanism;
@@ -152,6 +155,32 @@ impl Mechanism for GroundTruth {
 
     fn score_task(&self, task: &Task) -> Result<TaskScores, ScoringError> {
         task.check_unique_hotkeys()?;
+        let mut out = TaskScores::default();
+        // Rows are numbered by response; the columnar kernel does the rest.
+        let m = self.lay_out(task, |i, _| i, &mut out.rejected)?;
+        if m.miners().is_empty() {
+            return Ok(out);
+        }
+        let scores = self.score_rows(&m, &mut Vec::new())?;
+        out.scores = m
+            .miners()
+            .iter()
+            .map(|&i| task.responses[i as usize].hotkey.clone())
+            .zip(scores)
+            .collect();
+        Ok(out)
+    }
+}
+
+impl GroundTruth {
+    /// Lays a map-based task out as a [`ScoreMatrix`] (columns best first by ground truth), naming
+    /// each accepted row `miner(response index, hotkey)` and listing rejected responses.
+    pub(crate) fn lay_out(
+        &self,
+        task: &Task,
+        mut miner: impl FnMut(u32, &Hotkey) -> u32,
+        rejected: &mut Vec<(Hotkey, ResponseError)>,
+    ) -> Result<ScoreMatrix, ScoringError> {
         let gt = task
             .ground_truth
             .as_ref()
@@ -167,27 +196,16 @@ impl Mechanism for GroundTruth {
             });
         }
         let layout = Layout::new(gt.best_first().collect::<Vec<&CompletionId>>());
-        let c = layout.len();
-        let mut out = TaskScores::default();
-        let mut rows = Vec::with_capacity(task.responses.len() * c);
-        let mut accepted = Vec::with_capacity(task.responses.len());
-        for r in &task.responses {
-            let start = rows.len();
-            rows.resize(start + c, 0.0);
-            match layout.scores_into(&r.answer, Self::NAME, &mut rows[start..]) {
-                Ok(()) => accepted.push(&r.hotkey),
-                Err(e) => {
-                    rows.truncate(start);
-                    out.rejected.push((r.hotkey.clone(), e));
-                }
+        let mut m = ScoreMatrix::new(task.id.clone(), layout.len());
+        for (i, r) in task.responses.iter().enumerate() {
+            let rows = m.miners().len();
+            let row = m.push_checked(miner(i as u32, &r.hotkey));
+            if let Err(e) = layout.scores_into(&r.answer, Self::NAME, row) {
+                m.truncate_rows(rows);
+                rejected.push((r.hotkey.clone(), e));
             }
         }
-        if accepted.is_empty() {
-            return Ok(out);
-        }
-        let scores = self.score_dense(&task.id, &mut rows, c)?;
-        out.scores = accepted.into_iter().cloned().zip(scores).collect();
-        Ok(out)
+        Ok(m)
     }
 }
 
