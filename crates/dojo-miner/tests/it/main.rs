@@ -1,0 +1,7 @@
+//! Integration tests of the miner library: a real in-process devnet, the real signed axon, the
+//! real worker page over HTTP, SQLite in a temporary directory.
+
+mod fixtures;
+mod miner;
+mod page;
+mod store;
