@@ -137,6 +137,14 @@ pub(crate) struct RunArgs {
         help_heading = "Axon"
     )]
     pub(crate) min_stake: f64,
+    /// Requests per second one validator may send (bursts of twice that are admitted).
+    #[arg(
+        long = "axon.rate_limit",
+        env = "DOJO_AXON_RATE_LIMIT",
+        default_value_t = 20.0,
+        help_heading = "Axon"
+    )]
+    pub(crate) rate_limit: f64,
     /// Also require a validator permit from callers.
     #[arg(
         long = "blacklist.force_validator_permit",

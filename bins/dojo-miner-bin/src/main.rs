@@ -242,6 +242,10 @@ async fn run(args: RunArgs) -> Result<()> {
         register: args.register,
         min_stake: args.min_stake,
         require_validator_permit: args.force_validator_permit,
+        rate_limit: dojo_transport::RateLimit {
+            per_second: args.rate_limit.max(0.1),
+            burst: (args.rate_limit * 2.0).clamp(1.0, 1e6) as u32,
+        },
         metagraph_refresh: Duration::from_secs(args.metagraph_refresh_secs.max(1)),
         sweep_interval: Duration::from_secs(300),
         retention: Duration::from_secs(args.retention_hours.saturating_mul(3600)),

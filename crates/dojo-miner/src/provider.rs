@@ -171,7 +171,7 @@ pub fn flatten(content: &CompletionContent) -> String {
     }
 }
 
-/// Whether an automatic provider can fill every criterion (free text needs a human or an LLM).
+/// Whether an automatic provider can fill every criterion (free text needs a human).
 pub fn automatic_criteria(task: &Task) -> Result<(), String> {
     if task
         .criteria
@@ -181,6 +181,12 @@ pub fn automatic_criteria(task: &Task) -> Result<(), String> {
         return Err("text feedback criteria need human workers".to_owned());
     }
     Ok(())
+}
+
+/// What an automatic provider accepts: criteria it can fill and completions it can read.
+pub fn check_automatic(task: &Task) -> Result<(), String> {
+    automatic_criteria(task)?;
+    renderable(task)
 }
 
 /// Answers for every criterion from one preference in `[0, 1]` per completion (higher is better):

@@ -42,6 +42,8 @@ pub struct MinerConfig {
     pub min_stake: f64,
     /// Refuse callers without a validator permit.
     pub require_validator_permit: bool,
+    /// Per-validator request rate the axon admits.
+    pub rate_limit: dojo_transport::RateLimit,
     /// How often the metagraph is re-read.
     pub metagraph_refresh: Duration,
     /// How often expired data is purged.
@@ -271,6 +273,7 @@ pub async fn start<C: Chain + 'static>(
     let mut axon_config = AxonConfig::new(hotkey.clone());
     axon_config.min_stake = config.min_stake;
     axon_config.require_validator_permit = config.require_validator_permit;
+    axon_config.rate_limit = config.rate_limit;
     let layer = AxonLayer::new(axon_config, cache.clone());
     {
         let grpc = MinerGrpc::new(service.clone());

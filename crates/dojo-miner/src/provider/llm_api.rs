@@ -246,8 +246,7 @@ impl Provider for LlmApiProvider {
     }
 
     fn check(&self, task: &Task) -> Result<(), String> {
-        super::automatic_criteria(task)?;
-        super::renderable(task)
+        super::check_automatic(task)
     }
 
     fn judge<'a>(

@@ -36,8 +36,7 @@ impl Provider for RewardModelProvider {
     }
 
     fn check(&self, task: &Task) -> Result<(), String> {
-        super::automatic_criteria(task)?;
-        super::renderable(task)
+        super::check_automatic(task)
     }
 
     fn judge<'a>(

@@ -42,6 +42,10 @@ pub(crate) fn config(web: bool) -> MinerConfig {
         register: true,
         min_stake: 0.0,
         require_validator_permit: false,
+        rate_limit: dojo_transport::RateLimit {
+            per_second: 1000.0,
+            burst: 1000,
+        },
         metagraph_refresh: Duration::from_secs(1),
         sweep_interval: Duration::from_secs(3600),
         retention: Duration::from_secs(3600),
