@@ -196,6 +196,34 @@ async fn a_worker_scores_a_task_in_chromium_and_the_validator_fetches_exactly_th
         url.as_str().unwrap().starts_with(&web),
         "top window navigated away: {url}"
     );
+    // Inside the code response's frame: no cookie, no worker API, no access to the top window.
+    let frame = find(&driver, &s, "iframe.render").await;
+    driver
+        .post(
+            &format!("/session/{s}/frame"),
+            json!({"id": {ELEMENT: frame}}),
+        )
+        .await;
+    let probe = driver
+        .post(
+            &format!("/session/{s}/execute/async"),
+            json!({"script": "var done = arguments[arguments.length - 1]; var out = {};
+                try { out.cookie = 'read:' + document.cookie; } catch (e) { out.cookie = 'blocked'; }
+                try { out.top = 'read:' + window.top.location.href; } catch (e) { out.top = 'blocked'; }
+                fetch('/api/v1/tasks', {credentials: 'include'})
+                  .then(function (r) { out.api = 'status ' + r.status; done(out); })
+                  .catch(function () { out.api = 'blocked'; done(out); });",
+                   "args": []}),
+        )
+        .await;
+    assert_eq!(
+        probe,
+        json!({"cookie": "blocked", "top": "blocked", "api": "blocked"}),
+        "sandbox escaped"
+    );
+    driver
+        .post(&format!("/session/{s}/frame/parent"), json!({}))
+        .await;
     let shot = screenshot(&driver, &s, "worker-page-1280x800.png").await;
     driver
         .post(

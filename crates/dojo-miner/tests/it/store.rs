@@ -99,3 +99,37 @@ async fn committed_rows_survive_reopen_and_purge_drops_old_tasks() {
     assert!(s.task(&caller, &task.id).await.unwrap().is_none());
     assert!(s.results(&caller, &task.id).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn expired_sessions_and_revoked_keys_are_not_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("k.sqlite")).await.unwrap();
+    let now = dojo_miner::grpc::now_ms();
+    let key = dojo_miner::keys::generate(&s, dojo_miner::store::KeyKind::Subscription, now)
+        .await
+        .unwrap();
+    let hash = dojo_miner::keys::hash_secret(&key.secret);
+    assert!(s.live_key(&hash).await.unwrap().is_some());
+    let session = |expires_at_ms| dojo_miner::store::Session {
+        worker_id: "w".into(),
+        key_id: key.id.clone(),
+        expires_at_ms,
+    };
+    s.insert_session("old", &session(now - 1)).await.unwrap();
+    s.insert_session("new", &session(now + 60_000))
+        .await
+        .unwrap();
+    assert!(s.session("old", now).await.unwrap().is_none(), "expired");
+    assert!(s.session("new", now).await.unwrap().is_some());
+    assert!(s.session("forged", now).await.unwrap().is_none());
+    assert!(s.revoke_key(&key.id, now).await.unwrap());
+    assert!(s.live_key(&hash).await.unwrap().is_none());
+    assert!(
+        s.session("new", now).await.unwrap().is_none(),
+        "revoking ends sessions"
+    );
+    assert!(
+        !s.revoke_key(&key.id, now).await.unwrap(),
+        "already revoked"
+    );
+}
