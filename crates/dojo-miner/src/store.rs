@@ -458,6 +458,23 @@ impl Store {
         rows.iter().map(|r| decode_result(r.get(0))).collect()
     }
 
+    /// Whether `worker_id` already answered the task.
+    pub async fn has_result(
+        &self,
+        caller: &Hotkey,
+        task_id: &TaskId,
+        worker_id: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM results WHERE caller = ? AND task_id = ? AND worker_id = ?)",
+        )
+        .bind(caller.as_str())
+        .bind(task_id.as_str())
+        .bind(worker_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Stores one worker's result, in one transaction that re-checks the task is open, before its
     /// deadline, not full and not already answered by this worker.
     pub async fn add_result(

@@ -584,17 +584,15 @@ impl WorkerPage {
             .task_by_miner_id(id)
             .await?
             .ok_or_else(gone)?;
-        let open = self
-            .service
-            .store()
-            .open_tasks(
-                now_ms(),
-                self.service.provider().max_results(),
-                Some(&session.worker_id),
-                1_000,
-            )
-            .await?;
-        if !open.iter().any(|t| t.miner_task_id == stored.miner_task_id) {
+        let open = stored.state == crate::store::TaskState::Open
+            && stored.task.expire_at_unix_ms > now_ms()
+            && stored.num_results < self.service.provider().max_results()
+            && !self
+                .service
+                .store()
+                .has_result(&stored.caller, &stored.task.id, &session.worker_id)
+                .await?;
+        if !open {
             return Err(gone());
         }
         Ok(stored)

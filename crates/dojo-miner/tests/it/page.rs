@@ -81,6 +81,13 @@ async fn keys_sessions_and_submissions_refuse_bad_input_with_reasons() {
         tasks["tasks"][0]["completions"][1]["render_url"],
         format!("/render/{id}/c-b")
     );
+    let one = http
+        .get(format!("{web}/api/v1/tasks/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), StatusCode::OK);
     let url = format!("{web}/api/v1/tasks/{id}/results");
     let post = |body: serde_json::Value| http.post(&url).bearer_auth(&token).json(&body).send();
 
@@ -139,6 +146,17 @@ async fn keys_sessions_and_submissions_refuse_bad_input_with_reasons() {
     let (s, e) = error_of(post(good.clone()).await.unwrap()).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert!(e.contains("already submitted"), "{e}");
+    let one = http
+        .get(format!("{web}/api/v1/tasks/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        one.status(),
+        StatusCode::NOT_FOUND,
+        "an answered task is no longer open to this worker"
+    );
     // Answered tasks leave this worker's list.
     let tasks: serde_json::Value = http
         .get(format!("{web}/api/v1/tasks"))
