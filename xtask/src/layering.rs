@@ -35,15 +35,30 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ("dojo-proto", &["dojo-types", "dojo-scoring"]),
     ("dojo-identity", &["dojo-types", "dojo-scoring"]),
     ("dojo-reward", &["dojo-types", "dojo-scoring"]),
-    ("dojo-synthetic", &["dojo-types", "dojo-scoring"]),
+    ("dojo-llm", &["dojo-types", "dojo-scoring"]),
+    // Its LLM generator speaks through the OpenAI-compatible client, re-exported as `llm`.
+    ("dojo-synthetic", &["dojo-types", "dojo-scoring", "dojo-llm"]),
     // Signing and the wire format are what it adapts.
     (
         "dojo-transport",
         &["dojo-types", "dojo-scoring", "dojo-proto", "dojo-identity"],
     ),
-    // L2 services: L0 and at most the adapter whose domain they serve.
+    // L2 services: L0 and the adapters of the domain they serve.
     ("dojo-validator", &["dojo-types", "dojo-scoring"]),
     ("dojo-lab", &["dojo-types", "dojo-scoring"]),
+    // The signed axon it serves, and the two automatic feedback providers it builds.
+    (
+        "dojo-miner",
+        &[
+            "dojo-types",
+            "dojo-scoring",
+            "dojo-proto",
+            "dojo-identity",
+            "dojo-transport",
+            "dojo-reward",
+            "dojo-llm",
+        ],
+    ),
     (
         "dojo-synthetic-api",
         &["dojo-types", "dojo-scoring", "dojo-synthetic"],

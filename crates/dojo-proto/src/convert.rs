@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use dojo_types::task::{
-    Answer, CodeFile, Completion, CompletionAnswer, CompletionContent, DialogueTurn, MediaFile,
-    RankingRequest, RankingResult, Role, ScoreFeedback, Task, TaskAck, TaskResults, TaskType,
-    WorkerResult,
+    Answer, CodeFile, Completion, CompletionAnswer, CompletionContent, DialogueTurn, HeartbeatInfo,
+    MediaFile, RankingRequest, RankingResult, ResultStatus, Role, ScoreFeedback, ScoringMethod,
+    Task, TaskAck, TaskResults, TaskType, WorkerResult,
 };
 use dojo_types::{CompletionId, Criterion, CriterionError, IdError, Score, ScoreError, TaskId};
 
@@ -377,9 +377,87 @@ impl TryFrom<v1::CompletionAnswer> for CompletionAnswer {
     }
 }
 
+impl From<ResultStatus> for v1::ResultStatus {
+    fn from(s: ResultStatus) -> Self {
+        match s {
+            ResultStatus::Pending => v1::ResultStatus::Pending,
+            ResultStatus::Complete => v1::ResultStatus::Complete,
+            ResultStatus::Expired => v1::ResultStatus::Expired,
+            ResultStatus::Declined => v1::ResultStatus::Declined,
+        }
+    }
+}
+
+/// `UNSPECIFIED` (a miner that predates the field) is `None`; an unknown value is an error.
+fn result_status(value: i32) -> Result<Option<ResultStatus>, WireError> {
+    match v1::ResultStatus::try_from(value) {
+        Ok(v1::ResultStatus::Unspecified) => Ok(None),
+        Ok(v1::ResultStatus::Pending) => Ok(Some(ResultStatus::Pending)),
+        Ok(v1::ResultStatus::Complete) => Ok(Some(ResultStatus::Complete)),
+        Ok(v1::ResultStatus::Expired) => Ok(Some(ResultStatus::Expired)),
+        Ok(v1::ResultStatus::Declined) => Ok(Some(ResultStatus::Declined)),
+        Err(_) => Err(WireError::UnknownEnum {
+            field: "task_results.status",
+            value,
+        }),
+    }
+}
+
+impl From<ScoringMethod> for v1::ScoringMethod {
+    fn from(m: ScoringMethod) -> Self {
+        match m {
+            ScoringMethod::RewardModel => v1::ScoringMethod::RewardModel,
+            ScoringMethod::LlmApi => v1::ScoringMethod::LlmApi,
+            ScoringMethod::Human => v1::ScoringMethod::Human,
+            ScoringMethod::Mturk => v1::ScoringMethod::Mturk,
+        }
+    }
+}
+
+fn scoring_method(value: i32) -> Result<Option<ScoringMethod>, WireError> {
+    match v1::ScoringMethod::try_from(value) {
+        Ok(v1::ScoringMethod::Unspecified) => Ok(None),
+        Ok(v1::ScoringMethod::RewardModel) => Ok(Some(ScoringMethod::RewardModel)),
+        Ok(v1::ScoringMethod::LlmApi) => Ok(Some(ScoringMethod::LlmApi)),
+        Ok(v1::ScoringMethod::Human) => Ok(Some(ScoringMethod::Human)),
+        Ok(v1::ScoringMethod::Mturk) => Ok(Some(ScoringMethod::Mturk)),
+        Err(_) => Err(WireError::UnknownEnum {
+            field: "heartbeat_ack.scoring_method",
+            value,
+        }),
+    }
+}
+
+impl From<HeartbeatInfo> for v1::HeartbeatAck {
+    fn from(h: HeartbeatInfo) -> Self {
+        v1::HeartbeatAck {
+            ack: h.ack,
+            version: h.version.unwrap_or_default(),
+            scoring_method: h
+                .scoring_method
+                .map_or(v1::ScoringMethod::Unspecified, Into::into)
+                as i32,
+            free_capacity: h.free_capacity,
+        }
+    }
+}
+
+impl TryFrom<v1::HeartbeatAck> for HeartbeatInfo {
+    type Error = WireError;
+    fn try_from(h: v1::HeartbeatAck) -> Result<Self, WireError> {
+        Ok(HeartbeatInfo {
+            ack: h.ack,
+            version: (!h.version.is_empty()).then_some(h.version),
+            scoring_method: scoring_method(h.scoring_method)?,
+            free_capacity: h.free_capacity,
+        })
+    }
+}
+
 impl From<TaskResults> for v1::TaskResults {
     fn from(r: TaskResults) -> Self {
         v1::TaskResults {
+            status: r.status.map_or(v1::ResultStatus::Unspecified, Into::into) as i32,
             task_id: r.task.to_string(),
             results: r
                 .results
@@ -397,6 +475,7 @@ impl TryFrom<v1::TaskResults> for TaskResults {
     type Error = WireError;
     fn try_from(r: v1::TaskResults) -> Result<Self, WireError> {
         Ok(TaskResults {
+            status: result_status(r.status)?,
             task: task_id("task_results.task_id", r.task_id)?,
             results: r
                 .results

@@ -26,7 +26,8 @@ pub mod augment;
 pub mod dedupe;
 pub mod generator;
 pub mod instructor;
-pub mod llm;
+// The client moved to `dojo-llm`; the path `dojo_synthetic::llm` stays for existing callers.
+pub use dojo_llm as llm;
 pub mod obfuscate;
 pub mod offline;
 pub mod seeds;

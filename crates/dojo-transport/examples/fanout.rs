@@ -50,7 +50,10 @@ impl Miner for AckMiner {
         &self,
         _: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatAck>, Status> {
-        Ok(Response::new(v1::HeartbeatAck { ack: true }))
+        Ok(Response::new(v1::HeartbeatAck {
+            ack: true,
+            ..Default::default()
+        }))
     }
     async fn rank_completions(
         &self,

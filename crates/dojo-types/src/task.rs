@@ -151,6 +151,31 @@ pub struct WorkerResult {
     pub answers: Vec<CompletionAnswer>,
 }
 
+/// Where a task stands on the miner, so that an empty result list is never ambiguous.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResultStatus {
+    /// Accepted and before its deadline, with fewer results than the miner collects per task.
+    Pending,
+    /// Final: the per-task maximum was reached, or the deadline passed with at least one result.
+    Complete,
+    /// The deadline passed with no result.
+    Expired,
+    /// The miner refused the task when it arrived.
+    Declined,
+}
+
+impl ResultStatus {
+    /// Stable lowercase name (`pending`, `complete`, `expired`, `declined`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultStatus::Pending => "pending",
+            ResultStatus::Complete => "complete",
+            ResultStatus::Expired => "expired",
+            ResultStatus::Declined => "declined",
+        }
+    }
+}
+
 /// Worker results a miner returns for a task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskResults {
@@ -158,6 +183,72 @@ pub struct TaskResults {
     pub task: TaskId,
     /// Results, one per worker.
     pub results: Vec<WorkerResult>,
+    /// What `results` means; `None` when the miner predates status reporting.
+    pub status: Option<ResultStatus>,
+}
+
+/// Who produces a miner's answers (era A's `--scoring_method`, kept for every era).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScoringMethod {
+    /// An ONNX reward model scores each completion.
+    RewardModel,
+    /// An LLM judges the completions (OpenAI-compatible API).
+    LlmApi,
+    /// Human workers on the miner's own worker page.
+    Human,
+    /// Human workers on Amazon Mechanical Turk.
+    Mturk,
+}
+
+impl ScoringMethod {
+    /// Every method, in flag order.
+    pub const ALL: [ScoringMethod; 4] = [
+        ScoringMethod::RewardModel,
+        ScoringMethod::LlmApi,
+        ScoringMethod::Human,
+        ScoringMethod::Mturk,
+    ];
+
+    /// The flag spelling (`reward_model`, `llm_api`, `human`, `mturk`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoringMethod::RewardModel => "reward_model",
+            ScoringMethod::LlmApi => "llm_api",
+            ScoringMethod::Human => "human",
+            ScoringMethod::Mturk => "mturk",
+        }
+    }
+}
+
+impl std::fmt::Display for ScoringMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ScoringMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ScoringMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown scoring method `{s}` (reward_model | llm_api | human | mturk)")
+            })
+    }
+}
+
+/// A miner's answer to a heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeartbeatInfo {
+    /// The miner is alive and accepting work.
+    pub ack: bool,
+    /// Software version; `None` from miners that do not report it.
+    pub version: Option<String>,
+    /// How answers are produced; `None` from miners that do not report it.
+    pub scoring_method: Option<ScoringMethod>,
+    /// How many more tasks the miner accepts now; `None` when not reported.
+    pub free_capacity: Option<u32>,
 }
 
 /// The score a validator gave a miner for a task.

@@ -101,6 +101,7 @@ fn results_feedback_and_ranking_round_trip() {
                 },
             ],
         }],
+        status: Some(ResultStatus::Complete),
     };
     assert_eq!(
         TaskResults::try_from(v1::TaskResults::from(results.clone())).unwrap(),
@@ -256,4 +257,68 @@ proptest! {
         t.expire_at_unix_ms = ms;
         prop_assert_eq!(Task::try_from(v1::Task::from(t.clone())).unwrap(), t);
     }
+}
+
+#[test]
+fn result_status_and_heartbeat_round_trip_and_old_peers_read_as_unreported() {
+    for status in [
+        None,
+        Some(ResultStatus::Pending),
+        Some(ResultStatus::Complete),
+        Some(ResultStatus::Expired),
+        Some(ResultStatus::Declined),
+    ] {
+        let r = TaskResults {
+            task: TaskId::new("t").unwrap(),
+            results: vec![],
+            status,
+        };
+        let bytes = v1::TaskResults::from(r.clone()).encode_to_vec();
+        let back = TaskResults::try_from(v1::TaskResults::decode(bytes.as_slice()).unwrap());
+        assert_eq!(back.unwrap(), r);
+    }
+    let unknown = v1::TaskResults {
+        task_id: "t".to_owned(),
+        results: vec![],
+        status: 99,
+    };
+    assert!(matches!(
+        TaskResults::try_from(unknown),
+        Err(WireError::UnknownEnum { value: 99, .. })
+    ));
+    for method in ScoringMethod::ALL {
+        let h = HeartbeatInfo {
+            ack: true,
+            version: Some("0.1.0".to_owned()),
+            scoring_method: Some(method),
+            free_capacity: Some(0),
+        };
+        let bytes = v1::HeartbeatAck::from(h.clone()).encode_to_vec();
+        let back = HeartbeatInfo::try_from(v1::HeartbeatAck::decode(bytes.as_slice()).unwrap());
+        assert_eq!(back.unwrap(), h);
+    }
+    // What a miner from before these fields sends: only `ack`.
+    let old = HeartbeatInfo::try_from(v1::HeartbeatAck {
+        ack: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        old,
+        HeartbeatInfo {
+            ack: true,
+            version: None,
+            scoring_method: None,
+            free_capacity: None
+        }
+    );
+    let bad = v1::HeartbeatAck {
+        ack: true,
+        scoring_method: 42,
+        ..Default::default()
+    };
+    assert!(matches!(
+        HeartbeatInfo::try_from(bad),
+        Err(WireError::UnknownEnum { value: 42, .. })
+    ));
 }

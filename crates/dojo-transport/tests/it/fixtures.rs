@@ -56,6 +56,7 @@ impl Miner for EchoMiner {
         Ok(Response::new(v1::TaskResults {
             task_id: r.into_inner().task_id,
             results: vec![],
+            ..Default::default()
         }))
     }
     async fn send_score_feedback(
@@ -70,7 +71,10 @@ impl Miner for EchoMiner {
         r: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatAck>, Status> {
         self.record(&r)?;
-        Ok(Response::new(v1::HeartbeatAck { ack: true }))
+        Ok(Response::new(v1::HeartbeatAck {
+            ack: true,
+            ..Default::default()
+        }))
     }
     async fn rank_completions(
         &self,

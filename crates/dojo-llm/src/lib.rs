@@ -1,5 +1,6 @@
 //! An OpenAI-compatible chat client (OpenAI, OpenRouter, Together, llama.cpp servers) that returns
-//! typed structured outputs.
+//! typed structured outputs. Shared by task generation (`dojo-synthetic`, long generations) and the
+//! miner's LLM judge (`dojo-miner`, short judgements: see [`LlmConfig::for_judging`]).
 //!
 //! Every call is bounded: a per-request timeout, a cap on the response size, and a fixed number of
 //! attempts with jittered exponential backoff. 429 answers honour `Retry-After` (capped). Output that
@@ -55,6 +56,17 @@ pub struct LlmConfig {
 }
 
 impl LlmConfig {
+    /// Defaults for judging: a judgement is a few dozen tokens, so one request gets 60 s (not the
+    /// 600 s a page generation may need) and three attempts, which keeps a whole judgement well
+    /// inside a validator's task deadline.
+    pub fn for_judging(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(10),
+            ..Self::new(base_url, model)
+        }
+    }
+
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),

@@ -1,0 +1,268 @@
+//! Feedback providers: who turns a task into answers.
+//!
+//! Every provider sits behind [`Provider`]. Automatic ones ([`reward_model`], [`llm_api`]) judge a
+//! task as soon as it is stored and return one [`WorkerResult`]; the human one
+//! ([`HumanProvider`]) returns nothing and lets workers answer on the worker page.
+//!
+//! Automatic providers produce one *preference* per completion in `[0, 1]` (higher is better);
+//! [`answers_from_preferences`] maps those into what each criterion asks for, so every provider
+//! fills criteria the same way.
+
+pub mod llm_api;
+pub mod reward_model;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+
+use dojo_types::task::{
+    Answer, CompletionAnswer, CompletionContent, ScoringMethod, Task, WorkerResult,
+};
+use dojo_types::{CompletionId, Criterion, Score};
+
+/// A boxed future, so providers can sit behind `dyn Provider`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a provider could not judge a task.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The backend (model, API) failed; the task stays unanswered and is retried after a restart.
+    #[error("{provider} failed: {message}")]
+    Backend {
+        /// Provider name.
+        provider: &'static str,
+        /// What failed.
+        message: String,
+    },
+    /// The backend answered with something unusable for this task.
+    #[error("{provider} gave an unusable answer: {message}")]
+    BadAnswer {
+        /// Provider name.
+        provider: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// Turns tasks into answers.
+pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
+    /// Which method this is (reported in heartbeats).
+    fn method(&self) -> ScoringMethod;
+
+    /// Whether this provider can answer `task`; `Err(reason)` makes the miner decline it.
+    fn check(&self, task: &Task) -> Result<(), String>;
+
+    /// Judges `task` now (`Some`), or `None` when answers come later from humans.
+    fn judge<'a>(
+        &'a self,
+        task: &'a Task,
+    ) -> BoxFuture<'a, Result<Option<WorkerResult>, ProviderError>>;
+
+    /// How many results one task may collect.
+    fn max_results(&self) -> u32 {
+        1
+    }
+}
+
+/// Human workers on the miner's worker page: nothing happens until they submit.
+#[derive(Debug, Clone, Copy)]
+pub struct HumanProvider {
+    /// Results collected per task (`--max_results`).
+    pub max_results: u32,
+}
+
+impl Provider for HumanProvider {
+    fn method(&self) -> ScoringMethod {
+        ScoringMethod::Human
+    }
+    fn check(&self, task: &Task) -> Result<(), String> {
+        renderable(task)
+    }
+    fn judge<'a>(
+        &'a self,
+        _task: &'a Task,
+    ) -> BoxFuture<'a, Result<Option<WorkerResult>, ProviderError>> {
+        Box::pin(async { Ok(None) })
+    }
+    fn max_results(&self) -> u32 {
+        self.max_results
+    }
+}
+
+/// Largest completion the page renders, in bytes (a page of code or text; more is declined).
+pub const MAX_COMPLETION_BYTES: usize = 512 * 1024;
+
+/// Whether every completion can be shown to a worker: text, dialogue, or code with at least one
+/// non-empty file, each under [`MAX_COMPLETION_BYTES`]. Media is not rendered yet.
+pub fn renderable(task: &Task) -> Result<(), String> {
+    for c in &task.completions {
+        let size = match &c.content {
+            CompletionContent::Text(t) => t.len(),
+            CompletionContent::Dialogue(turns) => {
+                if turns.is_empty() {
+                    return Err(format!("completion {} is an empty dialogue", c.id));
+                }
+                turns.iter().map(|t| t.message.len()).sum()
+            }
+            CompletionContent::Code { files, .. } => {
+                if files.iter().all(|f| f.content.trim().is_empty()) {
+                    return Err(format!("completion {} has no code to show", c.id));
+                }
+                files.iter().map(|f| f.content.len()).sum()
+            }
+            CompletionContent::Media(_) => {
+                return Err(format!(
+                    "completion {} is media, which this miner does not render",
+                    c.id
+                ));
+            }
+        };
+        if size > MAX_COMPLETION_BYTES {
+            return Err(format!(
+                "completion {} is {size} bytes, over the {MAX_COMPLETION_BYTES}-byte limit",
+                c.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A completion as one text for a model: text as is, dialogue as `role: message` lines, code as
+/// its files (name line, then content), in order. An HTML page stays HTML source: the models read
+/// markup as text.
+pub fn flatten(content: &CompletionContent) -> String {
+    match content {
+        CompletionContent::Text(t) => t.clone(),
+        CompletionContent::Dialogue(turns) => turns
+            .iter()
+            .map(|t| {
+                let who = match t.role {
+                    dojo_types::task::Role::User => "user",
+                    dojo_types::task::Role::Assistant => "assistant",
+                };
+                format!("{who}: {}", t.message)
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        CompletionContent::Code {
+            files,
+            installation_commands,
+        } => {
+            let mut out = String::new();
+            if !installation_commands.trim().is_empty() {
+                out.push_str("# install: ");
+                out.push_str(installation_commands.trim());
+                out.push('\n');
+            }
+            for f in files {
+                out.push_str("// file: ");
+                out.push_str(&f.filename);
+                out.push('\n');
+                out.push_str(&f.content);
+                out.push('\n');
+            }
+            out
+        }
+        CompletionContent::Media(files) => files
+            .iter()
+            .map(|f| format!("[{} {}]", f.mime_type, f.filename))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// Whether an automatic provider can fill every criterion (free text needs a human).
+pub fn automatic_criteria(task: &Task) -> Result<(), String> {
+    if task
+        .criteria
+        .iter()
+        .any(|c| matches!(c, Criterion::Text { .. }))
+    {
+        return Err("text feedback criteria need human workers".to_owned());
+    }
+    Ok(())
+}
+
+/// What an automatic provider accepts: criteria it can fill and completions it can read.
+pub fn check_automatic(task: &Task) -> Result<(), String> {
+    automatic_criteria(task)?;
+    renderable(task)
+}
+
+/// Answers for every criterion from one preference in `[0, 1]` per completion (higher is better):
+///
+/// * `Ranking`: ranks by descending preference (ties keep completion order), 0 best.
+/// * `Score { min, max }`: `min + p·(max − min)`.
+/// * `MultiScore` whose options are the task's completion ids (the Dojo v1 form): one `Score` per
+///   completion, mapped like `Score`.
+/// * other `MultiScore`: the same mapped value for every option.
+///
+/// `Text` criteria are skipped (see [`automatic_criteria`]). Preferences outside `[0, 1]` are
+/// clamped; a non-finite one is an error.
+pub fn answers_from_preferences(
+    task: &Task,
+    prefs: &[(CompletionId, f64)],
+) -> Result<Vec<CompletionAnswer>, String> {
+    if let Some((id, p)) = prefs.iter().find(|(_, p)| !p.is_finite()) {
+        return Err(format!("preference for {id} is {p}"));
+    }
+    let ids: HashSet<&str> = task.completions.iter().map(|c| c.id.as_str()).collect();
+    let mut out = Vec::new();
+    for criterion in &task.criteria {
+        match criterion {
+            Criterion::Ranking => {
+                let mut order: Vec<usize> = (0..prefs.len()).collect();
+                order.sort_by(|&a, &b| prefs[b].1.total_cmp(&prefs[a].1).then(a.cmp(&b)));
+                let mut ranks = vec![0u32; prefs.len()];
+                for (rank, &i) in order.iter().enumerate() {
+                    ranks[i] = u32::try_from(rank).unwrap_or(u32::MAX);
+                }
+                for (i, (id, _)) in prefs.iter().enumerate() {
+                    out.push(CompletionAnswer {
+                        completion: id.clone(),
+                        answer: Answer::Rank(ranks[i]),
+                    });
+                }
+            }
+            Criterion::Score { min, max } => {
+                for (id, p) in prefs {
+                    out.push(CompletionAnswer {
+                        completion: id.clone(),
+                        answer: Answer::Score(scaled(*p, *min, *max)?),
+                    });
+                }
+            }
+            Criterion::MultiScore { options, min, max } => {
+                let per_completion = !options.is_empty()
+                    && options.len() == ids.len()
+                    && options.iter().all(|o| ids.contains(o.as_str()));
+                for (id, p) in prefs {
+                    let s = scaled(*p, *min, *max)?;
+                    let answer = if per_completion {
+                        Answer::Score(s)
+                    } else {
+                        Answer::MultiScore(options.iter().map(|o| (o.clone(), s)).collect())
+                    };
+                    out.push(CompletionAnswer {
+                        completion: id.clone(),
+                        answer,
+                    });
+                }
+            }
+            Criterion::Text { .. } => {}
+        }
+    }
+    Ok(out)
+}
+
+fn scaled(p: f64, min: f64, max: f64) -> Result<Score, String> {
+    Score::new(min + p.clamp(0.0, 1.0) * (max - min)).map_err(|e| e.to_string())
+}
+
+/// The logistic function, mapping a reward-model logit into `(0, 1)`.
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,9 @@
+//! Integration tests of the miner library: a real in-process devnet, the real signed axon, the
+//! real worker page over HTTP, SQLite in a temporary directory.
+
+mod browser;
+mod fixtures;
+mod miner;
+mod page;
+mod providers;
+mod store;

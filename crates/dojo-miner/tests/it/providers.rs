@@ -1,0 +1,184 @@
+//! The automatic providers against the real backends `cargo xtask setup` installs: the shipped
+//! ONNX reward model, and llama.cpp's OpenAI-compatible server with SmolLM2-135M.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dojo_llm::{JsonMode, LlmClient, LlmConfig};
+use dojo_miner::provider::Provider;
+use dojo_miner::provider::llm_api::LlmApiProvider;
+use dojo_miner::provider::reward_model::RewardModelProvider;
+use dojo_types::task::{Answer, Completion, CompletionContent, Task, TaskType};
+use dojo_types::{CompletionId, Criterion, TaskId};
+
+fn task(prompt: &str, answers: &[&str], criteria: Vec<Criterion>) -> Task {
+    Task {
+        id: TaskId::new("t").unwrap(),
+        previous: None,
+        prompt: prompt.to_owned(),
+        task_type: TaskType::Dialogue,
+        completions: answers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Completion {
+                id: CompletionId::new(format!("c{i}")).unwrap(),
+                content: CompletionContent::Text((*a).to_owned()),
+            })
+            .collect(),
+        criteria,
+        expire_at_unix_ms: i64::MAX,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reward_model_scores_in_range_and_prefers_the_intact_answer() {
+    let Some(dir) = dojo_reward::shipped_model_dir()
+        .or_else(|| dojo_test_utils::missing("the shipped reward model"))
+    else {
+        return;
+    };
+    let model = dojo_reward::OnnxRewardModel::load(&dir).expect("load the shipped model");
+    let provider = RewardModelProvider::new(Arc::new(model));
+    // A truncated answer: the degradation the shipped model separates on every held-out pair.
+    let item = &dojo_reward::pairs::corpus()[0];
+    let good = item.answer();
+    let words: Vec<&str> = good.split_whitespace().collect();
+    let cut = words[..words.len() / 3].join(" ");
+    let t = task(
+        &item.prompt,
+        &[&cut, &good],
+        vec![Criterion::Ranking, Criterion::score(1.0, 100.0).unwrap()],
+    );
+    assert_eq!(provider.check(&t), Ok(()));
+    let r = provider.judge(&t).await.unwrap().unwrap();
+    assert_eq!(r.answers.len(), 4);
+    assert_eq!(
+        r.answers[0].answer,
+        Answer::Rank(1),
+        "the truncated answer ranks below"
+    );
+    assert_eq!(r.answers[1].answer, Answer::Rank(0));
+    let score = |i: usize| match &r.answers[i].answer {
+        Answer::Score(s) => s.get(),
+        other => panic!("{other:?}"),
+    };
+    for i in [2, 3] {
+        assert!((1.0..=100.0).contains(&score(i)), "{}", score(i));
+    }
+    assert!(score(3) > score(2));
+    // Free text needs a human: declined, not guessed.
+    let text = task("q", &["a"], vec![Criterion::text(1, 100).unwrap()]);
+    assert!(provider.check(&text).is_err());
+}
+
+struct LlamaServer {
+    child: tokio::process::Child,
+    base: String,
+}
+
+async fn llama_server() -> Option<LlamaServer> {
+    let python = dojo_test_utils::require_env("DOJO_LLM_PYTHON")?;
+    let gguf = dojo_test_utils::require_env("DOJO_LLM_GGUF")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = tokio::process::Command::new(python)
+        .args([
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            &gguf,
+            "--model_alias",
+            "smollm2",
+        ])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--n_ctx",
+            "2048",
+            "--verbose",
+            "false",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start llama_cpp.server");
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/models")).send().await
+            && r.status().is_success()
+        {
+            return Some(LlamaServer { child, base });
+        }
+        assert!(
+            Instant::now() < deadline,
+            "llama_cpp.server did not come up within 90 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_judge_against_a_real_llama_cpp_server() {
+    let Some(mut server) = llama_server().await else {
+        return;
+    };
+    let mut cfg = LlmConfig::for_judging(&server.base, "smollm2");
+    cfg.json_mode = JsonMode::JsonObject;
+    cfg.max_attempts = 3;
+    cfg.backoff_base = Duration::from_millis(50);
+    let client = LlmClient::new(cfg).unwrap();
+    let metrics = client.metrics();
+    let provider = LlmApiProvider::new(client);
+    let prompt = "What is the capital of France?";
+    // Pairwise (two completions) and scoring (three).
+    for answers in [
+        vec!["The capital of France is Paris.", "Bananas are yellow."],
+        vec![
+            "Paris.",
+            "The capital of France is Paris, on the Seine.",
+            "I like trains.",
+        ],
+    ] {
+        let t = task(
+            prompt,
+            &answers,
+            vec![Criterion::score(1.0, 100.0).unwrap(), Criterion::Ranking],
+        );
+        match provider.judge(&t).await {
+            Ok(Some(r)) => {
+                assert_eq!(r.worker_id, "llm-judge");
+                assert_eq!(r.answers.len(), 2 * answers.len());
+                for a in &r.answers[..answers.len()] {
+                    match &a.answer {
+                        Answer::Score(s) => assert!((1.0..=100.0).contains(&s.get())),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            Ok(None) => panic!("an automatic provider always answers"),
+            // A 135M model may not follow the format; then the error must say so, after retries.
+            Err(e) => assert!(e.to_string().contains("gave up after 3 attempts"), "{e}"),
+        }
+    }
+    assert!(metrics.requests.load(std::sync::atomic::Ordering::Relaxed) >= 2);
+    assert!(
+        metrics
+            .completion_tokens
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "the server produced tokens"
+    );
+    let _ = server.child.kill().await;
+}
