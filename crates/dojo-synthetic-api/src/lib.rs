@@ -7,11 +7,15 @@
 //! * [`spawn_fillers`]: background workers that keep the buffer full; failures and duplicates are
 //!   counted and retried after a delay.
 //! * [`router`]: `GET /api/synthetic-gen` (v1), the v2 question/answer routes, `/healthz`, `/metrics`.
+//! * `client` (feature `client`): the Rust client validators use, with the `SyntheticQa` → task
+//!   conversion.
 //! * [`run`]: binds, serves until the shutdown future resolves, and persists the state.
 //!
 //! Tasks are [`dojo_synthetic::SyntheticTask`]s, which cannot exist with ground-truth ids that
 //! differ from their completion ids; every served task also gets fresh random completion ids.
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod store;
 pub mod wire;
 
