@@ -32,13 +32,13 @@ fn intervals() -> Intervals {
     }
 }
 
-struct Net {
-    devnet: Devnet,
-    validator: Keypair,
-    miners: Vec<(Keypair, Policy)>,
+pub(crate) struct Net {
+    pub(crate) devnet: Devnet,
+    pub(crate) validator: Keypair,
+    pub(crate) miners: Vec<(Keypair, Policy)>,
     _stops: Vec<tokio::sync::oneshot::Sender<()>>,
     _clock: Option<tokio::task::JoinHandle<()>>,
-    synthetic: String,
+    pub(crate) synthetic: String,
     _synthetic_stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -61,7 +61,15 @@ async fn start_synthetic() -> (String, tokio::sync::oneshot::Sender<()>) {
     (base, tx)
 }
 
-async fn network(commit_reveal: bool, store: &Store) -> Net {
+pub(crate) async fn network(commit_reveal: bool, store: &Store) -> Net {
+    network_with(commit_reveal, store, |_| {}).await
+}
+
+pub(crate) async fn network_with(
+    commit_reveal: bool,
+    store: &Store,
+    tweak: impl FnOnce(&mut SubnetParams),
+) -> Net {
     let devnet = Devnet::open(DevnetConfig {
         state_dir: None,
         block_time: Some(Duration::from_millis(50)),
@@ -77,6 +85,8 @@ async fn network(commit_reveal: bool, store: &Store) -> Net {
         emission_per_block: 0,
         ..SubnetParams::default()
     };
+    let mut params = params;
+    tweak(&mut params);
     let owner = Hotkey::new("owner-cold").unwrap();
     let validator = Keypair::from_uri("//Alice").unwrap();
     let vhot = validator.ss58();
@@ -152,7 +162,7 @@ async fn network(commit_reveal: bool, store: &Store) -> Net {
     }
 }
 
-fn config(
+pub(crate) fn config(
     hotkey: Hotkey,
     listen: Option<std::net::SocketAddr>,
     events: Option<std::path::PathBuf>,

@@ -90,7 +90,7 @@ async fn round_trip(url: String) -> Store {
     );
     assert_eq!(
         store.tasks_in("sent", Some(1_000), 10).await.unwrap(),
-        [t.id.clone()]
+        std::slice::from_ref(&t.id)
     );
     store
 }
@@ -125,8 +125,9 @@ async fn once_only(url: String) -> Store {
     assert_eq!(got.status, "collected");
     assert_eq!(got.responses, c);
 
-    let mut book = ScoreBook::default();
-    book.entries = vec![(None, 0.0), (Some(hk("m1")), 0.25), (Some(hk("m2")), 0.0)];
+    let book = ScoreBook {
+        entries: vec![(None, 0.0), (Some(hk("m1")), 0.25), (Some(hk("m2")), 0.0)],
+    };
     store
         .apply_scores(&[(t1.id.clone(), vec![(hk("m1"), 1.0)])], &book, 7)
         .await
@@ -178,7 +179,10 @@ async fn submissions(url: String) -> Store {
         store.insert_submission(&s, 1).await.is_err(),
         "ids are unique"
     );
-    assert_eq!(store.submissions(None).await.unwrap(), [s.clone()]);
+    assert_eq!(
+        store.submissions(None).await.unwrap(),
+        std::slice::from_ref(&s)
+    );
     store
         .resolve_submission("s1", "rejected", Some("MaxWeightExceeded"), 2)
         .await
