@@ -26,8 +26,11 @@ proptest! {
     // first block the chain's `now - last >= limit` check accepts.
     #[test]
     fn never_submits_inside_the_rate_limit(
-        tempo in 0u16..400, rate in 0u64..500, cr: bool, last in 1u64..10_000, block in 0u64..20_000,
+        tempo in 0u16..400, rate in 0u64..500, cr: bool, last in 1u64..10_000,
+        offset in prop_oneof![-3i64..3, -20_000i64..20_000],
     ) {
+        // Blocks right at the limit are where an off-by-one would hide.
+        let block = u64::try_from((last + rate) as i64 + offset).unwrap_or(0);
         let p = params(tempo, rate, cr, 1, 3);
         let me = Me { last_update: last, ..ME };
         let chain_accepts = block.saturating_sub(last) >= rate && block >= last;
@@ -45,8 +48,13 @@ proptest! {
     // Reveal exactly when the chain's rule holds: current epoch == commit epoch + period.
     #[test]
     fn reveals_exactly_in_the_reveal_epoch(
-        tempo in 0u16..200, period in 1u64..4, netuid in 0u16..20, commit in 0u64..5_000, block in 0u64..6_000,
+        tempo in 0u16..200, period in 1u64..4, netuid in 0u16..20, commit in 0u64..5_000,
+        offset in prop_oneof![0u64..3, 0u64..2_000],
+        at_start: bool,
     ) {
+        // Blocks next to the window's edges, where an off-by-one would hide.
+        let (first, last) = reveal_window(netuid, tempo, commit, period);
+        let block = if at_start { first.saturating_sub(1) + offset } else { last.saturating_sub(1) + offset };
         let p = params(tempo, 0, true, period, netuid);
         let want = cr_epoch(netuid, tempo, commit) + period;
         let now = cr_epoch(netuid, tempo, block);
