@@ -273,9 +273,17 @@ async fn run_survives_sigkill_sets_weights_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(term.success());
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let stop_deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if tokio::time::Instant::now() > stop_deadline {
+            child.kill().unwrap();
+            panic!("no exit within 30 s of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(status.success(), "clean exit on SIGTERM: {status}");
     // Nothing scored twice (task_scores' key would refuse it) and every scored task kept every miner's result.
     for id in store.tasks_in("scored", None, 10_000).await.unwrap() {
