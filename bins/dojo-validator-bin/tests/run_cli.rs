@@ -15,10 +15,13 @@ use dojo_types::chain::{AxonInfo, Chain};
 use dojo_validator::store::Store;
 use tonic::{Request, Response, Status};
 
+/// Task id → the completion ids in the order this miner was shown them.
+type Seen = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+
 /// Scores completions by the position it was shown them in: 100, 70, 40, 10.
 #[derive(Clone, Default)]
 struct PositionalMiner {
-    seen: Arc<Mutex<Vec<(String, Vec<String>)>>>,
+    seen: Seen,
 }
 
 #[tonic::async_trait]
