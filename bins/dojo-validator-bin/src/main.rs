@@ -50,7 +50,7 @@ struct RunArgs {
     /// Subnet to validate.
     #[arg(long = "netuid", env = "DOJO_NETUID", default_value_t = 52)]
     netuid: u16,
-    /// Chain endpoint: the devnet's gRPC address (`dojo-devnet serve`), e.g. http://127.0.0.1:9945.
+    /// Chain endpoint: the gRPC address a `dojo-devnet` process prints, e.g. http://127.0.0.1:50151.
     #[arg(long = "subtensor.chain_endpoint", env = "DOJO_CHAIN_ENDPOINT")]
     chain_endpoint: String,
     /// Synthetic API base URL (`dojo-synthetic-api`).
