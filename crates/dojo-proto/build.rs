@@ -19,7 +19,11 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Relative to the package directory (a build script's working directory), also in the
+    // `rerun-if-changed` lines: cargo then checks this checkout's protos even when the target
+    // directory is shared with another checkout (CI keeps one across fresh clones), where an
+    // absolute path would point at the checkout that built it first.
+    let root = std::path::Path::new("../../proto");
     let mut files = Vec::new();
     collect(&root.join("dojo"), &mut files)?;
     files.sort();

@@ -37,14 +37,30 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ("dojo-reward", &["dojo-types", "dojo-scoring"]),
     ("dojo-llm", &["dojo-types", "dojo-scoring"]),
     // Its LLM generator speaks through the OpenAI-compatible client, re-exported as `llm`.
-    ("dojo-synthetic", &["dojo-types", "dojo-scoring", "dojo-llm"]),
+    (
+        "dojo-synthetic",
+        &["dojo-types", "dojo-scoring", "dojo-llm"],
+    ),
     // Signing and the wire format are what it adapts.
     (
         "dojo-transport",
         &["dojo-types", "dojo-scoring", "dojo-proto", "dojo-identity"],
     ),
     // L2 services: L0 and the adapters of the domain they serve.
-    ("dojo-validator", &["dojo-types", "dojo-scoring"]),
+    // The signed dendrite it sends through, the tasks it obfuscates, and the synthetic API's client
+    // (feature `client`, the wire types it shares with that service).
+    (
+        "dojo-validator",
+        &[
+            "dojo-types",
+            "dojo-scoring",
+            "dojo-proto",
+            "dojo-identity",
+            "dojo-transport",
+            "dojo-synthetic",
+            "dojo-synthetic-api",
+        ],
+    ),
     ("dojo-lab", &["dojo-types", "dojo-scoring"]),
     // The signed axon it serves, and the two automatic feedback providers it builds.
     (

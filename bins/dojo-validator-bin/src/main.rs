@@ -33,9 +33,95 @@ enum Command {
         #[arg(long)]
         pretty: bool,
     },
+    /// Run the validator: metagraph sync, heartbeats, task rounds, result collection, scoring and
+    /// weights, until SIGINT/SIGTERM. State lives in `--database.url` (SQLite by default) and a
+    /// restart resumes where it stopped. Docs: docs/validator.md.
+    Run(Box<RunArgs>),
     /// Create or inspect a btcli-compatible wallet (`--wallet.name`, `--wallet.hotkey`, `--wallet.path`).
     #[command(subcommand)]
     Wallet(dojo_identity::cli::WalletCommand),
+}
+
+/// `dojo-validator run` flags, bittensor-style, each with an environment fallback.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    wallet: dojo_identity::cli::WalletArgs,
+    /// Subnet to validate.
+    #[arg(long = "netuid", env = "DOJO_NETUID", default_value_t = 52)]
+    netuid: u16,
+    /// Chain endpoint: the gRPC address a `dojo-devnet` process prints, e.g. http://127.0.0.1:50151.
+    #[arg(long = "subtensor.chain_endpoint", env = "DOJO_CHAIN_ENDPOINT")]
+    chain_endpoint: String,
+    /// Synthetic API base URL (`dojo-synthetic-api`).
+    #[arg(
+        long = "synthetic.url",
+        env = "DOJO_SYNTHETIC_URL",
+        default_value = "http://127.0.0.1:5003"
+    )]
+    synthetic_url: String,
+    /// API key sent to the synthetic API as `Authorization: Bearer <key>`, when it requires one.
+    #[arg(
+        long = "synthetic.api_key",
+        env = "DOJO_SYNTHETIC_API_KEY",
+        hide_env_values = true
+    )]
+    synthetic_api_key: Option<String>,
+    /// Database: `sqlite://PATH` (default: validator.db in the wallet's hotkey directory) or
+    /// `postgres://user@host:port/db`.
+    #[arg(long = "database.url", env = "DOJO_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Short intervals for devnets (rounds every 5 s, 10 s deadline) instead of the spec's
+    /// (rounds every 900 s, 1 h deadline, scoring hourly).
+    #[arg(long = "fast", env = "DOJO_FAST")]
+    fast: bool,
+    /// Scoring mechanism by registry name.
+    #[arg(
+        long = "neuron.mechanism",
+        env = "DOJO_MECHANISM",
+        default_value = "dojo-v1-ground-truth"
+    )]
+    mechanism: String,
+    /// Moving-average α.
+    #[arg(
+        long = "neuron.moving_average_alpha",
+        env = "DOJO_EMA_ALPHA",
+        default_value_t = 0.3
+    )]
+    alpha: f64,
+    /// Reset miners absent from a scoring pass to 0 (Dojo v1.x) instead of decaying them.
+    #[arg(long = "neuron.reset_absent", env = "DOJO_RESET_ABSENT")]
+    reset_absent: bool,
+    /// Miners per task; every active miner when omitted (what Dojo v1 did).
+    #[arg(long = "neuron.sample_size", env = "DOJO_SAMPLE_SIZE")]
+    sample_size: Option<usize>,
+    /// Neurons with at least this stake (TAO) are validators, not miners (`VALIDATOR_MIN_STAKE`).
+    #[arg(
+        long = "neuron.min_stake",
+        env = "DOJO_MIN_STAKE",
+        default_value_t = 5000.0
+    )]
+    min_stake: f64,
+    /// Version key sent with weights; must be >= the subnet's weights_version.
+    #[arg(
+        long = "weights.version_key",
+        env = "DOJO_WEIGHTS_VERSION_KEY",
+        default_value_t = 1
+    )]
+    version_key: u64,
+    /// Where /metrics and /healthz listen (none when omitted).
+    #[arg(long = "metrics.listen", env = "DOJO_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Append one JSON line per scored task (Open Validators' event fields) to this file.
+    #[arg(long = "events.path", env = "DOJO_EVENTS_PATH")]
+    events_path: Option<PathBuf>,
+    /// Timeout of one miner call, seconds.
+    #[arg(
+        long = "neuron.timeout",
+        env = "DOJO_MINER_TIMEOUT",
+        default_value_t = 12.0
+    )]
+    timeout: f64,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +142,7 @@ fn run(cli: Cli) -> Result<()> {
             output,
             pretty,
         } => score(&input, output.as_deref(), pretty),
+        Command::Run(args) => validate(*args),
         Command::Wallet(cmd) => {
             let report = dojo_identity::cli::run(&cmd)?;
             std::io::stdout()
@@ -95,4 +182,119 @@ fn score(input: &std::path::Path, output: Option<&std::path::Path>, pretty: bool
             .context("writing standard output")?,
     }
     Ok(())
+}
+
+fn validate(args: RunArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let wallet = args.wallet.wallet()?;
+    let keypair = wallet
+        .hotkey(std::env::var("DOJO_HOTKEY_PASSWORD").ok().as_deref())
+        .context("loading the hotkey (create one with `dojo-validator wallet create`)")?;
+    let mechanism = dojo_scoring::MechanismConfig::from_name(&args.mechanism)?;
+    if !(args.min_stake.is_finite() && args.min_stake >= 0.0) {
+        anyhow::bail!("--neuron.min_stake must be a non-negative number of TAO");
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        anyhow::bail!("--neuron.timeout must be a positive number of seconds");
+    }
+    let database_url = match args.database_url {
+        Some(u) => u,
+        None => {
+            let dir = wallet
+                .dir()
+                .join("hotkeys")
+                .join(format!("{}-validator", args.wallet.hotkey));
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            format!(
+                "sqlite://{}",
+                dir.join(format!("netuid{}.db", args.netuid)).display()
+            )
+        }
+    };
+    let config = dojo_validator::service::Config {
+        netuid: args.netuid,
+        hotkey: keypair.ss58(),
+        mechanism,
+        alpha: args.alpha,
+        absent: if args.reset_absent {
+            dojo_scoring::AbsentMiners::Reset
+        } else {
+            dojo_scoring::AbsentMiners::Decay
+        },
+        intervals: if args.fast {
+            dojo_validator::service::Intervals::fast()
+        } else {
+            dojo_validator::service::Intervals::spec()
+        },
+        version_key: args.version_key,
+        miner_max_stake: (args.min_stake * 1e9) as u64,
+        sample_size: args.sample_size,
+        score_bounds: (1.0, 100.0),
+        metrics_listen: args.metrics_listen,
+        event_log: args.events_path,
+        scoring_batch: 512,
+    };
+    let timeout = std::time::Duration::from_secs_f64(args.timeout);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let chain = dojo_devnet::grpc::RemoteChain::connect(&args.chain_endpoint)
+            .await
+            .with_context(|| format!("connecting to the chain at {}", args.chain_endpoint))?;
+        let store = dojo_validator::store::Store::open(&database_url)
+            .await
+            .with_context(|| format!("opening the database {database_url}"))?;
+        let dendrite = dojo_transport::Dendrite::new(
+            keypair,
+            dojo_transport::DendriteConfig {
+                timeout,
+                ..Default::default()
+            },
+        );
+        let synthetic = dojo_synthetic_api::client::SyntheticClient::new(
+            &args.synthetic_url,
+            args.synthetic_api_key,
+            std::time::Duration::from_secs(60),
+        )?;
+        let validator = std::sync::Arc::new(
+            dojo_validator::service::Validator::new(config, chain, store, dendrite, synthetic)
+                .await?,
+        );
+        tracing::info!(netuid = args.netuid, database = %database_url, "validator starting");
+        dojo_validator::service::run(validator, shutdown_signal()).await?;
+        tracing::info!("validator stopped");
+        Ok(())
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }

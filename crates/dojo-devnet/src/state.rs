@@ -266,9 +266,9 @@ impl Subnet {
         weights.len() == 1 && uids.first() == Some(&uid)
     }
 
-    /// Legacy CR epoch index `(block + netuid + 1) / (tempo + 1)`.
+    /// Legacy CR epoch index, the formula validators use too ([`dojo_types::chain::cr_epoch`]).
     fn cr_epoch(netuid: Netuid, tempo: u16, block: u64) -> u64 {
-        (block + u64::from(netuid) + 1) / (u64::from(tempo) + 1)
+        dojo_types::chain::cr_epoch(netuid, tempo, block)
     }
 
     fn is_commit_expired(&self, netuid: Netuid, now: u64, commit_epoch: u64) -> bool {

@@ -7,6 +7,8 @@
 //! * [`spawn_fillers`]: background workers that keep the buffer full; failures and duplicates are
 //!   counted and retried after a delay.
 //! * [`router`]: `GET /api/synthetic-gen` (v1), the v2 question/answer routes, `/healthz`, `/metrics`.
+//! * `client` (feature `client`): the Rust client validators use, with the `SyntheticQa` → task
+//!   conversion.
 //! * [`run`]: binds, serves until the shutdown future resolves, and persists the state.
 //! * [`auth`]: a non-loopback listen address is refused unless an API key is configured; with a
 //!   key, every route but `/healthz` answers 401 to a request without it.
@@ -15,6 +17,8 @@
 //! differ from their completion ids; every served task also gets fresh random completion ids.
 
 pub mod auth;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod store;
 pub mod wire;
 

@@ -412,6 +412,37 @@ pub trait Chain: Send + Sync {
     ) -> impl Future<Output = Result<Uid, ChainError>> + Send;
 }
 
+/// Commit-reveal epoch index of `block`: subtensor's legacy `(block + netuid + 1) / (tempo + 1)`.
+/// The devnet and validators share this one formula so a reveal lands in the epoch the chain checks.
+pub fn cr_epoch(netuid: Netuid, tempo: u16, block: u64) -> u64 {
+    (block + u64::from(netuid) + 1) / (u64::from(tempo) + 1)
+}
+
+/// The blocks of commit-reveal epoch `epoch`, first and last inclusive.
+pub fn cr_epoch_blocks(netuid: Netuid, tempo: u16, epoch: u64) -> (u64, u64) {
+    let len = u64::from(tempo) + 1;
+    let shift = u64::from(netuid) + 1;
+    let first = (epoch * len).saturating_sub(shift);
+    let last = ((epoch + 1) * len).saturating_sub(shift + 1);
+    (first, last)
+}
+
+/// The blocks in which a commit made at `commit_block` may be revealed: all of epoch
+/// `cr_epoch(commit_block) + reveal_period`, first and last inclusive. Earlier is `RevealTooEarly`,
+/// later `ExpiredWeightCommit`.
+pub fn reveal_window(
+    netuid: Netuid,
+    tempo: u16,
+    commit_block: u64,
+    reveal_period: u64,
+) -> (u64, u64) {
+    cr_epoch_blocks(
+        netuid,
+        tempo,
+        cr_epoch(netuid, tempo, commit_block).saturating_add(reveal_period),
+    )
+}
+
 /// SCALE compact encoding of a length prefix.
 fn push_compact_len(out: &mut Vec<u8>, len: usize) {
     let v = len as u64;
@@ -522,6 +553,25 @@ mod tests {
             )),
             "15d1d763685dfce22d8650296059d5767f0932787b33a80c31d996c3d36b6eef"
         );
+    }
+
+    #[test]
+    fn reveal_window_is_exactly_the_reveal_epoch() {
+        for netuid in [0u16, 1, 7] {
+            for tempo in [0u16, 1, 9, 360] {
+                for commit in 0..800u64 {
+                    let (first, last) = reveal_window(netuid, tempo, commit, 1);
+                    let want = cr_epoch(netuid, tempo, commit) + 1;
+                    assert!(first <= last);
+                    assert_eq!(cr_epoch(netuid, tempo, first), want);
+                    assert_eq!(cr_epoch(netuid, tempo, last), want);
+                    assert_eq!(cr_epoch(netuid, tempo, last + 1), want + 1);
+                    if first > 0 {
+                        assert_eq!(cr_epoch(netuid, tempo, first - 1), want - 1);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

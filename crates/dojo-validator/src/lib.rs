@@ -4,5 +4,19 @@
 //!
 //! * [`replay`]: recompute miner scores from an exported round, the logic behind
 //!   `dojo-validator score`. Operators and auditors use it to check what a validator paid.
+//! * [`view`]: per-miner obfuscation of completion ids and order, and the mapping back.
+//! * [`bridge`]: a miner's worker results → one scoring answer, with typed rejections.
+//! * [`scores`]: the moving average kept by uid and hotkey.
+//! * [`schedule`]: when and how weights go on chain (rate limit, version key, commit-reveal v2).
+//! * [`service`]: `dojo-validator run`'s loops over any [`dojo_types::chain::Chain`].
+//! * [`metrics`]: Prometheus `/metrics` and `/healthz`.
+//! * [`store`]: SQLite/PostgreSQL persistence, one transaction per state change.
 
+pub mod bridge;
+pub mod metrics;
 pub mod replay;
+pub mod schedule;
+pub mod scores;
+pub mod service;
+pub mod store;
+pub mod view;

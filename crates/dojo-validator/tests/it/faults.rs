@@ -1,0 +1,255 @@
+//! Faults the validator must survive: a synthetic API that is down or has no task, a chain that
+//! refuses weights, a subnet demanding a newer version key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dojo_synthetic_api::client::SyntheticClient;
+use dojo_transport::{Dendrite, DendriteConfig};
+use dojo_types::chain::{
+    AxonInfo, Chain, ChainError, Hyperparams, MetagraphSnapshot, Netuid, RevealWeights, SetWeights,
+};
+use dojo_types::{Hotkey, Uid};
+use dojo_validator::service::{ServiceError, Validator};
+use dojo_validator::store::Store;
+
+use crate::run::{Net, config, network, network_with};
+
+/// The devnet, except that it refuses every `set_weights` as subtensor would an over-concentrated
+/// vector: a chain-side rejection the validator cannot predict.
+struct Refusing(dojo_devnet::Devnet);
+
+impl Chain for Refusing {
+    async fn current_block(&self) -> Result<u64, ChainError> {
+        self.0.current_block().await
+    }
+    async fn wait_for_block(&self, after: u64) -> Result<u64, ChainError> {
+        self.0.wait_for_block(after).await
+    }
+    async fn metagraph(&self, netuid: Netuid) -> Result<MetagraphSnapshot, ChainError> {
+        self.0.metagraph(netuid).await
+    }
+    async fn hyperparams(&self, netuid: Netuid) -> Result<Hyperparams, ChainError> {
+        self.0.hyperparams(netuid).await
+    }
+    async fn set_weights(&self, _: SetWeights) -> Result<(), ChainError> {
+        Err(ChainError::MaxWeightExceeded)
+    }
+    async fn commit_weights(&self, h: &Hotkey, n: Netuid, c: [u8; 32]) -> Result<(), ChainError> {
+        self.0.commit_weights(h, n, c).await
+    }
+    async fn reveal_weights(&self, r: RevealWeights) -> Result<(), ChainError> {
+        self.0.reveal_weights(r).await
+    }
+    async fn serve_axon(&self, h: &Hotkey, n: Netuid, a: AxonInfo) -> Result<(), ChainError> {
+        self.0.serve_axon(h, n, a).await
+    }
+    async fn burned_register(&self, c: &Hotkey, n: Netuid, h: &Hotkey) -> Result<Uid, ChainError> {
+        self.0.burned_register(c, n, h).await
+    }
+}
+
+async fn validator(
+    net: &Net,
+    store: &Store,
+    synthetic: &str,
+) -> Arc<Validator<dojo_devnet::Devnet>> {
+    validator_on(net.devnet.clone(), net, store, synthetic).await
+}
+
+async fn validator_on<C: Chain + 'static>(
+    chain: C,
+    net: &Net,
+    store: &Store,
+    synthetic: &str,
+) -> Arc<Validator<C>> {
+    let dendrite = Dendrite::new(
+        net.validator.clone(),
+        DendriteConfig {
+            timeout: Duration::from_secs(3),
+            ..DendriteConfig::default()
+        },
+    );
+    let client =
+        SyntheticClient::new(synthetic, Some("key".into()), Duration::from_secs(2)).unwrap();
+    Arc::new(
+        Validator::new(
+            config(net.validator.ss58(), None, None),
+            chain,
+            store.clone(),
+            dendrite,
+            client,
+        )
+        .await
+        .unwrap(),
+    )
+}
+
+async fn sqlite() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("v.db").display());
+    let store = Store::open(&url).await.unwrap();
+    (dir, store)
+}
+
+/// An HTTP server that answers every request with 503, like a synthetic API with an empty buffer.
+async fn always_503() -> String {
+    let app = axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "{\"success\":false,\"body\":null,\"error\":\"buffer empty\"}",
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synthetic_api_down_or_empty_skips_the_round_and_backs_off() {
+    let (_dir, store) = sqlite().await;
+    let net = network(false, &store).await;
+    // Nothing listens on this port: the API is down.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let v = validator(&net, &store, &dead).await;
+    v.sync_metagraph().await.unwrap();
+    v.heartbeat().await.unwrap();
+    let wait = v.round().await.unwrap();
+    assert!(
+        wait < Duration::from_secs(1),
+        "backs off briefly, not a whole interval: {wait:?}"
+    );
+    assert_eq!(
+        v.metrics
+            .get("dojo_rounds_total", &[("outcome", "synthetic_error")]),
+        1.0
+    );
+    assert_eq!(
+        store.count("sent").await.unwrap(),
+        0,
+        "nothing stored for a skipped round"
+    );
+
+    let v = validator(&net, &store, &always_503().await).await;
+    v.sync_metagraph().await.unwrap();
+    v.heartbeat().await.unwrap();
+    v.round().await.unwrap();
+    assert_eq!(
+        v.metrics
+            .get("dojo_rounds_total", &[("outcome", "synthetic_not_ready")]),
+        1.0
+    );
+    assert_eq!(store.count("sent").await.unwrap(), 0);
+    // The real API serves a task and the same validator carries on.
+    let v = validator(&net, &store, &net.synthetic).await;
+    v.sync_metagraph().await.unwrap();
+    v.heartbeat().await.unwrap();
+    v.round().await.unwrap();
+    assert_eq!(store.count("sent").await.unwrap(), 1);
+}
+
+/// Runs one round to completion (sent, collected after the deadline, scored).
+async fn one_scored_round<C: Chain + 'static>(v: &Validator<C>) {
+    v.sync_metagraph().await.unwrap();
+    v.heartbeat().await.unwrap();
+    v.round().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(v.collect().await.unwrap(), 1);
+    assert_eq!(v.score().await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_weights_are_typed_counted_and_not_resubmitted() {
+    let (_dir, store) = sqlite().await;
+    let net = network(false, &store).await;
+    let v = validator_on(Refusing(net.devnet.clone()), &net, &store, &net.synthetic).await;
+    one_scored_round(&v).await;
+    v.weights_step().await.unwrap();
+    assert_eq!(
+        v.metrics.get(
+            "dojo_weight_errors_total",
+            &[("error", "MaxWeightExceeded")]
+        ),
+        1.0
+    );
+    // Later steps inside the back-off window send nothing again.
+    for _ in 0..5 {
+        v.weights_step().await.unwrap();
+    }
+    let subs = store.submissions(None).await.unwrap();
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    assert_eq!(subs[0].status, "rejected");
+    assert!(
+        subs[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("MaxWeightExceeded")
+    );
+    assert_eq!(v.metrics.total("dojo_weights_set_total"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_weights_version_stops_the_validator_with_a_clear_error() {
+    let (_dir, store) = sqlite().await;
+    let net = network_with(false, &store, |p| p.weights_version = 7).await;
+    let v = validator(&net, &store, &net.synthetic).await;
+    one_scored_round(&v).await;
+    let e = v.weights_step().await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ServiceError::VersionTooOld {
+                ours: 1,
+                required: 7
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("upgrade"));
+    assert!(
+        store.submissions(None).await.unwrap().is_empty(),
+        "nothing submitted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_left_pending_by_a_crash_is_resolved_from_the_chain_not_resent() {
+    let (_dir, store) = sqlite().await;
+    let net = network(true, &store).await;
+    let v = validator(&net, &store, &net.synthetic).await;
+    one_scored_round(&v).await;
+    v.weights_step().await.unwrap();
+    let subs = store.submissions(None).await.unwrap();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].status, "committed");
+    // Pretend the process died between sending the commit and recording it.
+    store
+        .resolve_submission(&subs[0].id, "pending", None, 0)
+        .await
+        .unwrap();
+    let v = validator(&net, &store, &net.synthetic).await;
+    v.weights_step().await.unwrap();
+    let subs = store.submissions(None).await.unwrap();
+    assert_eq!(subs.len(), 1, "not resubmitted: {subs:?}");
+    assert_eq!(
+        subs[0].status, "committed",
+        "LastUpdate on chain shows it landed"
+    );
+    // And it is revealed in its window.
+    let (_, last) = dojo_types::chain::reveal_window(1, 9, subs[0].block, 1);
+    while net.devnet.current_block().await.unwrap() <= last {
+        v.weights_step().await.unwrap();
+        if store.submissions(Some("revealed")).await.unwrap().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.submissions(Some("revealed")).await.unwrap().len(), 1);
+}

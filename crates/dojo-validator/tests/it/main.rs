@@ -1,0 +1,9 @@
+//! Integration tests of the validator service: storage on SQLite and PostgreSQL, and whole runs
+//! against the in-process devnet, the synthetic API and test-double miners.
+
+mod crash;
+mod db;
+mod faults;
+mod miners;
+mod run;
+mod store;
