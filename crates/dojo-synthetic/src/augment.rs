@@ -91,7 +91,7 @@ const DELAY_JS: &str = r#"<script>(function () {
 
 const JANK_JS: &str = r#"<script>(function () {
   var raf = window.requestAnimationFrame.bind(window), n = 0;
-  function stall() { var t0 = performance.now(); for (var i = 0, x = 0; i < 1e8; i++) { x += i; if ((i & 65535) === 0 && performance.now() - t0 >= 120) break; } }
+  function stall() { var t0 = performance.now(); for (var i = 0, x = 0; i < 3e8; i++) { x += i; if ((i & 65535) === 0 && performance.now() - t0 >= 120) break; } }
   window.requestAnimationFrame = function (cb) { return raf(function (t) { if (++n % 7 === 0) stall(); cb(t); }); };
   setInterval(stall, 7 * 16);
 })();</script>"#;
