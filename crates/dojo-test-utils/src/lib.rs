@@ -32,3 +32,5 @@ pub fn require_env(name: &str) -> Option<String> {
         _ => missing(&format!("{name} is not set")),
     }
 }
+
+pub mod llama;

@@ -1,14 +1,14 @@
 //! The automatic providers against the real backends `cargo xtask setup` installs: the shipped
 //! ONNX reward model, and llama.cpp's OpenAI-compatible server with SmolLM2-135M.
 
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dojo_llm::{JsonMode, LlmClient, LlmConfig};
 use dojo_miner::provider::Provider;
 use dojo_miner::provider::llm_api::LlmApiProvider;
 use dojo_miner::provider::reward_model::RewardModelProvider;
+use dojo_test_utils::llama::{LlamaServer, MODEL_ALIAS};
 use dojo_types::task::{Answer, Completion, CompletionContent, Task, TaskType};
 use dojo_types::{CompletionId, Criterion, TaskId};
 
@@ -72,69 +72,13 @@ async fn reward_model_scores_in_range_and_prefers_the_intact_answer() {
     assert!(provider.check(&text).is_err());
 }
 
-struct LlamaServer {
-    child: tokio::process::Child,
-    base: String,
-}
-
-async fn llama_server() -> Option<LlamaServer> {
-    let python = dojo_test_utils::require_env("DOJO_LLM_PYTHON")?;
-    let gguf = dojo_test_utils::require_env("DOJO_LLM_GGUF")?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = tokio::process::Command::new(python)
-        .args([
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            &gguf,
-            "--model_alias",
-            "smollm2",
-        ])
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--n_ctx",
-            "2048",
-            "--verbose",
-            "false",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start llama_cpp.server");
-    let base = format!("http://127.0.0.1:{port}/v1");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/models")).send().await
-            && r.status().is_success()
-        {
-            return Some(LlamaServer { child, base });
-        }
-        assert!(
-            Instant::now() < deadline,
-            "llama_cpp.server did not come up within 90 s"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llm_judge_against_a_real_llama_cpp_server() {
-    let Some(mut server) = llama_server().await else {
+    let Some((python, gguf)) = LlamaServer::from_env() else {
         return;
     };
-    let mut cfg = LlmConfig::for_judging(&server.base, "smollm2");
+    let server = LlamaServer::start(&python, &gguf).await;
+    let mut cfg = LlmConfig::for_judging(server.base(), MODEL_ALIAS);
     cfg.json_mode = JsonMode::JsonObject;
     cfg.max_attempts = 3;
     cfg.backoff_base = Duration::from_millis(50);
@@ -180,5 +124,5 @@ async fn llm_judge_against_a_real_llama_cpp_server() {
             > 0,
         "the server produced tokens"
     );
-    let _ = server.child.kill().await;
+    server.stop().await;
 }

@@ -7,75 +7,13 @@
 //! number of tries. It never waits unboundedly: every request has a timeout and the whole test a
 //! deadline.
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dojo_synthetic::Seeds;
 use dojo_synthetic::generator::{Generator, LlmGenerator};
 use dojo_synthetic::llm::{JsonMode, LlmClient, LlmConfig};
 
-use crate::require_env;
-
-struct Server {
-    child: tokio::process::Child,
-}
-
-impl Server {
-    async fn start(python: &str, gguf: &str) -> (Self, String) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let child = tokio::process::Command::new(python)
-            .args([
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                gguf,
-                "--model_alias",
-                "smollm2",
-                "--host",
-                "127.0.0.1",
-            ])
-            .args([
-                "--port",
-                &port.to_string(),
-                "--n_ctx",
-                "2048",
-                "--verbose",
-                "false",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start llama_cpp.server");
-        let base = format!("http://127.0.0.1:{port}/v1");
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("client");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Ok(r) = http.get(format!("{base}/models")).send().await
-                && r.status().is_success()
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "llama_cpp.server did not come up within 90 s"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        (Self { child }, base)
-    }
-
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
+use dojo_test_utils::llama::{LlamaServer, MODEL_ALIAS};
 
 /// Tasks tried before the test gives up; each try is a question, an answer and up to three
 /// augmentations.
@@ -83,14 +21,11 @@ const MAX_TRIES: u64 = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llm_generator_against_llama_cpp_server() {
-    let Some(python) = require_env("DOJO_LLM_PYTHON") else {
+    let Some((python, gguf)) = LlamaServer::from_env() else {
         return;
     };
-    let Some(gguf) = require_env("DOJO_LLM_GGUF") else {
-        return;
-    };
-    let (server, base) = Server::start(&python, &gguf).await;
-    let mut cfg = LlmConfig::new(&base, "smollm2");
+    let server = LlamaServer::start(&python, &gguf).await;
+    let mut cfg = LlmConfig::new(server.base(), MODEL_ALIAS);
     cfg.timeout = Duration::from_secs(120);
     cfg.max_attempts = 3;
     cfg.backoff_base = Duration::from_millis(50);
