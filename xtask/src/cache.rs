@@ -1,10 +1,16 @@
 //! Where the project keeps what it installs: Python venvs, native libraries, built models.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The workspace root (the parent of `xtask/`).
+///
+/// `cargo xtask` (`cargo run`) sets `CARGO_MANIFEST_DIR` at run time; it is read then, not baked in
+/// with `env!`, because a target directory kept across fresh clones (CI's) can reuse an xtask binary
+/// built in another checkout, which would then test that checkout.
 pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .expect("xtask lives in the workspace root")
         .to_path_buf()
