@@ -284,9 +284,10 @@ async fn performance_augmentations_degrade_the_page_in_chromium() {
                 check(m.stalls <= 3, "Delay does not stall frames");
             }
             // A 120 ms stall lands on the next vsync, so a stalled interval reads 100, 117 or 133 ms;
-            // p95 sits at the edge of that set when about one frame in ten stalls.
+            // p95 sits at the edge of that set when about one frame in ten stalls, and every stall may read
+            // 100 ms (seen on a fresh machine), so the longest interval is held to that, not to 120.
             Augmentation::Jank => check(
-                m.stalls >= 5 && m.p95 >= 80.0 && m.max >= 110.0,
+                m.stalls >= 5 && m.p95 >= 80.0 && m.max >= 95.0,
                 "frames stall for 100 ms or more, often",
             ),
             Augmentation::Glitch => check(
