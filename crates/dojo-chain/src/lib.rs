@@ -23,8 +23,11 @@ pub mod calls;
 mod client;
 pub mod errors;
 mod network;
+mod reads;
+pub mod shape;
+mod submit;
 
-pub use client::Subtensor;
+pub use client::{Options, Subtensor};
 pub use network::{Network, NetworkError};
 
 /// `SubtensorModule`'s name in `construct_runtime!` (pallet index 7).
