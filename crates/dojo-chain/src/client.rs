@@ -93,9 +93,14 @@ pub(crate) fn transport(e: impl std::fmt::Display) -> ChainError {
 }
 
 /// Maps an error from submitting: pool rejections carry `Custom error: N` in the RPC error data.
-pub(crate) fn submit_error(e: impl std::fmt::Display, kind: CallKind) -> ChainError {
+pub(crate) fn submit_error(
+    e: impl std::fmt::Display + std::fmt::Debug,
+    kind: CallKind,
+) -> ChainError {
     let text = e.to_string();
-    if let Some(code) = custom_code(&text) {
+    // subxt's Display drops the JSON-RPC error's `data`, where the pool puts `Custom error: N`;
+    // its Debug form keeps it.
+    if let Some(code) = custom_code(&text).or_else(|| custom_code(&format!("{e:?}"))) {
         return from_custom_code(code, kind);
     }
     if text.contains("Invalid Transaction") || text.contains("Transaction is outdated") {
