@@ -31,7 +31,10 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ("dojo-scoring", &["dojo-types"]),
     // L1 adapters: L0 only.
     ("dojo-devnet", &["dojo-types", "dojo-scoring"]),
-    ("dojo-chain", &["dojo-types", "dojo-scoring"]),
+    (
+        "dojo-chain",
+        &["dojo-types", "dojo-scoring", "dojo-identity"],
+    ),
     ("dojo-proto", &["dojo-types", "dojo-scoring"]),
     ("dojo-identity", &["dojo-types", "dojo-scoring"]),
     ("dojo-reward", &["dojo-types", "dojo-scoring"]),

@@ -10,12 +10,19 @@
 //!   call data matches the byte vectors of spec chain-and-wire.md §1.1.
 //! * [`errors`]: pool rejections (`InvalidTransaction::Custom(code)`) and dispatch errors mapped to
 //!   the typed `ChainError` the services already handle for the devnet.
-//! * [`Subtensor`]: a connected client: current block, waiting for the next block with a staleness
-//!   timeout, and call-data encoding against the live metadata.
+//! * [`Subtensor`]: implements `dojo_types::chain::Chain` over the legacy JSON-RPC methods:
+//!   metagraph (`SubnetInfoRuntimeApi.get_metagraph` + `NeuronInfoRuntimeApi.get_neurons_lite` at
+//!   one finalized block), hyperparameters by name (`get_subnet_hyperparams_v3`, else `_v2`), best
+//!   block, `wait_for_block` with a staleness watchdog; sr25519-signed mortal extrinsics
+//!   (`set_mechanism_weights`, `commit_weights`, `reveal_weights`, `serve_axon`,
+//!   `burned_register`) with the nonce from chain state, submit-and-watch with a deadline, and the
+//!   block's events checked. Per-call deadlines, one reconnect with backoff per failed read, and a
+//!   metadata shape check ([`shape`]) on every new spec version.
 //!
-//! Not here yet: no type implements the `dojo_types::chain::Chain` port for subtensor, and nothing
-//! signs, validates before submission or submits an extrinsic; the services reach a chain only
-//! through the devnet (`dojo-devnet`, in process or over gRPC).
+//! Not covered: timelocked commit-reveal v3/v4 (`commit_timelocked_mechanism_weights`, drand),
+//! confirming that reveals landed, weights/bonds rows in the snapshot (left empty), and
+//! `--subtensor.network` wiring in the binaries. Tested only against the local fixture node in
+//! tests/it/node.rs (finney metadata, spec 393), never against a live node.
 //!
 //! This crate is the only one that depends on subxt.
 
@@ -23,8 +30,11 @@ pub mod calls;
 mod client;
 pub mod errors;
 mod network;
+mod reads;
+pub mod shape;
+mod submit;
 
-pub use client::Subtensor;
+pub use client::{Options, Subtensor};
 pub use network::{Network, NetworkError};
 
 /// `SubtensorModule`'s name in `construct_runtime!` (pallet index 7).

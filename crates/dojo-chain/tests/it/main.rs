@@ -3,6 +3,9 @@
 //! here from Rust types that mirror SubtensorModule's call signatures (macros/dispatches.rs
 //! @14bc6f9f); the commit hash vector; endpoint resolution; error mapping.
 
+mod node;
+mod subtensor;
+
 use std::marker::PhantomData;
 
 use dojo_chain::calls;

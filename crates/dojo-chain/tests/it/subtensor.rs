@@ -1,0 +1,439 @@
+//! `impl Chain for Subtensor` against the local node of `node.rs`, which serves finney's
+//! recorded metadata (spec 393) and checks what the client signs.
+
+use std::time::Duration;
+
+use dojo_chain::{Network, Options, Subtensor};
+use dojo_identity::Keypair;
+use dojo_types::Uid;
+use dojo_types::chain::{
+    AxonInfo, Chain, ChainError, HyperparamValue, RevealWeights, SetWeights, commit_hash_v2,
+};
+use subxt::dynamic::Value;
+use subxt::ext::scale_value::At;
+
+use crate::node::{Fault, Node, State, arg, set, u16s, upgraded_metadata};
+
+fn alice() -> Keypair {
+    Keypair::from_uri("//Alice").unwrap()
+}
+
+fn bob() -> Keypair {
+    Keypair::from_uri("//Bob").unwrap()
+}
+
+fn list(v: impl IntoIterator<Item = Value>) -> Value {
+    Value::unnamed_composite(v)
+}
+
+fn nums<T: Into<u128>>(v: impl IntoIterator<Item = T>) -> Value {
+    list(v.into_iter().map(|x| Value::u128(x.into())))
+}
+
+fn bools(v: impl IntoIterator<Item = bool>) -> Value {
+    list(v.into_iter().map(Value::bool))
+}
+
+/// Subnet 1 with Alice (validator, serving) and Bob (miner), hyperparameters v2.
+pub fn subnet(s: &mut State) {
+    let keys = [alice().public(), bob().public()];
+    let mut m = s.zero_inner("SubnetInfoRuntimeApi", "get_metagraph");
+    set(&mut m, "netuid", Value::u128(1));
+    set(&mut m, "hotkeys", list(keys.map(Value::from_bytes)));
+    set(
+        &mut m,
+        "coldkeys",
+        list([keys[1], keys[0]].map(Value::from_bytes)),
+    );
+    let axon = |ip: u128, port: u128| {
+        Value::named_composite([
+            ("block", Value::u128(50)),
+            ("version", Value::u128(10_002_000)),
+            ("ip", Value::u128(ip)),
+            ("port", Value::u128(port)),
+            ("ip_type", Value::u128(4)),
+            ("protocol", Value::u128(4)),
+            ("placeholder1", Value::u128(0)),
+            ("placeholder2", Value::u128(0)),
+        ])
+    };
+    set(&mut m, "axons", list([axon(0x0a00_0001, 8091), axon(0, 0)]));
+    set(&mut m, "active", bools([true, false]));
+    set(&mut m, "validator_permit", bools([true, false]));
+    set(&mut m, "last_update", nums([90u64, 0]));
+    set(&mut m, "emission", nums([5u64, 7]));
+    set(&mut m, "dividends", nums([65535u16, 0]));
+    set(&mut m, "incentives", nums([0u16, 65535]));
+    set(&mut m, "consensus", nums([0u16, 40000]));
+    set(&mut m, "block_at_registration", nums([1u64, 2]));
+    set(&mut m, "alpha_stake", nums([1_000_000u64, 10]));
+    set(&mut m, "tao_stake", nums([2_000_000u64, 0]));
+    set(&mut m, "total_stake", nums([1_105_000u64, 10]));
+    s.set_answer(
+        "SubnetInfoRuntimeApi",
+        "get_metagraph",
+        &Value::unnamed_variant("Some", [m]),
+    );
+    let lite: Vec<Value> = (0..2u16)
+        .map(|uid| {
+            let mut n = s.zero_inner("NeuronInfoRuntimeApi", "get_neurons_lite");
+            set(&mut n, "hotkey", Value::from_bytes(keys[usize::from(uid)]));
+            set(&mut n, "uid", Value::u128(u128::from(uid)));
+            set(
+                &mut n,
+                "validator_trust",
+                Value::u128(if uid == 0 { 777 } else { 0 }),
+            );
+            n
+        })
+        .collect();
+    s.set_answer("NeuronInfoRuntimeApi", "get_neurons_lite", &list(lite));
+    let mut hp = s.zero_inner("SubnetInfoRuntimeApi", "get_subnet_hyperparams_v2");
+    set(&mut hp, "tempo", Value::u128(360));
+    set(&mut hp, "weights_rate_limit", Value::u128(100));
+    set(&mut hp, "weights_version", Value::u128(3));
+    set(&mut hp, "commit_reveal_weights_enabled", Value::bool(true));
+    set(&mut hp, "commit_reveal_period", Value::u128(1));
+    set(&mut hp, "max_burn", Value::u128(100_000_000_000));
+    set(
+        &mut hp,
+        "alpha_sigmoid_steepness",
+        Value::named_composite([("bits", Value::i128(1000i128 << 32))]),
+    );
+    s.set_answer(
+        "SubnetInfoRuntimeApi",
+        "get_subnet_hyperparams_v2",
+        &Value::unnamed_variant("Some", [hp]),
+    );
+}
+
+fn fast() -> Options {
+    Options {
+        call_timeout: Duration::from_millis(500),
+        inclusion_timeout: Duration::from_secs(2),
+        stale_after: Duration::from_millis(300),
+        poll_interval: Duration::from_millis(20),
+        reconnect_attempts: 3,
+        backoff: Duration::from_millis(20),
+        mortality: 64,
+    }
+}
+
+async fn node_and_client() -> (Node, Subtensor) {
+    let node = Node::start().await;
+    subnet(&mut node.state());
+    let client = Subtensor::connect_with(Network::Custom(node.url.clone()), fast())
+        .await
+        .unwrap()
+        .with_hotkey(alice())
+        .with_coldkey(bob());
+    (node, client)
+}
+
+fn weights(hotkey: &Keypair) -> SetWeights {
+    SetWeights {
+        hotkey: hotkey.ss58(),
+        netuid: 1,
+        uids: vec![0, 1],
+        weights: vec![65535, 32768],
+        version_key: 3,
+    }
+}
+
+#[test]
+fn fixture_is_finney_spec_393_with_the_expected_shape() {
+    let md = subxt::metadata::Metadata::decode_from(crate::node::FIXTURE).unwrap();
+    let c = md
+        .pallet_by_name("System")
+        .unwrap()
+        .constant_by_name("Version")
+        .unwrap();
+    let v =
+        subxt::ext::scale_value::scale::decode_as_type(&mut c.value(), c.ty(), md.types()).unwrap();
+    let spec = v.at("spec_version").and_then(|x| x.as_u128());
+    assert_eq!(spec, Some(393), "{v}");
+    assert_eq!(dojo_chain::shape::check(&md), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn metagraph_and_hyperparams_decode_from_finney_types() {
+    let (node, client) = node_and_client().await;
+    let mg = client.metagraph(1).await.unwrap();
+    assert_eq!(mg.block, node.state().best);
+    assert_eq!(mg.neurons.len(), 2);
+    let a = &mg.neurons[0];
+    assert_eq!(a.hotkey, alice().ss58());
+    assert_eq!(a.coldkey, bob().ss58());
+    assert_eq!(
+        (a.alpha_stake, a.tao_stake, a.stake),
+        (1_000_000, 2_000_000, 1_105_000)
+    );
+    assert!(a.validator_permit && a.active);
+    assert_eq!(a.validator_trust, 777);
+    assert_eq!(a.dividends, 65535);
+    assert_eq!(a.last_update, 90);
+    assert_eq!(a.block_at_registration, 1);
+    let axon = a.axon.as_ref().unwrap();
+    assert_eq!((axon.port, axon.version), (8091, 10_002_000));
+    assert_eq!(axon.ipv4(), Some("10.0.0.1".parse().unwrap()));
+    let b = &mg.neurons[1];
+    assert_eq!(
+        (b.uid, b.axon.is_none(), b.consensus),
+        (Uid(1), true, 40000)
+    );
+    assert_eq!(mg.uid_of(&bob().ss58()), Some(Uid(1)));
+
+    let hp = client.hyperparams(1).await.unwrap();
+    assert_eq!(hp.u64("tempo"), Ok(360));
+    assert_eq!(hp.u64("weights_rate_limit"), Ok(100));
+    assert_eq!(hp.u64("weights_version"), Ok(3));
+    assert_eq!(hp.flag("commit_reveal_weights_enabled"), Ok(true));
+    assert_eq!(hp.u64("max_burn"), Ok(100_000_000_000));
+    assert_eq!(
+        hp.get("alpha_sigmoid_steepness"),
+        Some(HyperparamValue::I16(1000))
+    );
+    assert_eq!(client.current_block().await, Ok(100));
+}
+
+#[tokio::test]
+async fn absent_subnet_is_typed() {
+    let (node, client) = node_and_client().await;
+    node.state().set_answer(
+        "SubnetInfoRuntimeApi",
+        "get_metagraph",
+        &Value::unnamed_variant("None", []),
+    );
+    assert_eq!(
+        client.metagraph(9).await,
+        Err(ChainError::SubnetNotExists(9))
+    );
+}
+
+#[tokio::test]
+async fn set_weights_is_a_signed_mortal_set_mechanism_weights_the_node_verifies() {
+    let (node, client) = node_and_client().await;
+    client.set_weights(weights(&alice())).await.unwrap();
+    client.set_weights(weights(&alice())).await.unwrap();
+    let s = node.state();
+    assert_eq!(s.submitted.len(), 2);
+    for (i, sub) in s.submitted.iter().enumerate() {
+        assert!(sub.signature_ok, "signature of submission {i}");
+        assert_eq!(sub.signer, alice().public());
+        assert_eq!(sub.nonce, i as u64, "nonce read from the chain");
+        assert_eq!(sub.mortal.map(|(period, _)| period), Some(64));
+        assert_eq!(
+            (sub.pallet.as_str(), sub.call.as_str()),
+            ("SubtensorModule", "set_mechanism_weights")
+        );
+        assert_eq!(arg(sub, "netuid").as_u128(), Some(1));
+        assert_eq!(arg(sub, "mecid").as_u128(), Some(0));
+        assert_eq!(u16s(&arg(sub, "dests")), [0, 1]);
+        assert_eq!(u16s(&arg(sub, "weights")), [65535, 32768]);
+        assert_eq!(arg(sub, "version_key").as_u128(), Some(3));
+    }
+    assert_eq!(s.best, 102, "each submission was included in its own block");
+}
+
+#[tokio::test]
+async fn commit_reveal_serve_and_register_are_signed_by_the_right_keys() {
+    let (node, client) = node_and_client().await;
+    let salt: Vec<u16> = (1..=8).collect();
+    let hash = commit_hash_v2(&alice().public(), 1, &[0, 1], &[65535, 32768], &salt, 3);
+    client
+        .commit_weights(&alice().ss58(), 1, hash)
+        .await
+        .unwrap();
+    client
+        .reveal_weights(RevealWeights {
+            hotkey: alice().ss58(),
+            netuid: 1,
+            uids: vec![0, 1],
+            values: vec![65535, 32768],
+            salt: salt.clone(),
+            version_key: 3,
+        })
+        .await
+        .unwrap();
+    let axon = AxonInfo {
+        block: 0,
+        version: 10_002_000,
+        ip: 0x0a00_0001,
+        port: 8091,
+        ip_type: 4,
+        protocol: 4,
+    };
+    client.serve_axon(&alice().ss58(), 1, axon).await.unwrap();
+    node.state().next_uid = 5;
+    let uid = client
+        .burned_register(&bob().ss58(), 1, &alice().ss58())
+        .await
+        .unwrap();
+    assert_eq!(uid, Uid(5));
+    let s = node.state();
+    let calls: Vec<_> = s.submitted.iter().map(|x| x.call.as_str()).collect();
+    assert_eq!(
+        calls,
+        [
+            "commit_weights",
+            "reveal_weights",
+            "serve_axon",
+            "burned_register"
+        ]
+    );
+    assert!(s.submitted.iter().all(|x| x.signature_ok));
+    assert_eq!(s.submitted[3].signer, bob().public(), "coldkey signs");
+    assert_eq!(s.submitted[0].signer, alice().public(), "hotkey signs");
+    let committed = match &arg(&s.submitted[0], "commit_hash").value {
+        subxt::ext::scale_value::ValueDef::Composite(c) => c
+            .values()
+            .flat_map(|v| match &v.value {
+                subxt::ext::scale_value::ValueDef::Composite(inner) => {
+                    inner.values().map(|b| b.as_u128().unwrap() as u8).collect()
+                }
+                _ => vec![v.as_u128().unwrap() as u8],
+            })
+            .collect::<Vec<u8>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(committed, hash);
+    assert_eq!(u16s(&arg(&s.submitted[1], "salt")), salt);
+    assert_eq!(arg(&s.submitted[2], "port").as_u128(), Some(8091));
+    assert_eq!(arg(&s.submitted[2], "ip").as_u128(), Some(0x0a00_0001));
+}
+
+#[tokio::test]
+async fn signing_as_another_key_is_refused_before_submission() {
+    let (node, client) = node_and_client().await;
+    let err = client.set_weights(weights(&bob())).await.unwrap_err();
+    assert!(matches!(err, ChainError::InvalidInput(_)), "{err}");
+    let unloaded = Subtensor::connect_with(Network::Custom(node.url.clone()), fast())
+        .await
+        .unwrap();
+    let err = unloaded.set_weights(weights(&alice())).await.unwrap_err();
+    assert!(matches!(err, ChainError::InvalidInput(_)), "{err}");
+    assert!(node.state().submitted.is_empty());
+}
+
+#[tokio::test]
+async fn rate_limit_rejection_is_a_transient_error_and_not_resubmitted() {
+    let (node, client) = node_and_client().await;
+    node.state().reject_custom = Some(6);
+    let err = client.set_weights(weights(&alice())).await.unwrap_err();
+    assert!(
+        matches!(err, ChainError::SettingWeightsTooFast { .. }),
+        "{err}"
+    );
+    assert!(err.is_transient());
+    node.state().reject_custom = Some(10);
+    let err = client
+        .serve_axon(&alice().ss58(), 1, AxonInfo::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChainError::HotKeyNotRegisteredInSubNet(_)),
+        "{err}"
+    );
+    let s = node.state();
+    assert_eq!(s.submitted.len(), 2, "one attempt per call, no retry");
+    assert_eq!(s.best, 100, "nothing included");
+}
+
+#[tokio::test]
+async fn dispatch_errors_come_back_by_name() {
+    let (node, client) = node_and_client().await;
+    node.state().dispatch_error = Some("NeuronNoValidatorPermit");
+    assert_eq!(
+        client.set_weights(weights(&alice())).await,
+        Err(ChainError::NeuronNoValidatorPermit)
+    );
+    node.state().dispatch_error = Some("IncorrectWeightVersionKey");
+    assert!(matches!(
+        client.set_weights(weights(&alice())).await,
+        Err(ChainError::IncorrectWeightVersionKey { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_hanging_node_hits_the_deadline() {
+    let (node, client) = node_and_client().await;
+    node.state().fault = Fault::Hang("state_call".into());
+    let t = std::time::Instant::now();
+    let err = client.metagraph(1).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Transport(m) if m.contains("no answer")),
+        "{err}"
+    );
+    // One deadline, one reconnect, one more deadline.
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    node.state().fault = Fault::None;
+    assert_eq!(client.metagraph(1).await.map(|m| m.neurons.len()), Ok(2));
+}
+
+#[tokio::test]
+async fn socket_dropped_mid_subscription_is_unknown_outcome_then_reconnects_without_a_new_nonce() {
+    let (node, client) = node_and_client().await;
+    node.state().fault = Fault::DropOnSubmit;
+    let err = client.set_weights(weights(&alice())).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Transport(m) if m.contains("not resubmitted")),
+        "{err}"
+    );
+    assert_eq!(node.state().submitted.len(), 1);
+    node.state().fault = Fault::None;
+    assert_eq!(client.current_block().await, Ok(100), "reconnected");
+    assert!(node.state().connections >= 2);
+    // The dropped one never made it into a block, so the chain's nonce is unchanged and the
+    // next attempt reuses nonce 0: at most one of the two can ever be included.
+    client.set_weights(weights(&alice())).await.unwrap();
+    let s = node.state();
+    assert_eq!(s.submitted.len(), 2);
+    assert_eq!((s.submitted[0].nonce, s.submitted[1].nonce), (0, 0));
+}
+
+#[tokio::test]
+async fn runtime_upgrade_refetches_metadata_and_fails_loudly_on_shape_changes() {
+    let (node, client) = node_and_client().await;
+    client.metagraph(1).await.unwrap();
+    assert_eq!(node.state().metadata_downloads, 1);
+    {
+        let mut s = node.state();
+        let bytes = upgraded_metadata("set_mechanism_weights", "hotkeys");
+        s.metadata = subxt::metadata::Metadata::decode_from(&bytes).unwrap();
+        s.metadata_bytes = bytes;
+        s.spec_version = 394;
+    }
+    let err = client.metagraph(1).await.unwrap_err();
+    let ChainError::Decode(msg) = &err else {
+        panic!("{err}")
+    };
+    assert!(msg.contains("spec_version 394"), "{msg}");
+    assert!(
+        msg.contains("call SubtensorModule.set_mechanism_weights is missing"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("get_metagraph output has no field hotkeys"),
+        "{msg}"
+    );
+    assert_eq!(node.state().metadata_downloads, 2, "new metadata fetched");
+    let err = client.set_weights(weights(&alice())).await.unwrap_err();
+    assert!(matches!(err, ChainError::Decode(_)), "{err}");
+    assert!(node.state().submitted.is_empty());
+}
+
+#[tokio::test]
+async fn wait_for_block_sees_new_blocks_and_detects_a_stale_chain() {
+    let (node, client) = node_and_client().await;
+    let st = node.state.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        st.lock().unwrap().best = 101;
+    });
+    assert_eq!(client.wait_for_block(100).await, Ok(101));
+    let err = client.wait_for_block(101).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Transport(m) if m.contains("stale")),
+        "{err}"
+    );
+}
