@@ -189,6 +189,22 @@ pub(crate) struct RunArgs {
         help_heading = "Scoring"
     )]
     pub(crate) llm_timeout_secs: u64,
+    /// llm_api: seconds one request writing a page (a v2 generation task) may take.
+    #[arg(
+        long = "llm.generation_timeout_secs",
+        env = "DOJO_LLM_GENERATION_TIMEOUT_SECS",
+        default_value_t = 600,
+        help_heading = "Scoring"
+    )]
+    pub(crate) llm_generation_timeout_secs: u64,
+    /// llm_api: most tokens of a written page.
+    #[arg(
+        long = "llm.generation_max_tokens",
+        env = "DOJO_LLM_GENERATION_MAX_TOKENS",
+        default_value_t = 4096,
+        help_heading = "Scoring"
+    )]
+    pub(crate) llm_generation_max_tokens: u32,
     /// Tasks an automatic provider judges at once.
     #[arg(
         long = "neuron.judge_concurrency",

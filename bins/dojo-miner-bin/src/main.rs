@@ -167,8 +167,15 @@ fn provider(args: &RunArgs) -> Result<Arc<dyn Provider>> {
                     .with_context(|| format!("reading {}", path.display()))?;
                 cfg.api_key = text.lines().next().map(|l| l.trim().to_owned());
             }
+            // Writing a page takes minutes where a judgement takes seconds: its own timeout.
+            let mut writing = cfg.clone();
+            writing.timeout = Duration::from_secs(args.llm_generation_timeout_secs.max(1));
             let client = dojo_llm::LlmClient::new(cfg)?;
-            Arc::new(dojo_miner::provider::llm_api::LlmApiProvider::new(client))
+            let writer = dojo_llm::LlmClient::new(writing)?;
+            Arc::new(
+                dojo_miner::provider::llm_api::LlmApiProvider::new(client)
+                    .with_generator(writer, args.llm_generation_max_tokens.max(1)),
+            )
         }
         ScoringMethod::Mturk => bail!(
             "--scoring_method mturk is not available in this build yet; use human, reward_model or llm_api"

@@ -1,14 +1,16 @@
-//! The one implementation of the generated tonic `Miner` trait: converts wire messages with
-//! `dojo-proto`, takes the verified [`Caller`] the axon layer attached, and calls
-//! [`MinerService`]. Every refusal has its own gRPC status and a message saying why.
+//! The one implementation of the generated tonic `Miner` trait, and of the Dojo v2 roles'
+//! `MinerRoles`: converts wire messages with `dojo-proto`, takes the verified [`Caller`] the axon
+//! layer attached, and calls [`MinerService`]. Every refusal has its own gRPC status and a
+//! message saying why.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use dojo_proto::v1;
+use dojo_proto::v1::miner_roles_server::MinerRoles;
 use dojo_proto::v1::miner_server::Miner;
 use dojo_transport::Caller;
 use dojo_types::TaskId;
-use dojo_types::task::{ScoreFeedback, Task};
+use dojo_types::task::{GenerationTask, ScoreFeedback, Task, VoteTask};
 use tonic::{Request, Response, Status};
 
 use crate::service::{MinerService, ServiceError};
@@ -117,5 +119,81 @@ impl Miner for MinerGrpc {
         Err(Status::unimplemented(
             "RankCompletions (era A) is not served by this miner; send tasks with SendTask",
         ))
+    }
+}
+
+/// The tonic adapter of the Dojo v2 roles over a [`MinerService`].
+#[derive(Debug, Clone)]
+pub struct MinerRolesGrpc {
+    service: MinerService,
+}
+
+impl MinerRolesGrpc {
+    /// Wraps `service`.
+    pub fn new(service: MinerService) -> Self {
+        MinerRolesGrpc { service }
+    }
+}
+
+fn fetch_id(r: Request<v1::FetchResultsRequest>) -> Result<TaskId, Status> {
+    TaskId::new(r.into_inner().task_id)
+        .map_err(|e| Status::invalid_argument(format!("task_id: {e}")))
+}
+
+#[tonic::async_trait]
+impl MinerRoles for MinerRolesGrpc {
+    async fn assign_generation(
+        &self,
+        r: Request<v1::GenerationTask>,
+    ) -> Result<Response<v1::TaskAck>, Status> {
+        let who = caller(&r)?;
+        let task = GenerationTask::try_from(r.into_inner())
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let ack = self
+            .service
+            .assign_generation(&who.hotkey, task, now_ms())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(ack.into()))
+    }
+
+    async fn fetch_generation(
+        &self,
+        r: Request<v1::FetchResultsRequest>,
+    ) -> Result<Response<v1::GenerationResult>, Status> {
+        let who = caller(&r)?;
+        let id = fetch_id(r)?;
+        let result = self
+            .service
+            .fetch_generation(&who.hotkey, &id, now_ms())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(result.into()))
+    }
+
+    async fn assign_vote(&self, r: Request<v1::VoteTask>) -> Result<Response<v1::TaskAck>, Status> {
+        let who = caller(&r)?;
+        let task = VoteTask::try_from(r.into_inner())
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let ack = self
+            .service
+            .assign_vote(&who.hotkey, task, now_ms())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(ack.into()))
+    }
+
+    async fn fetch_vote(
+        &self,
+        r: Request<v1::FetchResultsRequest>,
+    ) -> Result<Response<v1::VoteResult>, Status> {
+        let who = caller(&r)?;
+        let id = fetch_id(r)?;
+        let result = self
+            .service
+            .fetch_vote(&who.hotkey, &id, now_ms())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(result.into()))
     }
 }

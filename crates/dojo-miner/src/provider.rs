@@ -7,6 +7,12 @@
 //! Automatic providers produce one *preference* per completion in `[0, 1]` (higher is better);
 //! [`answers_from_preferences`] maps those into what each criterion asks for, so every provider
 //! fills criteria the same way.
+//!
+//! The Dojo v2 roles reach providers as follows. A *vote* task is judged like any task (one
+//! ranking criterion; the completion ranked first is the provider's vote), so every provider
+//! votes. A *generation* task asks for a completion: [`Provider::check_generation`] says whether
+//! the provider writes one (`llm_api` does, so do humans on the worker page; a reward model
+//! cannot) and [`Provider::generate`] writes it.
 
 pub mod llm_api;
 pub mod reward_model;
@@ -16,7 +22,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use dojo_types::task::{
-    Answer, CompletionAnswer, CompletionContent, ScoringMethod, Task, WorkerResult,
+    Answer, CodeFile, Completion, CompletionAnswer, CompletionContent, Generated, GenerationTask,
+    ScoringMethod, Task, TaskType, WorkerResult,
 };
 use dojo_types::{CompletionId, Criterion, Score};
 
@@ -62,6 +69,26 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     fn max_results(&self) -> u32 {
         1
     }
+
+    /// Whether this provider writes a completion for `task` (the v2 generator role);
+    /// `Err(reason)` makes the miner decline it. By default it does not.
+    fn check_generation(&self, task: &GenerationTask) -> Result<(), String> {
+        let _ = task;
+        Err(format!(
+            "the {} provider does not write completions",
+            self.method()
+        ))
+    }
+
+    /// Writes the completion for `task` now (`Some`), or `None` when a human writes it on the
+    /// worker page.
+    fn generate<'a>(
+        &'a self,
+        task: &'a GenerationTask,
+    ) -> BoxFuture<'a, Result<Option<Generated>, ProviderError>> {
+        let _ = task;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Human workers on the miner's worker page: nothing happens until they submit.
@@ -87,6 +114,39 @@ impl Provider for HumanProvider {
     fn max_results(&self) -> u32 {
         self.max_results
     }
+    fn check_generation(&self, task: &GenerationTask) -> Result<(), String> {
+        if task.task_type != TaskType::CodeGeneration {
+            return Err(
+                "workers write only code-generation tasks (one page) on the worker page".to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A written single-file page as the completion of a generation task: one `index.html`, at most
+/// [`MAX_COMPLETION_BYTES`], not blank. `id` becomes the completion id (the miner's own).
+pub fn page_completion(id: &str, html: &str) -> Result<Completion, String> {
+    if html.trim().is_empty() {
+        return Err("the page is empty".to_owned());
+    }
+    if html.len() > MAX_COMPLETION_BYTES {
+        return Err(format!(
+            "the page is {} bytes, over the {MAX_COMPLETION_BYTES}-byte limit",
+            html.len()
+        ));
+    }
+    Ok(Completion {
+        id: CompletionId::new(id).map_err(|e| e.to_string())?,
+        content: CompletionContent::Code {
+            files: vec![CodeFile {
+                filename: "index.html".to_owned(),
+                content: html.to_owned(),
+                language: "html".to_owned(),
+            }],
+            installation_commands: String::new(),
+        },
+    })
 }
 
 /// Largest completion the page renders, in bytes (a page of code or text; more is declined).

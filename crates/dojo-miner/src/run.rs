@@ -12,16 +12,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dojo_identity::Keypair;
-use dojo_transport::{AxonConfig, AxonLayer, MetagraphCache, serve_miner};
+use dojo_transport::{AxonConfig, AxonLayer, MetagraphCache, serve_miner_with_roles};
 use dojo_types::Hotkey;
 use dojo_types::chain::{AxonInfo, Chain, ChainError, Netuid};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::grpc::{MinerGrpc, now_ms};
+use crate::grpc::{MinerGrpc, MinerRolesGrpc, now_ms};
 use crate::provider::Provider;
-use crate::service::{Job, MinerService, TaskLimits};
+use crate::service::{Job, JobKind, MinerService, TaskLimits};
 use crate::store::{Store, StoreError};
 use crate::web::{WebConfig, WorkerPage};
 
@@ -277,9 +277,10 @@ pub async fn start<C: Chain + 'static>(
     let layer = AxonLayer::new(axon_config, cache.clone());
     {
         let grpc = MinerGrpc::new(service.clone());
+        let roles = MinerRolesGrpc::new(service.clone());
         let t = token.clone();
         loops.spawn(async move {
-            serve_miner(grpc, listener, layer, t.cancelled_owned()).await?;
+            serve_miner_with_roles(grpc, roles, listener, layer, t.cancelled_owned()).await?;
             Ok(())
         });
     }
@@ -414,23 +415,17 @@ async fn judge_loop(
     token: CancellationToken,
 ) -> Result<(), MinerError> {
     let slots = Arc::new(Semaphore::new(concurrency));
-    let in_flight: Arc<Mutex<HashSet<(Hotkey, String)>>> = Arc::default();
+    let in_flight: Arc<Mutex<HashSet<(Hotkey, String, JobKind)>>> = Arc::default();
     let mut workers = JoinSet::new();
     let mut rescan = tokio::time::interval(RESCAN);
     loop {
         let jobs: Vec<Job> = tokio::select! {
             () = token.cancelled() => break,
             job = rx.recv() => match job { Some(j) => vec![j], None => break },
-            _ = rescan.tick() => match service.store().unanswered_tasks(now_ms(), 256).await {
-                Ok(tasks) => tasks.into_iter().map(|t| Job { caller: t.caller, task: t.task.id }).collect(),
-                Err(e) => {
-                    tracing::warn!(target: "miner::judge", error = %e, "rescan failed");
-                    Vec::new()
-                }
-            },
+            _ = rescan.tick() => rescan_jobs(&service).await,
         };
         for job in jobs {
-            let key = (job.caller.clone(), job.task.to_string());
+            let key = (job.caller.clone(), job.task.to_string(), job.kind);
             if !in_flight
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -443,7 +438,10 @@ async fn judge_loop(
             };
             let (service, in_flight) = (service.clone(), in_flight.clone());
             workers.spawn(async move {
-                judge_one(&service, &job).await;
+                match job.kind {
+                    JobKind::Judge => judge_one(&service, &job).await,
+                    JobKind::Generate => generate_one(&service, &job).await,
+                }
                 in_flight
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -457,6 +455,65 @@ async fn judge_loop(
     workers.abort_all();
     while workers.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Stored work nobody did: unanswered tasks and unwritten generation tasks.
+async fn rescan_jobs(service: &MinerService) -> Vec<Job> {
+    let now = now_ms();
+    let mut jobs = Vec::new();
+    match service.store().unanswered_tasks(now, 256).await {
+        Ok(tasks) => jobs.extend(tasks.into_iter().map(|t| Job {
+            caller: t.caller,
+            task: t.task.id,
+            kind: JobKind::Judge,
+        })),
+        Err(e) => tracing::warn!(target: "miner::judge", error = %e, "rescan of tasks failed"),
+    }
+    match service.store().open_generations(now, 256).await {
+        Ok(tasks) => jobs.extend(tasks.into_iter().map(|t| Job {
+            caller: t.caller,
+            task: t.task.id,
+            kind: JobKind::Generate,
+        })),
+        Err(e) => {
+            tracing::warn!(target: "miner::judge", error = %e, "rescan of generation tasks failed")
+        }
+    }
+    jobs
+}
+
+async fn generate_one(service: &MinerService, job: &Job) {
+    let stored = match service.store().generation(&job.caller, &job.task).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(target: "miner::judge", task = %job.task, error = %e, "reading generation task failed");
+            return;
+        }
+    };
+    if stored.generated.is_some()
+        || stored.state != crate::store::TaskState::Open
+        || stored.task.expire_at_unix_ms <= now_ms()
+    {
+        return;
+    }
+    match service.provider().generate(&stored.task).await {
+        Ok(Some(generated)) => match service.add_generation(&stored, generated, now_ms()).await {
+            Ok(Ok(())) => {
+                tracing::debug!(target: "miner::judge", caller = %job.caller, task = %job.task, "completion written");
+            }
+            Ok(Err(refused)) => {
+                tracing::info!(target: "miner::judge", task = %job.task, %refused, "completion not stored");
+            }
+            Err(e) => {
+                tracing::warn!(target: "miner::judge", task = %job.task, error = %e, "storing completion failed");
+            }
+        },
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(target: "miner::judge", task = %job.task, error = %e, "writing failed; retried on the next rescan");
+        }
+    }
 }
 
 async fn judge_one(service: &MinerService, job: &Job) {

@@ -1,20 +1,29 @@
 //! The miner's request handling in domain types: accept a task, answer a result request, record
-//! feedback, answer a heartbeat. The gRPC adapter ([`crate::grpc`]) converts wire messages and calls
-//! these; the decisions themselves ([`check_task`], [`result_status`]) are plain functions of their
-//! inputs and the time.
+//! feedback, answer a heartbeat, and the Dojo v2 roles (take a generation or vote assignment,
+//! answer with the written completion or the vote). The gRPC adapter ([`crate::grpc`]) converts
+//! wire messages and calls these; the decisions themselves ([`check_task`], [`result_status`],
+//! [`check_generation_task`], [`tally_votes`]) are plain functions of their inputs and the time.
+//!
+//! A vote task is stored and judged as a task under the id [`vote_key`] with one ranking
+//! criterion, so every provider votes and several workers can vote on it (up to the provider's
+//! `max_results`); each result's first-ranked completion is one vote, and the miner's vote is the
+//! completion with most of them ([`tally_votes`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use dojo_types::task::{
-    HeartbeatInfo, ResultStatus, ScoreFeedback, Task, TaskAck, TaskResults, WorkerResult,
+    Answer, Generated, GenerationResult, GenerationTask, HeartbeatInfo, ResultStatus, RoleOutcome,
+    ScoreFeedback, Task, TaskAck, TaskResults, Vote, VoteResult, VoteTask, WorkerResult,
 };
-use dojo_types::{Hotkey, TaskId};
+use dojo_types::{CompletionId, Criterion, Hotkey, TaskId};
 use tokio::sync::mpsc;
 
 use crate::provider::Provider;
-use crate::store::{Inserted, ResultRefused, Store, StoreError, StoredTask, TaskState};
+use crate::store::{
+    Inserted, ResultRefused, Store, StoreError, StoredGeneration, StoredTask, TaskState,
+};
 
 /// Limits on what the miner accepts.
 #[derive(Debug, Clone)]
@@ -84,20 +93,132 @@ pub fn check_task(task: &Task, now_ms: i64, limits: &TaskLimits) -> Result<(), S
     for c in &task.criteria {
         c.validate().map_err(|e| e.to_string())?;
     }
-    if task.expire_at_unix_ms <= now_ms {
+    check_deadline(task.expire_at_unix_ms, now_ms, limits)
+}
+
+/// Checks the deadline of an assignment: after `now`, at most `limits.max_expiry_ahead` ahead.
+fn check_deadline(expire_at_ms: i64, now_ms: i64, limits: &TaskLimits) -> Result<(), String> {
+    if expire_at_ms <= now_ms {
         return Err(format!(
-            "deadline {} ms is not after now ({now_ms} ms)",
-            task.expire_at_unix_ms
+            "deadline {expire_at_ms} ms is not after now ({now_ms} ms)"
         ));
     }
     let ahead = i64::try_from(limits.max_expiry_ahead.as_millis()).unwrap_or(i64::MAX);
-    if task.expire_at_unix_ms - now_ms > ahead {
+    if expire_at_ms - now_ms > ahead {
         return Err(format!(
             "deadline is more than {} s ahead",
             limits.max_expiry_ahead.as_secs()
         ));
     }
     Ok(())
+}
+
+/// Longest generation prompt accepted, in bytes.
+pub const MAX_PROMPT_BYTES: usize = 64 * 1024;
+
+/// Checks a generation task before it is stored: a prompt and a usable deadline.
+pub fn check_generation_task(
+    task: &GenerationTask,
+    now_ms: i64,
+    limits: &TaskLimits,
+) -> Result<(), String> {
+    if task.prompt.trim().is_empty() {
+        return Err("generation task has no prompt".to_owned());
+    }
+    if task.prompt.len() > MAX_PROMPT_BYTES {
+        return Err(format!(
+            "prompt is {} bytes, over the {MAX_PROMPT_BYTES}-byte limit",
+            task.prompt.len()
+        ));
+    }
+    check_deadline(task.expire_at_unix_ms, now_ms, limits)
+}
+
+/// Prefix of the task id a vote task is stored under.
+pub const VOTE_PREFIX: &str = "vote:";
+
+/// The id a vote task with validator id `id` is stored under (`vote:<id>`), so that it never
+/// meets a task the same validator sent with `SendTask`.
+pub fn vote_key(id: &TaskId) -> Result<TaskId, String> {
+    TaskId::new(format!("{VOTE_PREFIX}{id}"))
+        .map_err(|e| format!("vote task id {id} is too long to store: {e}"))
+}
+
+/// A vote task as the task every provider judges: the same prompt and completions, one ranking
+/// criterion (rank 0 is the vote).
+pub fn vote_as_task(vote: &VoteTask) -> Result<Task, String> {
+    if vote.completions.len() < 2 {
+        return Err(format!(
+            "a vote needs at least two completions, got {}",
+            vote.completions.len()
+        ));
+    }
+    Ok(Task {
+        id: vote_key(&vote.id)?,
+        previous: None,
+        prompt: vote.prompt.clone(),
+        task_type: vote.task_type,
+        completions: vote.completions.clone(),
+        criteria: vec![Criterion::Ranking],
+        expire_at_unix_ms: vote.expire_at_unix_ms,
+    })
+}
+
+/// The miner's vote from its results: each result votes for the completion it ranked first (or,
+/// with no ranks, scored highest); the completion with most votes wins, ties going to the one
+/// first in the task's order. `None` when no result names a completion of the task.
+pub fn tally_votes(task: &Task, results: &[WorkerResult]) -> Option<Vote> {
+    let mut tally: BTreeMap<CompletionId, u32> =
+        task.completions.iter().map(|c| (c.id.clone(), 0)).collect();
+    let mut any = false;
+    for r in results {
+        let ranked = r
+            .answers
+            .iter()
+            .filter_map(|a| match a.answer {
+                Answer::Rank(k) => Some((a, k)),
+                _ => None,
+            })
+            .min_by_key(|(_, k)| *k)
+            .map(|(a, _)| a);
+        let scored = || {
+            r.answers
+                .iter()
+                .filter_map(|a| match &a.answer {
+                    Answer::Score(s) => Some((a, s.get())),
+                    _ => None,
+                })
+                .max_by(|x, y| x.1.total_cmp(&y.1))
+                .map(|(a, _)| a)
+        };
+        if let Some(choice) = ranked.or_else(scored)
+            && let Some(n) = tally.get_mut(&choice.completion)
+        {
+            *n += 1;
+            any = true;
+        }
+    }
+    if !any {
+        return None;
+    }
+    let best = tally.values().copied().max().unwrap_or(0);
+    let chosen = task
+        .completions
+        .iter()
+        .find(|c| tally.get(&c.id) == Some(&best))?
+        .id
+        .clone();
+    Some(Vote { chosen, tally })
+}
+
+/// The status of a stored generation task at `now`.
+pub fn generation_status(stored: &StoredGeneration, now_ms: i64) -> ResultStatus {
+    match stored.state {
+        TaskState::Declined => ResultStatus::Declined,
+        TaskState::Open if stored.generated.is_some() => ResultStatus::Complete,
+        TaskState::Open if now_ms >= stored.task.expire_at_unix_ms => ResultStatus::Expired,
+        TaskState::Open => ResultStatus::Pending,
+    }
 }
 
 /// The status of a stored task with `num_results` results at `now`.
@@ -117,13 +238,24 @@ pub fn result_status(
     }
 }
 
-/// A task an automatic provider has to judge.
+/// What an automatic provider owes for a stored assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Judge a task (vote tasks included).
+    Judge,
+    /// Write the completion of a generation task.
+    Generate,
+}
+
+/// A task an automatic provider has to judge, or a generation task it has to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     /// Who sent it.
     pub caller: Hotkey,
-    /// Its id in the caller's namespace.
+    /// Its id in the caller's namespace (for votes, the [`vote_key`]).
     pub task: TaskId,
+    /// Which work.
+    pub kind: JobKind,
 }
 
 /// The miner service: storage, the provider and the queue to the judging loop.
@@ -216,6 +348,7 @@ impl MinerService {
                 let _ = jobs.try_send(Job {
                     caller: caller.clone(),
                     task: task.id.clone(),
+                    kind: JobKind::Judge,
                 });
             }
         }
@@ -307,6 +440,144 @@ impl MinerService {
     }
 }
 
+impl MinerService {
+    /// Stores a generation task from `caller` and acknowledges it with the miner's id, or declines
+    /// it when the provider does not write completions. A resent task gets the first answer.
+    pub async fn assign_generation(
+        &self,
+        caller: &Hotkey,
+        task: GenerationTask,
+        now_ms: i64,
+    ) -> Result<TaskAck, ServiceError> {
+        check_generation_task(&task, now_ms, &self.limits).map_err(ServiceError::InvalidTask)?;
+        if let Some(stored) = self.store.generation(caller, &task.id).await? {
+            return Ok(ack_for(
+                &stored.miner_task_id,
+                stored.state == TaskState::Declined,
+            ));
+        }
+        let open = self.store.count_open(now_ms).await?;
+        if open >= self.limits.max_open_tasks {
+            return Err(ServiceError::AtCapacity(open));
+        }
+        let decline = self.provider.check_generation(&task).err();
+        let state = if decline.is_some() {
+            TaskState::Declined
+        } else {
+            TaskState::Open
+        };
+        let id = format!("mg-{}", uuid::Uuid::new_v4());
+        match self
+            .store
+            .insert_generation(caller, &task, &id, state, decline.as_deref(), now_ms)
+            .await?
+        {
+            Inserted::New => {}
+            Inserted::Existing {
+                miner_task_id,
+                declined,
+            } => return Ok(ack_for(&miner_task_id, declined)),
+        }
+        if let Some(reason) = &decline {
+            tracing::info!(target: "miner::service", caller = %caller, task = %task.id, %reason, "declined generation task");
+        } else {
+            tracing::debug!(target: "miner::service", caller = %caller, task = %task.id, miner_task = %id, "accepted generation task");
+            if let Some(jobs) = &self.jobs {
+                let _ = jobs.try_send(Job {
+                    caller: caller.clone(),
+                    task: task.id.clone(),
+                    kind: JobKind::Generate,
+                });
+            }
+        }
+        Ok(ack_for(&id, decline.is_some()))
+    }
+
+    /// The completion written for `caller`'s generation task, with its status.
+    pub async fn fetch_generation(
+        &self,
+        caller: &Hotkey,
+        task: &TaskId,
+        now_ms: i64,
+    ) -> Result<GenerationResult, ServiceError> {
+        let stored = self.store.generation(caller, task).await?.ok_or_else(|| {
+            ServiceError::UnknownTask {
+                task: task.clone(),
+                caller: caller.clone(),
+            }
+        })?;
+        let outcome = match (generation_status(&stored, now_ms), stored.generated) {
+            (ResultStatus::Complete, Some(g)) => RoleOutcome::Complete(g),
+            (ResultStatus::Declined, _) => RoleOutcome::Declined,
+            (ResultStatus::Pending, _) => RoleOutcome::Pending,
+            _ => RoleOutcome::Expired,
+        };
+        Ok(GenerationResult {
+            task: task.clone(),
+            outcome,
+        })
+    }
+
+    /// Stores the completion written for a generation task (by the provider or a worker); its
+    /// completion id becomes the miner's id for the task.
+    pub async fn add_generation(
+        &self,
+        stored: &StoredGeneration,
+        mut generated: Generated,
+        now_ms: i64,
+    ) -> Result<Result<(), ResultRefused>, StoreError> {
+        generated.completion.id =
+            CompletionId::new(stored.miner_task_id.clone()).map_err(|e| StoreError::Corrupt {
+                what: "miner task id",
+                detail: e.to_string(),
+            })?;
+        self.store
+            .set_generation(&stored.caller, &stored.task.id, &generated, now_ms)
+            .await
+    }
+
+    /// Stores a vote task from `caller` (as the task [`vote_as_task`] makes of it) and
+    /// acknowledges it like [`MinerService::send_task`].
+    pub async fn assign_vote(
+        &self,
+        caller: &Hotkey,
+        vote: VoteTask,
+        now_ms: i64,
+    ) -> Result<TaskAck, ServiceError> {
+        let task = vote_as_task(&vote).map_err(ServiceError::InvalidTask)?;
+        self.send_task(caller, task, now_ms).await
+    }
+
+    /// The miner's vote on `caller`'s vote task `task`, with its status.
+    pub async fn fetch_vote(
+        &self,
+        caller: &Hotkey,
+        task: &TaskId,
+        now_ms: i64,
+    ) -> Result<VoteResult, ServiceError> {
+        let unknown = || ServiceError::UnknownTask {
+            task: task.clone(),
+            caller: caller.clone(),
+        };
+        let key = vote_key(task).map_err(|_| unknown())?;
+        let stored = self.store.task(caller, &key).await?.ok_or_else(unknown)?;
+        let outcome = match self.status_of(&stored, now_ms) {
+            ResultStatus::Declined => RoleOutcome::Declined,
+            ResultStatus::Pending => RoleOutcome::Pending,
+            ResultStatus::Expired => RoleOutcome::Expired,
+            ResultStatus::Complete => {
+                let results = self.store.results(caller, &key).await?;
+                tally_votes(&stored.task, &results)
+                    .map_or(RoleOutcome::Expired, RoleOutcome::Complete)
+            }
+        };
+        Ok(VoteResult {
+            task: task.clone(),
+            outcome,
+        })
+    }
+}
+
 fn ack_for(id: &str, declined: bool) -> TaskAck {
     TaskAck {
         miner_task_id: if declined { None } else { TaskId::new(id).ok() },
@@ -375,6 +646,118 @@ mod tests {
         let mut bounds = task(2_000);
         bounds.criteria = vec![Criterion::Score { min: 5.0, max: 1.0 }];
         assert!(check_task(&bounds, 1_000, &l).is_err());
+    }
+
+    fn ranked(worker: &str, first: &str, second: &str) -> WorkerResult {
+        use dojo_types::task::CompletionAnswer;
+        WorkerResult {
+            worker_id: worker.into(),
+            answers: vec![
+                CompletionAnswer {
+                    completion: CompletionId::new(second).unwrap(),
+                    answer: Answer::Rank(1),
+                },
+                CompletionAnswer {
+                    completion: CompletionId::new(first).unwrap(),
+                    answer: Answer::Rank(0),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn votes_are_tallied_by_first_rank_with_ties_to_task_order() {
+        let t = task(2_000);
+        assert_eq!(tally_votes(&t, &[]), None);
+        let v = tally_votes(&t, &[ranked("1", "b", "a")]).unwrap();
+        assert_eq!(v.chosen.as_str(), "b");
+        assert_eq!(v.tally.values().copied().collect::<Vec<_>>(), vec![0, 1]);
+        // One each: the tie goes to `a`, first in the task.
+        let v = tally_votes(&t, &[ranked("1", "b", "a"), ranked("2", "a", "b")]).unwrap();
+        assert_eq!(v.chosen.as_str(), "a");
+        let v = tally_votes(
+            &t,
+            &[
+                ranked("1", "b", "a"),
+                ranked("2", "a", "b"),
+                ranked("3", "b", "a"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(v.chosen.as_str(), "b");
+        assert_eq!(v.tally[&CompletionId::new("b").unwrap()], 2);
+        // Scores without ranks: the highest score is the vote.
+        let scored = WorkerResult {
+            worker_id: "s".into(),
+            answers: vec![
+                dojo_types::task::CompletionAnswer {
+                    completion: CompletionId::new("a").unwrap(),
+                    answer: Answer::Score(dojo_types::Score::new(10.0).unwrap()),
+                },
+                dojo_types::task::CompletionAnswer {
+                    completion: CompletionId::new("b").unwrap(),
+                    answer: Answer::Score(dojo_types::Score::new(90.0).unwrap()),
+                },
+            ],
+        };
+        assert_eq!(tally_votes(&t, &[scored]).unwrap().chosen.as_str(), "b");
+        // A result naming no completion of the task is no vote.
+        let stray = ranked("x", "zz", "yy");
+        assert_eq!(tally_votes(&t, &[stray]), None);
+    }
+
+    #[test]
+    fn vote_tasks_become_one_ranking_under_their_own_key() {
+        let v = VoteTask {
+            id: TaskId::new("t").unwrap(),
+            prompt: "p".into(),
+            task_type: TaskType::CodeGeneration,
+            completions: task(2_000).completions,
+            expire_at_unix_ms: 2_000,
+        };
+        let t = vote_as_task(&v).unwrap();
+        assert_eq!(t.id.as_str(), "vote:t");
+        assert_eq!(t.criteria, vec![Criterion::Ranking]);
+        assert_eq!(check_task(&t, 1_000, &TaskLimits::default()), Ok(()));
+        let mut one = v.clone();
+        one.completions.truncate(1);
+        assert!(vote_as_task(&one).unwrap_err().contains("at least two"));
+        let long = VoteTask {
+            id: TaskId::new("x".repeat(dojo_types::MAX_ID_LEN)).unwrap(),
+            ..v
+        };
+        assert!(vote_as_task(&long).unwrap_err().contains("too long"));
+    }
+
+    #[test]
+    fn generation_tasks_need_a_prompt_and_a_deadline() {
+        let l = TaskLimits::default();
+        let g = |prompt: &str, expire| GenerationTask {
+            id: TaskId::new("g").unwrap(),
+            prompt: prompt.into(),
+            task_type: TaskType::CodeGeneration,
+            expire_at_unix_ms: expire,
+        };
+        assert_eq!(
+            check_generation_task(&g("a clock", 2_000), 1_000, &l),
+            Ok(())
+        );
+        assert!(
+            check_generation_task(&g(" \n", 2_000), 1_000, &l)
+                .unwrap_err()
+                .contains("no prompt")
+        );
+        assert!(
+            check_generation_task(&g("a", 500), 1_000, &l)
+                .unwrap_err()
+                .contains("not after now")
+        );
+        let big = "p".repeat(MAX_PROMPT_BYTES + 1);
+        assert!(
+            check_generation_task(&g(&big, 2_000), 1_000, &l)
+                .unwrap_err()
+                .contains("byte limit")
+        );
     }
 
     #[test]

@@ -7,14 +7,17 @@
 //! needs no database.
 //!
 //! Tasks are keyed by `(caller, task_id)`: the calling validator's hotkey namespaces its task ids,
-//! so two validators that reuse one id never see each other's results.
+//! so two validators that reuse one id never see each other's results. Dojo v2 vote tasks are
+//! tasks like any other under the id `vote:<validator task id>` (see
+//! [`crate::service::vote_key`]); v2 generation tasks, whose outcome is a completion rather than
+//! worker results, have their own table keyed the same way.
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use dojo_proto::v1;
-use dojo_types::task::{Task, WorkerResult};
+use dojo_types::task::{Completion, Generated, GenerationTask, Task, WorkerResult};
 use dojo_types::{Hotkey, TaskId};
 use prost::Message;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -81,6 +84,25 @@ pub struct StoredTask {
     pub num_results: u32,
     /// When it arrived, ms since the epoch.
     pub received_at_ms: i64,
+}
+
+/// A generation task (Dojo v2 generator role) as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredGeneration {
+    /// Validator hotkey that sent it.
+    pub caller: Hotkey,
+    /// The assignment.
+    pub task: GenerationTask,
+    /// The miner's own id (what the acknowledgement carried, and the written completion's id).
+    pub miner_task_id: String,
+    /// Admission outcome.
+    pub state: TaskState,
+    /// Why it was declined.
+    pub declined_reason: Option<String>,
+    /// When it arrived, ms since the epoch.
+    pub received_at_ms: i64,
+    /// The completion, once written.
+    pub generated: Option<Generated>,
 }
 
 /// What [`Store::insert_task`] did.
@@ -204,6 +226,21 @@ const SCHEMA: &[&str] = &[
         received_at_ms INTEGER NOT NULL,
         PRIMARY KEY (caller, task_id)
     )",
+    "CREATE TABLE IF NOT EXISTS generations (
+        caller TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        miner_task_id TEXT NOT NULL UNIQUE,
+        task BLOB NOT NULL,
+        expire_at_ms INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        declined_reason TEXT,
+        received_at_ms INTEGER NOT NULL,
+        completion BLOB,
+        author TEXT,
+        written_at_ms INTEGER,
+        PRIMARY KEY (caller, task_id)
+    )",
+    "CREATE INDEX IF NOT EXISTS generations_by_expiry ON generations (state, expire_at_ms)",
     "CREATE TABLE IF NOT EXISTS keys (
         id TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
@@ -263,6 +300,24 @@ fn decode_result(bytes: &[u8]) -> Result<WorkerResult, StoreError> {
             })
             .collect::<Result<_, _>>()?,
     })
+}
+
+fn decode_generation_task(bytes: &[u8]) -> Result<GenerationTask, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        what: "generation task",
+        detail,
+    };
+    let wire = v1::GenerationTask::decode(bytes).map_err(|e| corrupt(e.to_string()))?;
+    GenerationTask::try_from(wire).map_err(|e| corrupt(e.to_string()))
+}
+
+fn decode_completion(bytes: &[u8]) -> Result<Completion, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        what: "written completion",
+        detail,
+    };
+    let wire = v1::Completion::decode(bytes).map_err(|e| corrupt(e.to_string()))?;
+    Completion::try_from(wire).map_err(|e| corrupt(e.to_string()))
 }
 
 fn hotkey(s: String) -> Result<Hotkey, StoreError> {
@@ -423,10 +478,12 @@ impl Store {
         self.open_tasks(now_ms, 1, None, limit).await
     }
 
-    /// Open tasks whose deadline has not passed (the miner's current load).
+    /// Open tasks and unwritten generation tasks whose deadline has not passed (the miner's
+    /// current load).
     pub async fn count_open(&self, now_ms: i64) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM tasks WHERE state = 'open' AND expire_at_ms > ?",
+            "SELECT (SELECT COUNT(*) FROM tasks WHERE state = 'open' AND expire_at_ms > ?1)
+                  + (SELECT COUNT(*) FROM generations WHERE state = 'open' AND expire_at_ms > ?1 AND completion IS NULL)",
         )
         .bind(now_ms)
         .fetch_one(&self.pool)
@@ -579,12 +636,167 @@ impl Store {
             .bind(cutoff)
             .execute(&mut *tx)
             .await?;
+        let generations = sqlx::query("DELETE FROM generations WHERE expire_at_ms < ?")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= ?")
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(done.rows_affected() + generations.rows_affected())
+    }
+
+    /// Stores a newly received generation task, or reports the one already stored under
+    /// `(caller, task.id)`.
+    pub async fn insert_generation(
+        &self,
+        caller: &Hotkey,
+        task: &GenerationTask,
+        miner_task_id: &str,
+        state: TaskState,
+        declined_reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Inserted, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO generations (caller, task_id, miner_task_id, task, expire_at_ms, state, declined_reason, received_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (caller, task_id) DO NOTHING",
+        )
+        .bind(caller.as_str())
+        .bind(task.id.as_str())
+        .bind(miner_task_id)
+        .bind(v1::GenerationTask::from(task.clone()).encode_to_vec())
+        .bind(task.expire_at_unix_ms)
+        .bind(state.as_str())
+        .bind(declined_reason)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Inserted::New);
+        }
+        let row = sqlx::query(
+            "SELECT miner_task_id, state FROM generations WHERE caller = ? AND task_id = ?",
+        )
+        .bind(caller.as_str())
+        .bind(task.id.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Inserted::Existing {
+            miner_task_id: row.get(0),
+            declined: TaskState::parse(row.get::<&str, _>(1))? == TaskState::Declined,
+        })
+    }
+
+    fn generation_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredGeneration, StoreError> {
+        let completion: Option<Vec<u8>> = row.get("completion");
+        Ok(StoredGeneration {
+            caller: hotkey(row.get("caller"))?,
+            task: decode_generation_task(row.get("task"))?,
+            miner_task_id: row.get("miner_task_id"),
+            state: TaskState::parse(row.get::<&str, _>("state"))?,
+            declined_reason: row.get("declined_reason"),
+            received_at_ms: row.get("received_at_ms"),
+            generated: completion
+                .map(|c| {
+                    Ok::<_, StoreError>(Generated {
+                        completion: decode_completion(&c)?,
+                        author: row.get::<Option<String>, _>("author").unwrap_or_default(),
+                    })
+                })
+                .transpose()?,
+        })
+    }
+
+    /// Interpolated into queries with `format!`: a constant, never input.
+    const GENERATION_COLUMNS: &'static str =
+        "caller, task, miner_task_id, state, declined_reason, received_at_ms, completion, author";
+
+    /// The generation task `caller` sent as `task_id`.
+    pub async fn generation(
+        &self,
+        caller: &Hotkey,
+        task_id: &TaskId,
+    ) -> Result<Option<StoredGeneration>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM generations WHERE caller = ? AND task_id = ?",
+            Self::GENERATION_COLUMNS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(caller.as_str())
+            .bind(task_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::generation_from_row).transpose()
+    }
+
+    /// The generation task the miner calls `miner_task_id` (the id workers see).
+    pub async fn generation_by_miner_id(
+        &self,
+        miner_task_id: &str,
+    ) -> Result<Option<StoredGeneration>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM generations WHERE miner_task_id = ?",
+            Self::GENERATION_COLUMNS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(miner_task_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::generation_from_row).transpose()
+    }
+
+    /// Open generation tasks before their deadline with no completion yet, soonest deadline first.
+    pub async fn open_generations(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredGeneration>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM generations WHERE state = 'open' AND expire_at_ms > ? AND completion IS NULL
+             ORDER BY expire_at_ms, received_at_ms LIMIT ?",
+            Self::GENERATION_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::generation_from_row).collect()
+    }
+
+    /// Stores the completion written for a generation task, in one statement that only succeeds
+    /// while the task is open, before its deadline and unwritten (the first writer wins).
+    pub async fn set_generation(
+        &self,
+        caller: &Hotkey,
+        task_id: &TaskId,
+        generated: &Generated,
+        now_ms: i64,
+    ) -> Result<Result<(), ResultRefused>, StoreError> {
+        let done = sqlx::query(
+            "UPDATE generations SET completion = ?, author = ?, written_at_ms = ?
+             WHERE caller = ? AND task_id = ? AND state = 'open' AND expire_at_ms > ? AND completion IS NULL",
+        )
+        .bind(v1::Completion::from(generated.completion.clone()).encode_to_vec())
+        .bind(&generated.author)
+        .bind(now_ms)
+        .bind(caller.as_str())
+        .bind(task_id.as_str())
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Ok(()));
+        }
+        // Nothing changed: say why.
+        Ok(Err(match self.generation(caller, task_id).await? {
+            None => ResultRefused::UnknownTask,
+            Some(g) if g.state == TaskState::Declined => ResultRefused::Declined,
+            Some(g) if g.generated.is_some() => ResultRefused::Full { max: 1 },
+            Some(_) => ResultRefused::Expired,
+        }))
     }
 
     /// Stores a new key's hash.

@@ -16,10 +16,13 @@
 //! | `POST /join` | form join: sets the session cookie, redirects to `/tasks` |
 //! | `GET /tasks`, `GET /tasks/{id}` | open tasks; one task with its scoring form |
 //! | `POST /tasks/{id}` | form submission |
+//! | `GET /generate/{id}`, `POST /generate/{id}` | a v2 generation task: paste or upload one page |
 //! | `GET /render/{id}/{completion}` | a code completion's page, sandboxed |
 //! | `POST /api/v1/session` | JSON join → `{token, worker_id, expires_at_ms}` |
 //! | `GET /api/v1/tasks`, `GET /api/v1/tasks/{id}` | open tasks as JSON |
 //! | `POST /api/v1/tasks/{id}/results` | JSON submission |
+//! | `GET /api/v1/generations` | open v2 generation tasks as JSON (human provider only) |
+//! | `POST /api/v1/generations/{id}` | JSON page submission `{html}` |
 //! | `GET /healthz` | liveness |
 
 use std::collections::{BTreeMap, HashSet};
@@ -29,19 +32,22 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use dojo_types::task::{
-    Answer, CompletionAnswer, CompletionContent, Role, Task, TaskType, WorkerResult,
+    Answer, CompletionAnswer, CompletionContent, Generated, Role, ScoringMethod, Task, TaskType,
+    WorkerResult,
 };
 use dojo_types::{CompletionId, Criterion, Score};
 use serde::{Deserialize, Serialize};
 
 use crate::grpc::now_ms;
 use crate::keys;
-use crate::service::MinerService;
-use crate::store::{ResultRefused, Session, StoreError, StoredTask};
+use crate::provider::{MAX_COMPLETION_BYTES, page_completion};
+use crate::service::{MinerService, VOTE_PREFIX};
+use crate::store::{ResultRefused, Session, StoreError, StoredGeneration, StoredTask};
 
 /// Worker page settings.
 #[derive(Debug, Clone)]
@@ -66,6 +72,10 @@ impl WebConfig {
 }
 
 const COOKIE: &str = "dojo_session";
+
+/// Body limit of a page submission: the largest page, form-encoded (up to three bytes per byte),
+/// plus room for the rest of the body.
+const PAGE_BODY_LIMIT: usize = 3 * MAX_COMPLETION_BYTES + 4096;
 
 /// CSP of the worker's own pages: only this origin's script and style, frames only from here.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -153,6 +163,9 @@ pub struct JoinResponse {
 pub struct TaskView {
     /// The miner's id for the task (validators' ids are never shown).
     pub id: String,
+    /// `judge` (score or rank the responses) or `vote` (a Dojo v2 vote: rank the better response
+    /// first; its one criterion is a ranking).
+    pub role: &'static str,
     /// Kind of task.
     pub task_type: &'static str,
     /// The prompt.
@@ -272,6 +285,7 @@ fn view(stored: &StoredTask) -> TaskView {
     let task = &stored.task;
     TaskView {
         id: stored.miner_task_id.clone(),
+        role: if is_vote(stored) { "vote" } else { "judge" },
         task_type: task_type(task.task_type),
         prompt: task.prompt.clone(),
         expire_at_ms: task.expire_at_unix_ms,
@@ -332,6 +346,47 @@ fn view(stored: &StoredTask) -> TaskView {
             })
             .collect(),
     }
+}
+
+fn is_vote(stored: &StoredTask) -> bool {
+    stored.task.id.as_str().starts_with(VOTE_PREFIX)
+}
+
+/// A v2 generation task as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct GenerationView {
+    /// The miner's id for the task.
+    pub id: String,
+    /// Kind of task (`code-generation`: one HTML page).
+    pub task_type: &'static str,
+    /// What to build.
+    pub prompt: String,
+    /// Deadline, ms since the epoch.
+    pub expire_at_ms: i64,
+}
+
+fn generation_view(g: &StoredGeneration) -> GenerationView {
+    GenerationView {
+        id: g.miner_task_id.clone(),
+        task_type: task_type(g.task.task_type),
+        prompt: g.task.prompt.clone(),
+        expire_at_ms: g.task.expire_at_unix_ms,
+    }
+}
+
+/// `POST /api/v1/generations/{id}` body (and the `/generate/{id}` form).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageRequest {
+    /// The whole page, one HTML file.
+    pub html: String,
+}
+
+/// `POST /api/v1/generations/{id}` answer.
+#[derive(Debug, Serialize)]
+pub struct PageResponse {
+    /// The completion id the page is sent to validators under.
+    pub completion_id: String,
 }
 
 fn role(r: Role) -> &'static str {
@@ -524,6 +579,16 @@ impl WorkerPage {
             .route("/tasks", get(tasks_page))
             .route("/tasks/{id}", get(task_page).post(submit_form))
             .route("/render/{id}/{completion}", get(render))
+            .route(
+                "/generate/{id}",
+                get(generate_page)
+                    .post(generate_form.layer(DefaultBodyLimit::max(PAGE_BODY_LIMIT))),
+            )
+            .route("/api/v1/generations", get(generations_api))
+            .route(
+                "/api/v1/generations/{id}",
+                post(generate_api.layer(DefaultBodyLimit::max(PAGE_BODY_LIMIT))),
+            )
             .route("/static/page.css", get(css))
             .route("/static/page.js", get(js))
             .route("/api/v1/session", post(join_api))
@@ -632,6 +697,158 @@ impl WorkerPage {
         Ok(SubmitResponse {
             num_results: stored.num_results.saturating_add(1),
         })
+    }
+
+    /// Workers write generation tasks only when the miner's provider is human; an automatic
+    /// provider writes them itself.
+    fn writes_by_hand(&self) -> bool {
+        self.service.provider().method() == ScoringMethod::Human
+    }
+
+    async fn open_generations(&self) -> Result<Vec<StoredGeneration>, ApiError> {
+        if !self.writes_by_hand() {
+            return Ok(Vec::new());
+        }
+        Ok(self.service.store().open_generations(now_ms(), 100).await?)
+    }
+
+    async fn open_generation(&self, id: &str) -> Result<StoredGeneration, ApiError> {
+        let gone = || {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such open generation task (it may have expired or been written)",
+            )
+        };
+        if !self.writes_by_hand() {
+            return Err(gone());
+        }
+        let g = self
+            .service
+            .store()
+            .generation_by_miner_id(id)
+            .await?
+            .ok_or_else(gone)?;
+        if g.state != crate::store::TaskState::Open
+            || g.generated.is_some()
+            || g.task.expire_at_unix_ms <= now_ms()
+        {
+            return Err(gone());
+        }
+        Ok(g)
+    }
+
+    async fn write_page(
+        &self,
+        id: &str,
+        session: &Session,
+        html: &str,
+    ) -> Result<PageResponse, ApiError> {
+        let g = self.open_generation(id).await?;
+        let completion = page_completion(&g.miner_task_id, html)
+            .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m))?;
+        let generated = Generated {
+            completion,
+            author: session.worker_id.clone(),
+        };
+        match self.service.add_generation(&g, generated, now_ms()).await? {
+            Ok(()) => {}
+            Err(r) => {
+                let status = match r {
+                    ResultRefused::UnknownTask => StatusCode::NOT_FOUND,
+                    ResultRefused::Expired => StatusCode::GONE,
+                    _ => StatusCode::CONFLICT,
+                };
+                let message = match r {
+                    ResultRefused::Full { .. } => "this task already has its page".to_owned(),
+                    other => other.to_string(),
+                };
+                return Err(ApiError::new(status, message));
+            }
+        }
+        tracing::info!(target: "miner::web", worker = %session.worker_id, task = %g.miner_task_id, bytes = html.len(), "page written");
+        Ok(PageResponse {
+            completion_id: g.miner_task_id,
+        })
+    }
+}
+
+async fn generations_api(
+    State(page): State<WorkerPage>,
+    headers: HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    page.session(&headers).await?;
+    let views: Vec<GenerationView> = page
+        .open_generations()
+        .await?
+        .iter()
+        .map(generation_view)
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "generations": views })))
+}
+
+async fn generate_api(
+    State(page): State<WorkerPage>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<axum::Json<PageRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<axum::Json<PageResponse>, ApiError> {
+    let session = page.session(&headers).await?;
+    let axum::Json(req) = body.map_err(json_rejection)?;
+    Ok(axum::Json(page.write_page(&id, &session, &req.html).await?))
+}
+
+async fn generate_page(
+    State(page): State<WorkerPage>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if page.session(&headers).await.is_err() {
+        return Redirect::to("/").into_response();
+    }
+    let g = match page.open_generation(&id).await {
+        Ok(g) => g,
+        Err(e) => return error_page(e.status, &e.message),
+    };
+    let body = format!(
+        "<h1>Write a page</h1><p class=\"meta\">Closes in <time datetime=\"{ms}\">{left}</time></p>\
+         <section class=\"prompt\" aria-label=\"Prompt\"><h2>Prompt</h2><pre>{prompt}</pre></section>\
+         <form method=\"post\" action=\"/generate/{id}\" class=\"generate\" id=\"generate-form\">\
+         <p>Answer with one self-contained HTML file (inline CSS and JavaScript; it runs sandboxed, \
+         without network access, when workers and validators look at it). Paste it below, or choose \
+         the file.</p>\
+         <label for=\"upload\">Choose a file</label>\
+         <input type=\"file\" id=\"upload\" accept=\".html,.htm,text/html\" data-into=\"html\">\
+         <label for=\"html\">Page source</label>\
+         <textarea id=\"html\" name=\"html\" rows=\"18\" spellcheck=\"false\" required></textarea>\
+         <button type=\"submit\" id=\"submit\">Submit page</button></form>",
+        ms = g.task.expire_at_unix_ms,
+        left = remaining(g.task.expire_at_unix_ms),
+        prompt = esc(&g.task.prompt),
+        id = esc(&g.miner_task_id),
+    );
+    html_page("Write a page", &body)
+}
+
+async fn generate_form(
+    State(page): State<WorkerPage>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Result<axum::Form<PageRequest>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let session = match page.session(&headers).await {
+        Ok(s) => s,
+        Err(e) => return error_page(e.status, &e.message),
+    };
+    let req = match form {
+        Ok(axum::Form(f)) => f,
+        Err(e) => return error_page(e.status(), &e.body_text()),
+    };
+    match page.write_page(&id, &session, &req.html).await {
+        Ok(_) => html_page(
+            "Submitted",
+            "<h1 id=\"done\">Thank you</h1><p role=\"status\">Your page was recorded.</p><p><a href=\"/tasks\" id=\"next\">Next task</a></p>",
+        ),
+        Err(e) => error_page(e.status, &e.message),
     }
 }
 
@@ -829,7 +1046,27 @@ async fn tasks_page(State(page): State<WorkerPage>, headers: HeaderMap) -> Respo
             return error_page(e.status, &e.message);
         }
     };
+    let generations = match page.open_generations().await {
+        Ok(g) => g,
+        Err(e) => return error_page(e.status, &e.message),
+    };
     let mut body = String::from("<h1>Open tasks</h1>");
+    if !generations.is_empty() {
+        body.push_str("<h2>Pages to write</h2><ul class=\"tasks\" id=\"generations\">");
+        for g in &generations {
+            let prompt: String = g.task.prompt.chars().take(160).collect();
+            let _ = write!(
+                body,
+                "<li><a class=\"generation-link\" href=\"/generate/{id}\">{prompt}</a>\
+                 <span class=\"meta\">write one page · closes in <time datetime=\"{ms}\">{left}</time></span></li>",
+                id = esc(&g.miner_task_id),
+                prompt = esc(&prompt),
+                ms = g.task.expire_at_unix_ms,
+                left = remaining(g.task.expire_at_unix_ms),
+            );
+        }
+        body.push_str("</ul><h2>Responses to judge</h2>");
+    }
     if tasks.is_empty() {
         body.push_str("<p id=\"no-tasks\">No open tasks right now. This page does not refresh by itself; reload it later.</p>");
     } else {
@@ -839,7 +1076,8 @@ async fn tasks_page(State(page): State<WorkerPage>, headers: HeaderMap) -> Respo
             let _ = write!(
                 body,
                 "<li><a class=\"task-link\" href=\"/tasks/{id}\">{prompt}</a>\
-                 <span class=\"meta\">{n} responses · closes in <time datetime=\"{ms}\">{left}</time></span></li>",
+                 <span class=\"meta\">{kind}{n} responses · closes in <time datetime=\"{ms}\">{left}</time></span></li>",
+                kind = if is_vote(t) { "vote · " } else { "" },
                 id = esc(&t.miner_task_id),
                 prompt = esc(&prompt),
                 n = t.task.completions.len(),
@@ -862,9 +1100,15 @@ fn field(ci: usize, cid: &str, option: Option<usize>) -> String {
 fn task_form(stored: &StoredTask) -> String {
     let task = &stored.task;
     let mut b = String::new();
+    let heading = if is_vote(stored) {
+        "<h1>Vote</h1><p>Which response does the prompt better? Rank it 1.</p>"
+    } else {
+        "<h1>Task</h1>"
+    };
+    b.push_str(heading);
     let _ = write!(
         b,
-        "<h1>Task</h1><p class=\"meta\">Closes in <time datetime=\"{}\">{}</time></p>\
+        "<p class=\"meta\">Closes in <time datetime=\"{}\">{}</time></p>\
          <section class=\"prompt\" aria-label=\"Prompt\"><h2>Prompt</h2><pre>{}</pre></section>",
         task.expire_at_unix_ms,
         remaining(task.expire_at_unix_ms),

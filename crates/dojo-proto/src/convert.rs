@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 
 use dojo_types::task::{
-    Answer, CodeFile, Completion, CompletionAnswer, CompletionContent, DialogueTurn, HeartbeatInfo,
-    MediaFile, RankingRequest, RankingResult, ResultStatus, Role, ScoreFeedback, ScoringMethod,
-    Task, TaskAck, TaskResults, TaskType, WorkerResult,
+    Answer, CodeFile, Completion, CompletionAnswer, CompletionContent, DialogueTurn, Generated,
+    GenerationResult, GenerationTask, HeartbeatInfo, MediaFile, RankingRequest, RankingResult,
+    ResultStatus, Role, RoleOutcome, ScoreFeedback, ScoringMethod, Task, TaskAck, TaskResults,
+    TaskType, Vote, VoteResult, VoteTask, WorkerResult,
 };
 use dojo_types::{CompletionId, Criterion, CriterionError, IdError, Score, ScoreError, TaskId};
 
@@ -53,6 +54,9 @@ pub enum WireError {
     /// A timestamp outside the representable range.
     #[error("field `{0}` is not a valid timestamp")]
     Timestamp(&'static str),
+    /// A field was set although the message's status says it must be empty.
+    #[error("field `{0}` is set, but the status says there is no outcome")]
+    Unexpected(&'static str),
 }
 
 fn task_id(field: &'static str, s: String) -> Result<TaskId, WireError> {
@@ -570,6 +574,164 @@ impl TryFrom<v1::RankingResult> for RankingResult {
                     ))
                 })
                 .collect::<Result<_, WireError>>()?,
+        })
+    }
+}
+
+fn outcome_status(field: &'static str, value: i32) -> Result<ResultStatus, WireError> {
+    result_status(value)?.ok_or(WireError::UnknownEnum { field, value })
+}
+
+/// The outcome of a role result: `done` holds the outcome's fields when they were sent, and must
+/// be `Some` exactly for `COMPLETE`.
+fn outcome<T>(
+    status: ResultStatus,
+    field: &'static str,
+    done: Option<Result<T, WireError>>,
+) -> Result<RoleOutcome<T>, WireError> {
+    match (status, done) {
+        (ResultStatus::Complete, Some(v)) => Ok(RoleOutcome::Complete(v?)),
+        (ResultStatus::Complete, None) => Err(WireError::Missing(field)),
+        (_, Some(_)) => Err(WireError::Unexpected(field)),
+        (ResultStatus::Pending, None) => Ok(RoleOutcome::Pending),
+        (ResultStatus::Expired, None) => Ok(RoleOutcome::Expired),
+        (ResultStatus::Declined, None) => Ok(RoleOutcome::Declined),
+    }
+}
+
+impl From<GenerationTask> for v1::GenerationTask {
+    fn from(t: GenerationTask) -> Self {
+        v1::GenerationTask {
+            task_id: t.id.to_string(),
+            prompt: t.prompt,
+            task_type: v1::TaskType::from(t.task_type) as i32,
+            expire_at: Some(timestamp_from_ms(t.expire_at_unix_ms)),
+        }
+    }
+}
+
+impl TryFrom<v1::GenerationTask> for GenerationTask {
+    type Error = WireError;
+    fn try_from(t: v1::GenerationTask) -> Result<Self, WireError> {
+        Ok(GenerationTask {
+            id: task_id("generation_task.task_id", t.task_id)?,
+            prompt: t.prompt,
+            task_type: task_type(t.task_type)?,
+            expire_at_unix_ms: timestamp_to_ms(
+                "generation_task.expire_at",
+                t.expire_at
+                    .ok_or(WireError::Missing("generation_task.expire_at"))?,
+            )?,
+        })
+    }
+}
+
+impl From<VoteTask> for v1::VoteTask {
+    fn from(t: VoteTask) -> Self {
+        v1::VoteTask {
+            task_id: t.id.to_string(),
+            prompt: t.prompt,
+            task_type: v1::TaskType::from(t.task_type) as i32,
+            completions: t.completions.into_iter().map(Into::into).collect(),
+            expire_at: Some(timestamp_from_ms(t.expire_at_unix_ms)),
+        }
+    }
+}
+
+impl TryFrom<v1::VoteTask> for VoteTask {
+    type Error = WireError;
+    fn try_from(t: v1::VoteTask) -> Result<Self, WireError> {
+        Ok(VoteTask {
+            id: task_id("vote_task.task_id", t.task_id)?,
+            prompt: t.prompt,
+            task_type: task_type(t.task_type)?,
+            completions: t
+                .completions
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
+            expire_at_unix_ms: timestamp_to_ms(
+                "vote_task.expire_at",
+                t.expire_at
+                    .ok_or(WireError::Missing("vote_task.expire_at"))?,
+            )?,
+        })
+    }
+}
+
+impl From<GenerationResult> for v1::GenerationResult {
+    fn from(r: GenerationResult) -> Self {
+        let status = v1::ResultStatus::from(r.outcome.status()) as i32;
+        let (completion, author) = match r.outcome {
+            RoleOutcome::Complete(g) => (Some(g.completion.into()), g.author),
+            _ => (None, String::new()),
+        };
+        v1::GenerationResult {
+            task_id: r.task.to_string(),
+            status,
+            completion,
+            author,
+        }
+    }
+}
+
+impl TryFrom<v1::GenerationResult> for GenerationResult {
+    type Error = WireError;
+    fn try_from(r: v1::GenerationResult) -> Result<Self, WireError> {
+        let status = outcome_status("generation_result.status", r.status)?;
+        let author = r.author;
+        let done = r.completion.map(|c| {
+            Ok(Generated {
+                completion: c.try_into()?,
+                author,
+            })
+        });
+        Ok(GenerationResult {
+            task: task_id("generation_result.task_id", r.task_id)?,
+            outcome: outcome(status, "generation_result.completion", done)?,
+        })
+    }
+}
+
+impl From<VoteResult> for v1::VoteResult {
+    fn from(r: VoteResult) -> Self {
+        let status = v1::ResultStatus::from(r.outcome.status()) as i32;
+        let (chosen, tally) = match r.outcome {
+            RoleOutcome::Complete(v) => (
+                v.chosen.to_string(),
+                v.tally
+                    .into_iter()
+                    .map(|(c, n)| (c.to_string(), n))
+                    .collect(),
+            ),
+            _ => Default::default(),
+        };
+        v1::VoteResult {
+            task_id: r.task.to_string(),
+            status,
+            chosen_completion_id: chosen,
+            tally,
+        }
+    }
+}
+
+impl TryFrom<v1::VoteResult> for VoteResult {
+    type Error = WireError;
+    fn try_from(r: v1::VoteResult) -> Result<Self, WireError> {
+        let status = outcome_status("vote_result.status", r.status)?;
+        let tally = r.tally;
+        let done = (!r.chosen_completion_id.is_empty() || !tally.is_empty()).then(|| {
+            Ok(Vote {
+                chosen: completion_id("vote_result.chosen_completion_id", r.chosen_completion_id)?,
+                tally: tally
+                    .into_iter()
+                    .map(|(c, n)| Ok((completion_id("vote_result.tally", c)?, n)))
+                    .collect::<Result<_, WireError>>()?,
+            })
+        });
+        Ok(VoteResult {
+            task: task_id("vote_result.task_id", r.task_id)?,
+            outcome: outcome(status, "vote_result.chosen_completion_id", done)?,
         })
     }
 }

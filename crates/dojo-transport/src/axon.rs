@@ -21,6 +21,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use dojo_proto::v1::miner_roles_server::{MinerRoles, MinerRolesServer};
 use dojo_proto::v1::miner_server::{Miner, MinerServer};
 use dojo_types::{Hotkey, Uid};
 use http::{HeaderMap, Request, Response};
@@ -402,6 +403,59 @@ pub async fn serve_miner<M: Miner>(
     layer: AxonLayer,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    serve(miner, None::<NoRoles>, listener, layer, shutdown).await
+}
+
+/// [`serve_miner`] plus the Dojo v2 roles' `MinerRoles` service on the same port, behind the same
+/// layer (a request to either service passes the same checks).
+pub async fn serve_miner_with_roles<M: Miner, R: MinerRoles>(
+    miner: M,
+    roles: R,
+    listener: tokio::net::TcpListener,
+    layer: AxonLayer,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    serve(miner, Some(roles), listener, layer, shutdown).await
+}
+
+/// Stands in for the roles service of a miner that serves none; never constructed.
+enum NoRoles {}
+
+#[tonic::async_trait]
+impl MinerRoles for NoRoles {
+    async fn assign_generation(
+        &self,
+        _: tonic::Request<dojo_proto::v1::GenerationTask>,
+    ) -> Result<tonic::Response<dojo_proto::v1::TaskAck>, tonic::Status> {
+        match *self {}
+    }
+    async fn fetch_generation(
+        &self,
+        _: tonic::Request<dojo_proto::v1::FetchResultsRequest>,
+    ) -> Result<tonic::Response<dojo_proto::v1::GenerationResult>, tonic::Status> {
+        match *self {}
+    }
+    async fn assign_vote(
+        &self,
+        _: tonic::Request<dojo_proto::v1::VoteTask>,
+    ) -> Result<tonic::Response<dojo_proto::v1::TaskAck>, tonic::Status> {
+        match *self {}
+    }
+    async fn fetch_vote(
+        &self,
+        _: tonic::Request<dojo_proto::v1::FetchResultsRequest>,
+    ) -> Result<tonic::Response<dojo_proto::v1::VoteResult>, tonic::Status> {
+        match *self {}
+    }
+}
+
+async fn serve<M: Miner, R: MinerRoles>(
+    miner: M,
+    roles: Option<R>,
+    listener: tokio::net::TcpListener,
+    layer: AxonLayer,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     let max = layer.config().max_body_bytes;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
@@ -409,6 +463,9 @@ pub async fn serve_miner<M: Miner>(
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .layer(layer)
         .add_service(MinerServer::new(miner).max_decoding_message_size(max))
+        .add_optional_service(
+            roles.map(|r| MinerRolesServer::new(r).max_decoding_message_size(max)),
+        )
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

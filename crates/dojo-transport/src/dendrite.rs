@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dojo_identity::Keypair;
 use dojo_proto::v1::miner_client::MinerClient;
+use dojo_proto::v1::miner_roles_client::MinerRolesClient;
 use dojo_types::Hotkey;
 use tokio::sync::Semaphore;
 use tonic::transport::{Channel, Endpoint};
@@ -292,6 +293,23 @@ impl Dendrite {
         self.call_hashed(target, message, body_hash, call).await
     }
 
+    /// One signed call to the Dojo v2 roles' `MinerRoles` service, e.g.
+    /// `|mut c, r| async move { c.fetch_vote(r).await }`; signing and outcomes as [`Dendrite::call`].
+    pub async fn call_roles<Req, Resp, F, Fut>(
+        &self,
+        target: &AxonTarget,
+        message: Req,
+        call: F,
+    ) -> CallOutcome<Resp>
+    where
+        Req: prost::Message,
+        F: FnOnce(MinerRolesClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let body_hash = headers::body_hash(&message.encode_to_vec());
+        self.call_with(target, message, body_hash, call).await
+    }
+
     async fn call_hashed<Req, Resp, F, Fut>(
         &self,
         target: &AxonTarget,
@@ -301,6 +319,20 @@ impl Dendrite {
     ) -> CallOutcome<Resp>
     where
         F: FnOnce(MinerClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        self.call_with(target, message, body_hash, call).await
+    }
+
+    async fn call_with<C: Client, Req, Resp, F, Fut>(
+        &self,
+        target: &AxonTarget,
+        message: Req,
+        body_hash: [u8; 32],
+        call: F,
+    ) -> CallOutcome<Resp>
+    where
+        F: FnOnce(C, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
         let Ok(_slot) = self.inner.limit.clone().acquire_owned().await else {
@@ -323,8 +355,7 @@ impl Dendrite {
             };
             let mut request = self.signed_request_hashed(&target.hotkey, message, body_hash);
             request.set_timeout(timeout);
-            let client = MinerClient::new(channel)
-                .max_decoding_message_size(self.inner.config.max_response_bytes);
+            let client = C::new(channel, self.inner.config.max_response_bytes);
             match call(client, request).await {
                 Ok(r) => CallOutcome::Success {
                     response: r.into_inner(),
@@ -413,4 +444,21 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+/// A generated tonic client of a service the axon serves.
+trait Client {
+    fn new(channel: Channel, max_response_bytes: usize) -> Self;
+}
+
+impl Client for MinerClient<Channel> {
+    fn new(channel: Channel, max_response_bytes: usize) -> Self {
+        MinerClient::new(channel).max_decoding_message_size(max_response_bytes)
+    }
+}
+
+impl Client for MinerRolesClient<Channel> {
+    fn new(channel: Channel, max_response_bytes: usize) -> Self {
+        MinerRolesClient::new(channel).max_decoding_message_size(max_response_bytes)
+    }
 }

@@ -29,7 +29,7 @@ mod gate;
 pub mod headers;
 pub mod reject;
 
-pub use axon::{AxonConfig, AxonLayer, Caller, RateLimit, serve_miner};
+pub use axon::{AxonConfig, AxonLayer, Caller, RateLimit, serve_miner, serve_miner_with_roles};
 pub use dendrite::{AxonTarget, CallOutcome, Dendrite, DendriteConfig};
 pub use directory::{CallerDirectory, CallerInfo, MetagraphCache};
 pub use reject::Rejection;

@@ -279,3 +279,92 @@ pub struct RankingResult {
     /// A score per completion.
     pub scores: Vec<(CompletionId, Score)>,
 }
+
+/// A Dojo v2 generator assignment (spec §2.5, §6.4): write the completion for a prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenerationTask {
+    /// Validator-side id.
+    pub id: TaskId,
+    /// What to build.
+    pub prompt: String,
+    /// Kind of completion asked for (`CodeGeneration`: one self-contained page).
+    pub task_type: TaskType,
+    /// Deadline, milliseconds since the Unix epoch.
+    pub expire_at_unix_ms: i64,
+}
+
+/// A Dojo v2 discriminator assignment (spec §2.5, §4.10): vote for the better completion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VoteTask {
+    /// Validator-side id.
+    pub id: TaskId,
+    /// The prompt the completions answer.
+    pub prompt: String,
+    /// Kind of work the completions are.
+    pub task_type: TaskType,
+    /// The candidates (two in Dojo v2), with the validator's opaque ids.
+    pub completions: Vec<Completion>,
+    /// Deadline, milliseconds since the Unix epoch.
+    pub expire_at_unix_ms: i64,
+}
+
+/// Where a role assignment stands on the miner, carrying the outcome once there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleOutcome<T> {
+    /// Accepted, before its deadline, not done yet.
+    Pending,
+    /// Done.
+    Complete(T),
+    /// The deadline passed without an outcome.
+    Expired,
+    /// Refused on arrival.
+    Declined,
+}
+
+impl<T> RoleOutcome<T> {
+    /// The matching [`ResultStatus`].
+    pub fn status(&self) -> ResultStatus {
+        match self {
+            RoleOutcome::Pending => ResultStatus::Pending,
+            RoleOutcome::Complete(_) => ResultStatus::Complete,
+            RoleOutcome::Expired => ResultStatus::Expired,
+            RoleOutcome::Declined => ResultStatus::Declined,
+        }
+    }
+}
+
+/// A completion a generator wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generated {
+    /// The completion; its id is the miner's.
+    pub completion: Completion,
+    /// Who wrote it on the miner's side (worker id or provider name).
+    pub author: String,
+}
+
+/// What a generator returns for a generation task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenerationResult {
+    /// Validator-side task id.
+    pub task: TaskId,
+    /// Status and, when complete, the completion.
+    pub outcome: RoleOutcome<Generated>,
+}
+
+/// A discriminator's vote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vote {
+    /// The completion voted for.
+    pub chosen: CompletionId,
+    /// How the miner's own voters split, per completion (evidence only).
+    pub tally: BTreeMap<CompletionId, u32>,
+}
+
+/// What a discriminator returns for a vote task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VoteResult {
+    /// Validator-side task id.
+    pub task: TaskId,
+    /// Status and, when complete, the vote.
+    pub outcome: RoleOutcome<Vote>,
+}

@@ -10,12 +10,20 @@
 //! Calls run at temperature 0 with JSON output requested from the server; an answer that is not
 //! JSON, misses a letter, repeats one or scores out of range is retried by the client (bounded
 //! attempts with backoff), then the task stays unanswered and the error is logged.
+//!
+//! As a v2 *generator* it writes the page for a code-generation prompt: one call asking for
+//! `{"html": "<!doctype html>…"}` (a single self-contained file, inline CSS and JS, nothing
+//! fetched), through its own client whose timeout suits writing a page rather than judging
+//! ([`LlmApiProvider::with_generator`]).
 
 use dojo_llm::{ChatMessage, LlmClient, Sampling};
-use dojo_types::task::{ScoringMethod, Task, WorkerResult};
+use dojo_types::task::{Generated, GenerationTask, ScoringMethod, Task, TaskType, WorkerResult};
 use serde::Deserialize;
 
-use super::{BoxFuture, Provider, ProviderError, answers_from_preferences, flatten};
+use super::{
+    BoxFuture, MAX_COMPLETION_BYTES, Provider, ProviderError, answers_from_preferences, flatten,
+    page_completion,
+};
 
 /// The worker id LLM results are stored under.
 pub const WORKER_ID: &str = "llm-judge";
@@ -29,6 +37,51 @@ pub const MAX_CHARS_PER_COMPLETION: usize = 6_000;
 pub struct LlmApiProvider {
     client: LlmClient,
     max_tokens: u32,
+    generator: LlmClient,
+    generation_tokens: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    html: String,
+}
+
+/// The generation prompt: system and user messages asking for one self-contained page.
+pub fn generation_messages(task: &GenerationTask) -> Vec<ChatMessage> {
+    vec![
+        ChatMessage::system(
+            "You are an expert front-end developer. You write complete, working single-file web \
+             pages and reply with JSON only.",
+        ),
+        ChatMessage::user(format!(
+            "Write one self-contained HTML page for this request:\n{}\n\n\
+             Put all CSS in a <style> element and all JavaScript in a <script> element; load \
+             nothing from the network. Answer with JSON only: {{\"html\": \"<!doctype html>...\"}}",
+            task.prompt
+        )),
+    ]
+}
+
+fn page_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"html": {"type": "string", "minLength": 1}},
+        "required": ["html"],
+        "additionalProperties": false
+    })
+}
+
+fn validate_page(p: &Page) -> Result<(), String> {
+    if !p.html.contains('<') {
+        return Err("`html` holds no markup".to_owned());
+    }
+    if p.html.len() > MAX_COMPLETION_BYTES {
+        return Err(format!(
+            "`html` is {} bytes, over the {MAX_COMPLETION_BYTES}-byte limit",
+            p.html.len()
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,11 +225,42 @@ fn validate_scores(s: &Scores, n: usize) -> Result<(), String> {
 
 impl LlmApiProvider {
     /// A judge over `client` (use [`dojo_llm::LlmConfig::for_judging`] for its timeouts).
+    /// The same client writes pages until [`LlmApiProvider::with_generator`] gives it its own.
     pub fn new(client: LlmClient) -> Self {
         LlmApiProvider {
+            generator: client.clone(),
             client,
             max_tokens: 256,
+            generation_tokens: 4096,
         }
+    }
+
+    /// Writes generation-task pages through `client` (use [`dojo_llm::LlmConfig::new`]'s long
+    /// timeout: a page is thousands of tokens) with at most `max_tokens` tokens.
+    pub fn with_generator(mut self, client: LlmClient, max_tokens: u32) -> Self {
+        self.generator = client;
+        self.generation_tokens = max_tokens;
+        self
+    }
+
+    /// Writes the page for `task`.
+    pub async fn write_page(&self, task: &GenerationTask) -> Result<String, ProviderError> {
+        let sampling = Sampling {
+            max_tokens: self.generation_tokens,
+            ..self.sampling()
+        };
+        let page: Page = self
+            .generator
+            .chat_json(
+                &generation_messages(task),
+                "page",
+                &page_schema(),
+                sampling,
+                validate_page,
+            )
+            .await
+            .map_err(Self::backend)?;
+        Ok(page.html)
     }
 
     fn sampling(&self) -> Sampling {
@@ -270,6 +354,34 @@ impl Provider for LlmApiProvider {
             Ok(Some(WorkerResult {
                 worker_id: WORKER_ID.to_owned(),
                 answers,
+            }))
+        })
+    }
+
+    fn check_generation(&self, task: &GenerationTask) -> Result<(), String> {
+        if task.task_type != TaskType::CodeGeneration {
+            return Err(
+                "the llm_api provider writes only code-generation tasks (one page)".to_owned(),
+            );
+        }
+        Ok(())
+    }
+
+    fn generate<'a>(
+        &'a self,
+        task: &'a GenerationTask,
+    ) -> BoxFuture<'a, Result<Option<Generated>, ProviderError>> {
+        Box::pin(async move {
+            let html = self.write_page(task).await?;
+            let completion = page_completion(task.id.as_str(), &html).map_err(|message| {
+                ProviderError::BadAnswer {
+                    provider: "llm_api",
+                    message,
+                }
+            })?;
+            Ok(Some(Generated {
+                completion,
+                author: WORKER_ID.to_owned(),
             }))
         })
     }

@@ -6,3 +6,14 @@ document.addEventListener('input', function (e) {
     if (out) { out.textContent = t.value; }
   }
 });
+
+// Reads a chosen page file into the textarea it names; pasting works without this script.
+document.addEventListener('change', function (e) {
+  var t = e.target;
+  if (t && t.type === 'file' && t.dataset.into && t.files && t.files[0]) {
+    var area = document.getElementById(t.dataset.into);
+    var reader = new FileReader();
+    reader.onload = function () { if (area) { area.value = reader.result; } };
+    reader.readAsText(t.files[0]);
+  }
+});

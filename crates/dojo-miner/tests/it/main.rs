@@ -6,4 +6,5 @@ mod fixtures;
 mod miner;
 mod page;
 mod providers;
+mod roles;
 mod store;

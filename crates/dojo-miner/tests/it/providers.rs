@@ -116,6 +116,38 @@ async fn llm_judge_against_a_real_llama_cpp_server() {
             Err(e) => assert!(e.to_string().contains("gave up after 3 attempts"), "{e}"),
         }
     }
+    // The v2 generator role: one page for a code-generation prompt, through its own client.
+    let mut writing = LlmConfig::new(server.base(), MODEL_ALIAS);
+    writing.json_mode = JsonMode::JsonObject;
+    writing.max_attempts = 2;
+    writing.backoff_base = Duration::from_millis(50);
+    let provider = provider.with_generator(LlmClient::new(writing).unwrap(), 400);
+    let g = dojo_types::task::GenerationTask {
+        id: dojo_types::TaskId::new("g").unwrap(),
+        prompt: "A page with a button that counts clicks.".to_owned(),
+        task_type: dojo_types::task::TaskType::CodeGeneration,
+        expire_at_unix_ms: i64::MAX,
+    };
+    assert_eq!(provider.check_generation(&g), Ok(()));
+    match provider.generate(&g).await {
+        Ok(Some(generated)) => {
+            let dojo_types::task::CompletionContent::Code { files, .. } =
+                &generated.completion.content
+            else {
+                panic!("not a page: {generated:?}")
+            };
+            assert_eq!(files[0].filename, "index.html");
+            assert!(files[0].content.contains('<'));
+            assert_eq!(generated.author, "llm-judge");
+        }
+        Ok(None) => panic!("an automatic provider always writes"),
+        Err(e) => assert!(e.to_string().contains("gave up after 2 attempts"), "{e}"),
+    }
+    let dialogue = dojo_types::task::GenerationTask {
+        task_type: dojo_types::task::TaskType::Dialogue,
+        ..g
+    };
+    assert!(provider.check_generation(&dialogue).is_err());
     assert!(metrics.requests.load(std::sync::atomic::Ordering::Relaxed) >= 2);
     assert!(
         metrics

@@ -322,3 +322,218 @@ fn result_status_and_heartbeat_round_trip_and_old_peers_read_as_unreported() {
         Err(WireError::UnknownEnum { value: 42, .. })
     ));
 }
+
+fn id_strategy() -> impl Strategy<Value = String> {
+    "[a-z0-9-]{1,12}"
+}
+
+fn completion_strategy() -> impl Strategy<Value = Completion> {
+    (
+        id_strategy(),
+        prop_oneof![
+            ".{0,40}".prop_map(CompletionContent::Text),
+            ".{0,40}".prop_map(|html| CompletionContent::Code {
+                files: vec![CodeFile {
+                    filename: "index.html".to_owned(),
+                    content: html,
+                    language: "html".to_owned(),
+                }],
+                installation_commands: String::new(),
+            }),
+        ],
+    )
+        .prop_map(|(id, content)| Completion {
+            id: cid(&id),
+            content,
+        })
+}
+
+fn task_type_strategy() -> impl Strategy<Value = TaskType> {
+    prop_oneof![
+        Just(TaskType::CodeGeneration),
+        Just(TaskType::Dialogue),
+        Just(TaskType::TextToImage),
+        Just(TaskType::TextToThreeD),
+        Just(TaskType::TextFeedback),
+        Just(TaskType::ScoreFeedback),
+    ]
+}
+
+fn outcome_strategy<T: std::fmt::Debug + Clone>(
+    done: impl Strategy<Value = T>,
+) -> impl Strategy<Value = RoleOutcome<T>> {
+    prop_oneof![
+        Just(RoleOutcome::Pending),
+        Just(RoleOutcome::Expired),
+        Just(RoleOutcome::Declined),
+        done.prop_map(RoleOutcome::Complete),
+    ]
+}
+
+fn through_bytes<M: Message + Default>(m: M) -> M {
+    M::decode(m.encode_to_vec().as_slice()).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn role_assignments_round_trip(
+        id in id_strategy(),
+        prompt in ".{0,60}",
+        task_type in task_type_strategy(),
+        completions in proptest::collection::vec(completion_strategy(), 0..4),
+        ms in -1_000_000_000_000i64..4_000_000_000_000,
+    ) {
+        let g = GenerationTask {
+            id: TaskId::new(id.clone()).unwrap(),
+            prompt: prompt.clone(),
+            task_type,
+            expire_at_unix_ms: ms,
+        };
+        let back = GenerationTask::try_from(through_bytes(v1::GenerationTask::from(g.clone())));
+        prop_assert_eq!(back.unwrap(), g);
+        let v = VoteTask {
+            id: TaskId::new(id).unwrap(),
+            prompt,
+            task_type,
+            completions,
+            expire_at_unix_ms: ms,
+        };
+        let back = VoteTask::try_from(through_bytes(v1::VoteTask::from(v.clone())));
+        prop_assert_eq!(back.unwrap(), v);
+    }
+
+    #[test]
+    fn role_results_round_trip(
+        id in id_strategy(),
+        generated in outcome_strategy((completion_strategy(), ".{0,20}")),
+        voted in outcome_strategy((id_strategy(), proptest::collection::btree_map(id_strategy(), 0u32..50, 0..3))),
+    ) {
+        let g = GenerationResult {
+            task: TaskId::new(id.clone()).unwrap(),
+            outcome: match generated {
+                RoleOutcome::Complete((completion, author)) => RoleOutcome::Complete(Generated { completion, author }),
+                RoleOutcome::Pending => RoleOutcome::Pending,
+                RoleOutcome::Expired => RoleOutcome::Expired,
+                RoleOutcome::Declined => RoleOutcome::Declined,
+            },
+        };
+        let back = GenerationResult::try_from(through_bytes(v1::GenerationResult::from(g.clone())));
+        prop_assert_eq!(back.unwrap(), g);
+        let v = VoteResult {
+            task: TaskId::new(id).unwrap(),
+            outcome: match voted {
+                RoleOutcome::Complete((chosen, tally)) => RoleOutcome::Complete(Vote {
+                    chosen: cid(&chosen),
+                    tally: tally.into_iter().map(|(c, n)| (cid(&c), n)).collect(),
+                }),
+                RoleOutcome::Pending => RoleOutcome::Pending,
+                RoleOutcome::Expired => RoleOutcome::Expired,
+                RoleOutcome::Declined => RoleOutcome::Declined,
+            },
+        };
+        let back = VoteResult::try_from(through_bytes(v1::VoteResult::from(v.clone())));
+        prop_assert_eq!(back.unwrap(), v);
+    }
+
+    #[test]
+    fn decoding_arbitrary_role_bytes_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        if let Ok(m) = v1::GenerationTask::decode(data.as_slice()) {
+            let _ = GenerationTask::try_from(m);
+        }
+        if let Ok(m) = v1::VoteTask::decode(data.as_slice()) {
+            let _ = VoteTask::try_from(m);
+        }
+        if let Ok(m) = v1::GenerationResult::decode(data.as_slice()) {
+            let _ = GenerationResult::try_from(m);
+        }
+        if let Ok(m) = v1::VoteResult::decode(data.as_slice()) {
+            let _ = VoteResult::try_from(m);
+        }
+    }
+}
+
+#[test]
+fn role_results_whose_status_and_fields_disagree_are_typed_errors() {
+    let text = v1::Completion::from(Completion {
+        id: cid("g"),
+        content: CompletionContent::Text("<p>hi</p>".to_owned()),
+    });
+    let gen_result = |status: v1::ResultStatus, completion: Option<v1::Completion>| {
+        GenerationResult::try_from(v1::GenerationResult {
+            task_id: "t".to_owned(),
+            status: status as i32,
+            completion,
+            author: String::new(),
+        })
+    };
+    assert_eq!(
+        gen_result(v1::ResultStatus::Complete, None),
+        Err(WireError::Missing("generation_result.completion"))
+    );
+    assert_eq!(
+        gen_result(v1::ResultStatus::Pending, Some(text.clone())),
+        Err(WireError::Unexpected("generation_result.completion"))
+    );
+    assert_eq!(
+        gen_result(v1::ResultStatus::Unspecified, None),
+        Err(WireError::UnknownEnum {
+            field: "generation_result.status",
+            value: 0
+        })
+    );
+    assert!(gen_result(v1::ResultStatus::Complete, Some(text)).is_ok());
+    let vote = |status: v1::ResultStatus, chosen: &str| {
+        VoteResult::try_from(v1::VoteResult {
+            task_id: "t".to_owned(),
+            status: status as i32,
+            chosen_completion_id: chosen.to_owned(),
+            tally: Default::default(),
+        })
+    };
+    assert_eq!(
+        vote(v1::ResultStatus::Complete, ""),
+        Err(WireError::Missing("vote_result.chosen_completion_id"))
+    );
+    assert_eq!(
+        vote(v1::ResultStatus::Expired, "a"),
+        Err(WireError::Unexpected("vote_result.chosen_completion_id"))
+    );
+    assert!(matches!(
+        vote(v1::ResultStatus::Pending, ""),
+        Ok(VoteResult {
+            outcome: RoleOutcome::Pending,
+            ..
+        })
+    ));
+    assert!(matches!(
+        VoteResult::try_from(v1::VoteResult {
+            task_id: "t".to_owned(),
+            status: 77,
+            ..Default::default()
+        }),
+        Err(WireError::UnknownEnum { value: 77, .. })
+    ));
+    let no_deadline = v1::VoteTask {
+        task_id: "t".to_owned(),
+        task_type: v1::TaskType::CodeGeneration as i32,
+        ..Default::default()
+    };
+    assert_eq!(
+        VoteTask::try_from(no_deadline),
+        Err(WireError::Missing("vote_task.expire_at"))
+    );
+    let no_type = v1::GenerationTask {
+        task_id: "t".to_owned(),
+        expire_at: Some(prost_types::Timestamp::default()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        GenerationTask::try_from(no_type),
+        Err(WireError::UnknownEnum {
+            field: "task_type",
+            ..
+        })
+    ));
+}
