@@ -302,7 +302,7 @@ impl Subtensor {
                 .await
                 .map_err(transport)?
                 .ok_or_else(|| ChainError::Transport("node returned no best header".into()))?;
-            Ok(u64::from(header.number))
+            Ok(header.number)
         })
         .await
     }

@@ -115,7 +115,7 @@ fn snapshot(
                 tao_stake: m.tao_stake[i],
                 stake: m.total_stake[i],
                 validator_permit: m.validator_permit[i],
-                axon: (a.ip != 0).then(|| AxonInfo {
+                axon: (a.ip != 0).then_some(AxonInfo {
                     block: a.block,
                     version: a.version,
                     ip: a.ip,

@@ -74,6 +74,7 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+#[allow(clippy::print_stdout)]
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: u16 = args.next().map_or(4096, |a| a.parse().expect("n"));

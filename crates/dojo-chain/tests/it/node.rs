@@ -19,13 +19,13 @@ use subxt::metadata::Metadata;
 use tokio::net::TcpListener;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-pub const FIXTURE: &[u8] = include_bytes!("../fixtures/finney.scale");
+pub(crate) const FIXTURE: &[u8] = include_bytes!("../fixtures/finney.scale");
 /// `twox128("System") ++ twox128("Events")`.
 const EVENTS_KEY: &str = "26aa394eea5630e07c48ae0c9558cef780d41e5e16056765bc8461851072c9d7";
 
 /// What the node does wrong.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub enum Fault {
+pub(crate) enum Fault {
     #[default]
     None,
     /// Never answers this method.
@@ -36,36 +36,36 @@ pub enum Fault {
 
 /// A decoded, signature-checked submission.
 #[derive(Clone, Debug)]
-pub struct Submitted {
-    pub pallet: String,
-    pub call: String,
-    pub args: Vec<(String, Value<u32>)>,
-    pub signer: [u8; 32],
-    pub nonce: u64,
-    pub mortal: Option<(u64, u64)>,
-    pub signature_ok: bool,
+pub(crate) struct Submitted {
+    pub(crate) pallet: String,
+    pub(crate) call: String,
+    pub(crate) args: Vec<(String, Value<u32>)>,
+    pub(crate) signer: [u8; 32],
+    pub(crate) nonce: u64,
+    pub(crate) mortal: Option<(u64, u64)>,
+    pub(crate) signature_ok: bool,
 }
 
-pub struct State {
-    pub metadata: Metadata,
-    pub metadata_bytes: Vec<u8>,
-    pub spec_version: u32,
-    pub best: u64,
+pub(crate) struct State {
+    pub(crate) metadata: Metadata,
+    pub(crate) metadata_bytes: Vec<u8>,
+    pub(crate) spec_version: u32,
+    pub(crate) best: u64,
     /// Runtime API answers by `Trait_method`, already SCALE.
-    pub answers: HashMap<String, Vec<u8>>,
+    pub(crate) answers: HashMap<String, Vec<u8>>,
     /// `(extrinsics, events)` of blocks this node produced.
-    pub blocks: HashMap<u64, (Vec<Vec<u8>>, Vec<u8>)>,
-    pub nonces: HashMap<[u8; 32], u64>,
+    pub(crate) blocks: HashMap<u64, (Vec<Vec<u8>>, Vec<u8>)>,
+    pub(crate) nonces: HashMap<[u8; 32], u64>,
     /// Every submission received, valid or not.
-    pub submitted: Vec<Submitted>,
-    pub fault: Fault,
+    pub(crate) submitted: Vec<Submitted>,
+    pub(crate) fault: Fault,
     /// Reject submissions in the pool with `InvalidTransaction::Custom(code)`.
-    pub reject_custom: Option<u8>,
+    pub(crate) reject_custom: Option<u8>,
     /// Include submissions but fail them with this SubtensorModule error.
-    pub dispatch_error: Option<&'static str>,
-    pub connections: usize,
-    pub metadata_downloads: usize,
-    pub next_uid: u16,
+    pub(crate) dispatch_error: Option<&'static str>,
+    pub(crate) connections: usize,
+    pub(crate) metadata_downloads: usize,
+    pub(crate) next_uid: u16,
 }
 
 impl State {
@@ -74,7 +74,7 @@ impl State {
     }
 
     /// SCALE of `v` as runtime API `api.method`'s return type.
-    pub fn set_answer(&mut self, api: &str, method: &str, v: &Value) {
+    pub(crate) fn set_answer(&mut self, api: &str, method: &str, v: &Value) {
         let ty = self
             .metadata
             .runtime_api_trait_by_name(api)
@@ -85,19 +85,8 @@ impl State {
         self.answers.insert(format!("{api}_{method}"), bytes);
     }
 
-    /// A zero value of runtime API `api.method`'s return type, to fill in.
-    pub fn zero_answer(&self, api: &str, method: &str) -> Value {
-        let ty = self
-            .metadata
-            .runtime_api_trait_by_name(api)
-            .and_then(|t| t.method_by_name(method))
-            .unwrap()
-            .output_ty();
-        zero(self.types(), ty)
-    }
-
     /// Zero value of the type inside `Option<Vec<..>>`-style wrappers: the struct itself.
-    pub fn zero_inner(&self, api: &str, method: &str) -> Value {
+    pub(crate) fn zero_inner(&self, api: &str, method: &str) -> Value {
         let mut ty = self
             .metadata
             .runtime_api_trait_by_name(api)
@@ -177,7 +166,7 @@ impl State {
     }
 
     /// Decodes `ext` against the fixture metadata and checks its signature.
-    pub fn decode_extrinsic(&self, ext: &[u8]) -> Result<Submitted, String> {
+    pub(crate) fn decode_extrinsic(&self, ext: &[u8]) -> Result<Submitted, String> {
         let md = &self.metadata;
         let info = frame_decode::extrinsics::decode_extrinsic(&mut &ext[..], md, md.types())
             .map_err(|e| format!("extrinsic does not decode: {e:?}"))?;
@@ -360,7 +349,7 @@ fn hex_bytes(s: &str) -> Vec<u8> {
     hex::decode(s.trim_start_matches("0x")).unwrap()
 }
 
-pub fn encode(types: &PortableRegistry, ty: u32, v: &Value) -> Vec<u8> {
+pub(crate) fn encode(types: &PortableRegistry, ty: u32, v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     encode_as_type(v, ty, types, &mut out)
         .unwrap_or_else(|e| panic!("test value does not fit type {ty}: {e}"));
@@ -368,7 +357,7 @@ pub fn encode(types: &PortableRegistry, ty: u32, v: &Value) -> Vec<u8> {
 }
 
 /// A zero value of any type in the registry: what the tests start from before setting fields.
-pub fn zero(types: &PortableRegistry, ty: u32) -> Value {
+pub(crate) fn zero(types: &PortableRegistry, ty: u32) -> Value {
     let t = types.resolve(ty).unwrap();
     match &t.type_def {
         TypeDef::Composite(c) => {
@@ -416,7 +405,7 @@ pub fn zero(types: &PortableRegistry, ty: u32) -> Value {
 }
 
 /// Sets named field `name` of a struct value.
-pub fn set(v: &mut Value, name: &str, to: Value) {
+pub(crate) fn set(v: &mut Value, name: &str, to: Value) {
     let ValueDef::Composite(Composite::Named(fields)) = &mut v.value else {
         panic!("not a struct: {v}");
     };
@@ -427,17 +416,17 @@ pub fn set(v: &mut Value, name: &str, to: Value) {
     slot.1 = to;
 }
 
-pub struct Node {
-    pub url: String,
-    pub state: Arc<Mutex<State>>,
+pub(crate) struct Node {
+    pub(crate) url: String,
+    pub(crate) state: Arc<Mutex<State>>,
 }
 
 impl Node {
-    pub async fn start() -> Node {
+    pub(crate) async fn start() -> Node {
         Self::start_with(FIXTURE.to_vec()).await
     }
 
-    pub async fn start_with(metadata_bytes: Vec<u8>) -> Node {
+    pub(crate) async fn start_with(metadata_bytes: Vec<u8>) -> Node {
         let metadata = Metadata::decode_from(&metadata_bytes).unwrap();
         let state = Arc::new(Mutex::new(State {
             metadata,
@@ -467,7 +456,7 @@ impl Node {
         Node { url, state }
     }
 
-    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
     }
 }
@@ -673,7 +662,7 @@ fn handle(s: &mut State, method: &str, params: &Json, sub_id: &mut u64) -> Reply
 }
 
 /// The value of argument `name` of a submission, without type context.
-pub fn arg(sub: &Submitted, name: &str) -> Value {
+pub(crate) fn arg(sub: &Submitted, name: &str) -> Value {
     sub.args
         .iter()
         .find(|(k, _)| k == name)
@@ -682,7 +671,7 @@ pub fn arg(sub: &Submitted, name: &str) -> Value {
 }
 
 /// `u16`s of a `Vec<u16>` argument.
-pub fn u16s(v: &Value) -> Vec<u16> {
+pub(crate) fn u16s(v: &Value) -> Vec<u16> {
     match &v.value {
         ValueDef::Composite(c) => c
             .values()
@@ -694,7 +683,7 @@ pub fn u16s(v: &Value) -> Vec<u16> {
 
 /// Builds a modified copy of the fixture: renames call `call` and field `field` of the
 /// `Metagraph` struct, as a runtime upgrade that changed shapes would.
-pub fn upgraded_metadata(call: &str, field: &str) -> Vec<u8> {
+pub(crate) fn upgraded_metadata(call: &str, field: &str) -> Vec<u8> {
     use subxt::ext::frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
     let mut md = RuntimeMetadataPrefixed::decode(&mut &FIXTURE[..]).unwrap();
     let RuntimeMetadata::V16(v16) = &mut md.1 else {

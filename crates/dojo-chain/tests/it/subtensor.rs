@@ -35,7 +35,7 @@ fn bools(v: impl IntoIterator<Item = bool>) -> Value {
 }
 
 /// Subnet 1 with Alice (validator, serving) and Bob (miner), hyperparameters v2.
-pub fn subnet(s: &mut State) {
+pub(crate) fn subnet(s: &mut State) {
     let keys = [alice().public(), bob().public()];
     let mut m = s.zero_inner("SubnetInfoRuntimeApi", "get_metagraph");
     set(&mut m, "netuid", Value::u128(1));
