@@ -301,6 +301,15 @@ impl MinerService {
         &self.provider
     }
 
+    /// Refuses new work once the open tasks (of every role) reach `max_open_tasks`.
+    async fn ensure_capacity(&self, now_ms: i64) -> Result<(), ServiceError> {
+        let open = self.store.count_open(now_ms).await?;
+        if open >= self.limits.max_open_tasks {
+            return Err(ServiceError::AtCapacity(open));
+        }
+        Ok(())
+    }
+
     /// Stores a task from `caller` and acknowledges it with the miner's id for it, or declines it
     /// (acknowledgement without an id, status `declined` afterwards) when the provider cannot
     /// answer it. A resent task gets the first answer again.
@@ -317,16 +326,9 @@ impl MinerService {
                 stored.state == TaskState::Declined,
             ));
         }
-        let open = self.store.count_open(now_ms).await?;
-        if open >= self.limits.max_open_tasks {
-            return Err(ServiceError::AtCapacity(open));
-        }
+        self.ensure_capacity(now_ms).await?;
         let decline = self.provider.check(&task).err();
-        let state = if decline.is_some() {
-            TaskState::Declined
-        } else {
-            TaskState::Open
-        };
+        let state = state_after_check(decline.is_some());
         let id = miner_task_id();
         let inserted = self
             .store
@@ -456,16 +458,9 @@ impl MinerService {
                 stored.state == TaskState::Declined,
             ));
         }
-        let open = self.store.count_open(now_ms).await?;
-        if open >= self.limits.max_open_tasks {
-            return Err(ServiceError::AtCapacity(open));
-        }
+        self.ensure_capacity(now_ms).await?;
         let decline = self.provider.check_generation(&task).err();
-        let state = if decline.is_some() {
-            TaskState::Declined
-        } else {
-            TaskState::Open
-        };
+        let state = state_after_check(decline.is_some());
         let id = format!("mg-{}", uuid::Uuid::new_v4());
         match self
             .store
@@ -575,6 +570,15 @@ impl MinerService {
             task: task.clone(),
             outcome,
         })
+    }
+}
+
+/// A task the provider declined at admission is stored declined, so a resend gets the same answer.
+fn state_after_check(declined: bool) -> TaskState {
+    if declined {
+        TaskState::Declined
+    } else {
+        TaskState::Open
     }
 }
 
