@@ -10,6 +10,7 @@
 mod bench_scoring;
 mod cache;
 mod ci;
+mod devnet;
 mod fanout;
 mod lab;
 mod layering;
@@ -25,6 +26,7 @@ cargo xtask <task> [args]
 
 Tasks:
   ci                     everything CI checks: fmt, clippy, layering, deny, tests (unit, integration, doc)
+  devnet [flags]         a whole local subnet from the real binaries, and who earned what (--help for flags)
   check-layering         fail if the pure crates depend on I/O crates
   setup                  install what the tests need into the project cache (Python venvs, libraries)
   bench-scoring [--json] [--quick] [--tasks N] [--miners N]
@@ -51,6 +53,7 @@ fn main() -> Result<()> {
     sh.change_dir(cache::project_root());
     match task.as_deref() {
         Some("ci") => ci::run(&sh, &rest),
+        Some("devnet") => devnet::run(&sh, &rest),
         Some("check-layering") => layering::check(&sh),
         Some("setup") => ci::setup(&sh),
         Some("bench-scoring") => bench_scoring::run(&sh, &rest),
