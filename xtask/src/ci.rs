@@ -82,6 +82,9 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
         }
         Ok(c.run()?)
     })?;
+    step("devnet end to end (real processes)", || {
+        crate::devnet::smoke(sh)
+    })?;
     eprintln!("\nci: all green in {:.0}s", total.elapsed().as_secs_f64());
     Ok(())
 }

@@ -23,6 +23,10 @@ struct Cli {
     /// ORT intra-op threads (default: ORT's choice).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// `fp32` (model.onnx) or `int8` (model.int8.onnx, written by `cargo xtask setup` for the
+    /// shipped model).
+    #[arg(long, global = true, default_value = "fp32")]
+    precision: dojo_reward::Precision,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -105,6 +109,7 @@ fn main() -> Result<()> {
             .cuda_device
             .map_or(Device::Cpu, |device_id| Device::Cuda { device_id }),
         intra_threads: cli.threads,
+        precision: cli.precision,
         ..LoadOptions::default()
     };
     let load = |dir: &PathBuf, opts: &LoadOptions| {
@@ -195,15 +200,28 @@ fn main() -> Result<()> {
             batch,
             json,
         } => {
-            let m = load(
-                &model,
-                &LoadOptions {
-                    max_batch: batch,
-                    ..opts
-                },
-            )?;
+            let float_opts = LoadOptions {
+                max_batch: batch,
+                precision: dojo_reward::Precision::Fp32,
+                ..opts
+            };
+            let m = load(&model, &float_opts)?;
+            let int8 = model
+                .join(dojo_reward::Precision::Int8.file_name())
+                .is_file()
+                .then(|| {
+                    load(
+                        &model,
+                        &LoadOptions {
+                            precision: dojo_reward::Precision::Int8,
+                            ..float_opts.clone()
+                        },
+                    )
+                })
+                .transpose()?;
             let r = bench::run(
                 &m,
+                int8.as_ref(),
                 &bench::BenchOptions {
                     python,
                     script: python_script,

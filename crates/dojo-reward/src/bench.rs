@@ -55,6 +55,12 @@ pub struct BenchReport {
     pub python: SideResult,
     /// `rust.pairs_per_s / python.pairs_per_s`.
     pub ratio: f64,
+    /// The Rust pipeline on the int8 variant (`model.int8.onnx`), when the directory has one.
+    pub rust_int8: Option<SideResult>,
+    /// `rust_int8.pairs_per_s / python.pairs_per_s` (Python runs the float model).
+    pub ratio_int8: Option<f64>,
+    /// Largest |int8 score − float score| on the same inputs.
+    pub max_abs_score_diff_int8: Option<f64>,
     /// Peak resident set size of this (Rust) process, in MiB.
     pub rust_peak_rss_mib: f64,
     /// Largest score difference between the two sides on the same inputs.
@@ -64,8 +70,22 @@ pub struct BenchReport {
 impl BenchReport {
     /// A human-readable summary.
     pub fn summary(&self) -> String {
+        let mut s = self.float_summary();
+        if let (Some(r), Some(ratio)) = (&self.rust_int8, self.ratio_int8) {
+            s.push_str(&format!(
+                "\n  rust int8 {:>5.1} pairs/s ({:.2} s): {ratio:.2}x python float (target >= 1.3x: {}); max |int8 - float score| {:.3}",
+                r.pairs_per_s,
+                r.seconds,
+                if ratio >= 1.3 { "met" } else { "not met" },
+                self.max_abs_score_diff_int8.unwrap_or(f64::NAN)
+            ));
+        }
+        s
+    }
+
+    fn float_summary(&self) -> String {
         format!(
-            "bench-reward: {} pairs, batch {}, threads {}\n  rust   {:>8.1} pairs/s ({:.2} s)\n  python {:>8.1} pairs/s ({:.2} s)\n  ratio  {:.2}x (target >= 1.3x)\n  rust peak RSS {:.0} MiB; max |score diff| {:.2e}",
+            "bench-reward: {} pairs, batch {}, threads {}\n  rust   {:>8.1} pairs/s ({:.2} s)\n  python {:>8.1} pairs/s ({:.2} s)\n  ratio  {:.2}x, same float model (target >= 1.3x: {})\n  rust peak RSS {:.0} MiB; max |score diff| {:.2e}",
             self.rust.pairs,
             self.batch,
             if self.threads == 0 {
@@ -78,6 +98,7 @@ impl BenchReport {
             self.python.pairs_per_s,
             self.python.seconds,
             self.ratio,
+            if self.ratio >= 1.3 { "met" } else { "not met" },
             self.rust_peak_rss_mib,
             self.max_abs_score_diff
         )
@@ -108,8 +129,12 @@ struct PythonOut {
     scores: Vec<f64>,
 }
 
-/// Runs both sides and compares.
-pub fn run(model: &OnnxRewardModel, opts: &BenchOptions) -> Result<BenchReport, RewardError> {
+/// Runs both sides and compares; `int8`, when given, is timed on the same inputs after the float model.
+pub fn run(
+    model: &OnnxRewardModel,
+    int8: Option<&OnnxRewardModel>,
+    opts: &BenchOptions,
+) -> Result<BenchReport, RewardError> {
     let backend = |m: String| RewardError::Backend(m.into());
     let data = bench_inputs(opts.pairs);
     let inputs: Vec<RewardInput<'_>> = data.iter().map(|(p, c)| RewardInput::new(p, c)).collect();
@@ -158,6 +183,28 @@ pub fn run(model: &OnnxRewardModel, opts: &BenchOptions) -> Result<BenchReport, 
         pairs_per_s: inputs.len() as f64 / secs,
     };
 
+    let int8_side = int8
+        .map(|m| -> Result<(SideResult, Vec<f32>), RewardError> {
+            m.score_batch(&inputs[..opts.batch.min(inputs.len())])?;
+            let t = Instant::now();
+            let scores = m.score_batch(&inputs)?;
+            let secs = t.elapsed().as_secs_f64();
+            Ok((
+                SideResult {
+                    pairs: inputs.len(),
+                    seconds: secs,
+                    pairs_per_s: inputs.len() as f64 / secs,
+                },
+                scores,
+            ))
+        })
+        .transpose()?;
+    let max_abs_score_diff_int8 = int8_side.as_ref().map(|(_, s)| {
+        s.iter()
+            .zip(&rust_scores)
+            .map(|(a, b)| f64::from((a - b).abs()))
+            .fold(0.0_f64, f64::max)
+    });
     let max_abs_score_diff = rust_scores
         .iter()
         .zip(&py.scores)
@@ -175,6 +222,11 @@ pub fn run(model: &OnnxRewardModel, opts: &BenchOptions) -> Result<BenchReport, 
         batch: opts.batch,
         threads: opts.threads.unwrap_or(0),
         ratio: rust.pairs_per_s / py.result.pairs_per_s,
+        ratio_int8: int8_side
+            .as_ref()
+            .map(|(r, _)| r.pairs_per_s / py.result.pairs_per_s),
+        rust_int8: int8_side.map(|(r, _)| r),
+        max_abs_score_diff_int8,
         rust,
         python: py.result,
         rust_peak_rss_mib: peak_rss_mib().unwrap_or(f64::NAN),

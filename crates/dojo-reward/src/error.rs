@@ -27,6 +27,12 @@ pub enum LoadError {
         /// The missing file.
         path: PathBuf,
     },
+    /// `Precision::Int8` was asked for but the directory has no `model.int8.onnx`.
+    #[error("{} not found: the int8 variant of the shipped model is written by `cargo xtask setup`; for another model run crates/dojo-reward/python/quantize_int8.py --model model.onnx --out model.int8.onnx", .path.display())]
+    MissingInt8 {
+        /// The missing file.
+        path: PathBuf,
+    },
     /// Reading a file failed.
     #[error("reading {}", .path.display())]
     Io {

@@ -38,7 +38,7 @@ pub use encoder::{SENTENCE_OUTPUT, SentenceEncoder};
 pub use error::LoadError;
 pub use model::{
     EXPECTED_INPUTS, EncodedBatch, InputFormat, LoadOptions, ModelConfig, OnnxRewardModel,
-    decode_text,
+    Precision, decode_text,
 };
 pub use runtime::{Device, resolve_dylib};
 

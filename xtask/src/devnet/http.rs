@@ -12,7 +12,9 @@ pub(crate) fn get(url: &str) -> Result<String> {
     let rest = url
         .strip_prefix("http://")
         .with_context(|| format!("not an http:// URL: {url}"))?;
-    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
     let addr = authority
         .to_socket_addrs()
         .with_context(|| format!("resolving {authority}"))?
@@ -26,7 +28,8 @@ pub(crate) fn get(url: &str) -> Result<String> {
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nAccept: */*\r\n\r\n"
     )?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).with_context(|| format!("reading {url}"))?;
+    s.read_to_end(&mut raw)
+        .with_context(|| format!("reading {url}"))?;
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text
         .split_once("\r\n\r\n")
@@ -35,10 +38,15 @@ pub(crate) fn get(url: &str) -> Result<String> {
     if !status.contains(" 200") {
         bail!("{url} answered {status}");
     }
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
-    Ok(if chunked { dechunk(body)? } else { body.to_owned() })
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    Ok(if chunked {
+        dechunk(body)?
+    } else {
+        body.to_owned()
+    })
 }
 
 fn dechunk(mut body: &str) -> Result<String> {
@@ -65,7 +73,10 @@ pub(crate) struct Sample {
 
 impl Sample {
     pub(crate) fn label(&self, key: &str) -> Option<&str> {
-        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -132,7 +143,8 @@ mod tests {
 
     #[test]
     fn parses_labels_and_values() {
-        let text = "# HELP x\ndojo_miner_ema{uid=\"3\",hotkey=\"5F\\\"x\"} 0.25\ndojo_rounds_total 7\n";
+        let text =
+            "# HELP x\ndojo_miner_ema{uid=\"3\",hotkey=\"5F\\\"x\"} 0.25\ndojo_rounds_total 7\n";
         let s = parse_metrics(text);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].label("uid"), Some("3"));
@@ -144,6 +156,9 @@ mod tests {
 
     #[test]
     fn dechunks() {
-        assert_eq!(dechunk("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(), "abcde");
+        assert_eq!(
+            dechunk("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(),
+            "abcde"
+        );
     }
 }

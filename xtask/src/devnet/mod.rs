@@ -299,14 +299,30 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
             results.push(json!({"mechanism": mechanism, "skipped": "the validator has no v2 (generation + vote) round yet"}));
             continue;
         }
-        let dir = if opts.study { out.join(mechanism) } else { out.clone() };
+        let dir = if opts.study {
+            out.join(mechanism)
+        } else {
+            out.clone()
+        };
         let result = run_one(&opts, mechanism, &bins, &dir, &rm_env)?;
         results.push(result);
     }
 
     let (json_out, png_out) = (
-        opts.json.clone().unwrap_or_else(|| out.join(if opts.study { "study.json" } else { "devnet.json" })),
-        opts.png.clone().unwrap_or_else(|| out.join(if opts.study { "study.png" } else { "incentive.png" })),
+        opts.json.clone().unwrap_or_else(|| {
+            out.join(if opts.study {
+                "study.json"
+            } else {
+                "devnet.json"
+            })
+        }),
+        opts.png.clone().unwrap_or_else(|| {
+            out.join(if opts.study {
+                "study.png"
+            } else {
+                "incentive.png"
+            })
+        }),
     );
     let doc = if opts.study {
         println!("{}", study_table(&results));
@@ -330,8 +346,114 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
         &[],
     )
     .context("drawing the chart")?;
-    eprintln!("devnet: wrote {} and {}", json_out.display(), png_out.display());
+    eprintln!(
+        "devnet: wrote {} and {}",
+        json_out.display(),
+        png_out.display()
+    );
     Ok(())
+}
+
+/// CI's end-to-end check: a short devnet over real processes whose JSON must have every summary
+/// field, a chart, and no process left behind.
+pub(crate) fn smoke(sh: &Shell) -> Result<()> {
+    let out = crate::cache::target_dir(sh)?.join("devnet-ci");
+    let json_path = out.join("devnet.json");
+    let png_path = out.join("incentive.png");
+    let args: Vec<String> = [
+        "--populations",
+        "honest:0.05,honest:0.3,honest:0.6,lazy,copycat",
+        "--rounds",
+        "4",
+        "--out",
+        &out.display().to_string(),
+        "--json",
+        &json_path.display().to_string(),
+        "--png",
+        &png_path.display().to_string(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    run(sh, &args)?;
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_path)?)?;
+    check_summary(&doc, 5)?;
+    let png = std::fs::read(&png_path)?;
+    if !png.starts_with(b"\x89PNG") || png.len() < 2000 {
+        bail!(
+            "{} is not a chart ({} bytes)",
+            png_path.display(),
+            png.len()
+        );
+    }
+    let left = processes_mentioning(&out.display().to_string());
+    if !left.is_empty() {
+        bail!("processes of the devnet survived it: {left:?}");
+    }
+    eprintln!("devnet smoke: summary {}", doc["summary"]);
+    Ok(())
+}
+
+fn check_summary(doc: &Value, miners: usize) -> Result<()> {
+    for k in ["mechanism", "rounds", "miners", "summary"] {
+        if doc.get(k).is_none() {
+            bail!("devnet JSON has no `{k}`: {doc}");
+        }
+    }
+    let rows = doc["miners"].as_array().context("miners is not an array")?;
+    if rows.len() != miners {
+        bail!("devnet JSON lists {} miners, expected {miners}", rows.len());
+    }
+    for r in rows {
+        for k in [
+            "uid",
+            "hotkey",
+            "population",
+            "true_quality",
+            "score",
+            "weight",
+            "incentive",
+            "emission",
+        ] {
+            if r.get(k).is_none() {
+                bail!("miner row without `{k}`: {r}");
+            }
+        }
+    }
+    let s = &doc["summary"];
+    if !s["non_honest_emission_share"]
+        .as_f64()
+        .is_some_and(|v| (0.0..=1.0).contains(&v))
+    {
+        bail!("summary.non_honest_emission_share missing or out of [0, 1]: {s}");
+    }
+    if s.get("spearman_quality_incentive").is_none() {
+        bail!("summary has no spearman_quality_incentive: {s}");
+    }
+    let emitted: u64 = rows.iter().filter_map(|r| r["emission"].as_u64()).sum();
+    let weighted = rows
+        .iter()
+        .filter(|r| r["weight"].as_f64().unwrap_or(0.0) > 0.0)
+        .count();
+    if emitted == 0 || weighted == 0 {
+        bail!("no miner received weight or emission: {doc}");
+    }
+    Ok(())
+}
+
+/// Pids whose command line mentions `needle` (the run's directory appears in every child's flags).
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
 }
 
 fn study_table(results: &[Value]) -> String {
@@ -399,7 +521,8 @@ impl Net<'_> {
         ];
         a.extend(args.iter().map(|s| (*s).to_owned()));
         let out = procs::output(&self.bin("dojo-devnet"), &a, &[])?;
-        serde_json::from_str(out.trim()).with_context(|| format!("dojo-devnet admin {}: {out}", args.join(" ")))
+        serde_json::from_str(out.trim())
+            .with_context(|| format!("dojo-devnet admin {}: {out}", args.join(" ")))
     }
 
     fn wallet(&self, name: &str) -> Result<Keys> {
@@ -464,7 +587,10 @@ impl Net<'_> {
         }
         for p in &mut self.procs {
             if p.alive() {
-                eprintln!("devnet: {} did not stop within 10 s; killing it", p.spec.name);
+                eprintln!(
+                    "devnet: {} did not stop within 10 s; killing it",
+                    p.spec.name
+                );
                 p.kill_hard();
             }
         }
@@ -514,7 +640,13 @@ fn progress(label: &str, done: usize, total: usize, note: &str) {
 }
 
 #[allow(clippy::too_many_lines)]
-fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(String, String)]) -> Result<Value> {
+fn run_one(
+    opts: &Opts,
+    mechanism: &str,
+    bins: &Path,
+    dir: &Path,
+    rm_env: &[(String, String)],
+) -> Result<Value> {
     // A run starts from nothing: old wallets, chain state and databases would mix two runs.
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
@@ -552,7 +684,10 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
         },
         Duration::from_secs(30),
     )?;
-    net.endpoint = format!("http://{}", net.procs[chain].ready.clone().unwrap_or_default());
+    net.endpoint = format!(
+        "http://{}",
+        net.procs[chain].ready.clone().unwrap_or_default()
+    );
 
     // Keys and the subnet: validators take the first uids, then the miners in population order.
     let owner = net.wallet("owner")?;
@@ -587,12 +722,36 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
     net.admin(&create)?;
     let mut uids = Vec::new();
     for k in validators.iter().chain(&miners) {
-        net.admin(&["faucet", "--coldkey", &k.coldkey, "--amount", &(1000 * TAO).to_string()])?;
-        let r = net.admin(&["register", "--netuid", NETUID, "--coldkey", &k.coldkey, "--hotkey", &k.hotkey])?;
-        uids.push(u16::try_from(r["uid"].as_u64().context("register: no uid")?)?);
+        net.admin(&[
+            "faucet",
+            "--coldkey",
+            &k.coldkey,
+            "--amount",
+            &(1000 * TAO).to_string(),
+        ])?;
+        let r = net.admin(&[
+            "register",
+            "--netuid",
+            NETUID,
+            "--coldkey",
+            &k.coldkey,
+            "--hotkey",
+            &k.hotkey,
+        ])?;
+        uids.push(u16::try_from(
+            r["uid"].as_u64().context("register: no uid")?,
+        )?);
     }
     for k in &validators {
-        net.admin(&["stake", "--netuid", NETUID, "--hotkey", &k.hotkey, "--amount", &(10_000 * TAO).to_string()])?;
+        net.admin(&[
+            "stake",
+            "--netuid",
+            NETUID,
+            "--hotkey",
+            &k.hotkey,
+            "--amount",
+            &(10_000 * TAO).to_string(),
+        ])?;
     }
 
     // Tasks with ground truth.
@@ -620,7 +779,10 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
         },
         Duration::from_secs(60),
     )?;
-    let synthetic_url = format!("http://{}", net.procs[synth].ready.clone().unwrap_or_default());
+    let synthetic_url = format!(
+        "http://{}",
+        net.procs[synth].ready.clone().unwrap_or_default()
+    );
 
     // Miners, each with its simulated workers.
     let mut miner_procs = Vec::new();
@@ -640,7 +802,9 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
                 out.lines()
                     .find_map(|l| l.strip_prefix("secret:"))
                     .map(|s| s.trim().to_owned())
-                    .with_context(|| format!("no secret in `dojo-miner keys generate` output:\n{out}"))?,
+                    .with_context(|| {
+                        format!("no secret in `dojo-miner keys generate` output:\n{out}")
+                    })?,
             )
         } else {
             None
@@ -674,7 +838,11 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
         if !human {
             args.push("--worker.disable".into());
         }
-        let ready = if human { "dojo-miner worker page on" } else { "dojo-miner axon listening on" };
+        let ready = if human {
+            "dojo-miner worker page on"
+        } else {
+            "dojo-miner axon listening on"
+        };
         let idx = net.start(
             Spec {
                 name: format!("miner-{i}"),
@@ -698,7 +866,11 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
                 pop.kind.clone(),
                 "--seed".to_owned(),
                 // Sybils share one seed (one answer source); everyone else draws their own noise.
-                if pop.kind == "sybil" { opts.seed.to_string() } else { (opts.seed * 1000 + i as u64).to_string() },
+                if pop.kind == "sybil" {
+                    opts.seed.to_string()
+                } else {
+                    (opts.seed * 1000 + i as u64).to_string()
+                },
                 "--ground-truth-log".to_owned(),
                 gt_log.display().to_string(),
                 "--share-dir".to_owned(),
@@ -708,7 +880,12 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
                 a.extend(["--noise".to_owned(), n.to_string()]);
             }
             if opts.chaos {
-                a.extend(["--drop".to_owned(), "0.3".to_owned(), "--late".to_owned(), "0.1".to_owned()]);
+                a.extend([
+                    "--drop".to_owned(),
+                    "0.3".to_owned(),
+                    "--late".to_owned(),
+                    "0.1".to_owned(),
+                ]);
             }
             net.start(
                 Spec {
@@ -735,14 +912,19 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
                 "--synthetic.url",
                 &synthetic_url,
                 "--database.url",
-                &format!("sqlite://{}", dir.join(format!("validator-{i}.db")).display()),
+                &format!(
+                    "sqlite://{}",
+                    dir.join(format!("validator-{i}.db")).display()
+                ),
                 "--fast",
                 "--neuron.mechanism",
                 mechanism,
                 "--metrics.listen",
                 "127.0.0.1:0",
                 "--events.path",
-                &dir.join(format!("validator-{i}-events.jsonl")).display().to_string(),
+                &dir.join(format!("validator-{i}-events.jsonl"))
+                    .display()
+                    .to_string(),
             ]
             .iter()
             .map(|s| (*s).to_owned()),
@@ -774,8 +956,16 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
     let mut last_scored = 0usize;
     loop {
         check_interrupted()?;
-        let views: Vec<ValidatorView> = metrics_urls.iter().filter_map(|u| read_validator(u).ok()).collect();
-        let scored = views.iter().map(|v| v.scored as usize).min().unwrap_or(0).max(last_scored);
+        let views: Vec<ValidatorView> = metrics_urls
+            .iter()
+            .filter_map(|u| read_validator(u).ok())
+            .collect();
+        let scored = views
+            .iter()
+            .map(|v| v.scored as usize)
+            .min()
+            .unwrap_or(0)
+            .max(last_scored);
         if scored > last_scored || history.is_empty() {
             if let Some(v) = views.first() {
                 let ema: Vec<f64> = miner_uids
@@ -788,14 +978,22 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
             }
             last_scored = scored;
         }
-        progress(&format!("devnet {mechanism}: rounds scored"), scored, opts.rounds, "");
+        progress(
+            &format!("devnet {mechanism}: rounds scored"),
+            scored,
+            opts.rounds,
+            "",
+        );
         if scored >= opts.rounds {
             break;
         }
         if opts.chaos && !killed_miner && scored * 3 >= opts.rounds {
             let victim = miner_procs[miner_procs.len().min(2) - 1];
             net.procs[victim].kill_hard();
-            injected.push(format!("SIGKILL {} after {scored} rounds, restarted 2 s later", net.procs[victim].spec.name));
+            injected.push(format!(
+                "SIGKILL {} after {scored} rounds, restarted 2 s later",
+                net.procs[victim].spec.name
+            ));
             sleep(Duration::from_secs(2))?;
             let logs = net.logs.clone();
             net.procs[victim].restart(&logs, Duration::from_secs(60))?;
@@ -804,7 +1002,10 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
         if opts.chaos && !killed_validator && scored * 2 >= opts.rounds {
             let v = validator_procs[0];
             net.procs[v].kill_hard();
-            injected.push(format!("SIGKILL {} after {scored} rounds, restarted 1 s later", net.procs[v].spec.name));
+            injected.push(format!(
+                "SIGKILL {} after {scored} rounds, restarted 1 s later",
+                net.procs[v].spec.name
+            ));
             sleep(Duration::from_secs(1))?;
             let logs = net.logs.clone();
             net.procs[v].restart(&logs, Duration::from_secs(60))?;
@@ -847,20 +1048,36 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
             break mg["block"].as_u64().unwrap_or(scored_at);
         }
         if Instant::now() > wait_until {
-            bail!("validators did not put weights on chain within 120 s after the last round; see {}", net.logs.display());
+            bail!(
+                "validators did not put weights on chain within 120 s after the last round; see {}",
+                net.logs.display()
+            );
         }
-        progress(&format!("devnet {mechanism}: waiting for weights"), 0, 1, "");
+        progress(
+            &format!("devnet {mechanism}: waiting for weights"),
+            0,
+            1,
+            "",
+        );
         sleep(Duration::from_millis(500))?;
     };
     let epoch_block = weights_block + u64::from(opts.tempo) + 2;
     while net.block()? < epoch_block {
         check_interrupted()?;
-        progress(&format!("devnet {mechanism}: waiting for the epoch"), 0, 1, "");
+        progress(
+            &format!("devnet {mechanism}: waiting for the epoch"),
+            0,
+            1,
+            "",
+        );
         sleep(Duration::from_millis(250))?;
     }
     eprintln!();
     let mg = net.admin(&["metagraph", "--netuid", NETUID])?;
-    let views: Vec<ValidatorView> = metrics_urls.iter().filter_map(|u| read_validator(u).ok()).collect();
+    let views: Vec<ValidatorView> = metrics_urls
+        .iter()
+        .filter_map(|u| read_validator(u).ok())
+        .collect();
 
     // Rows.
     let mean_over = |f: &dyn Fn(&ValidatorView) -> Option<f64>| {
@@ -880,12 +1097,15 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
                 })
                 .unwrap_or_default();
             let total: f64 = row.iter().map(|(_, w)| w).sum();
-            row.into_iter().map(|(u, w)| (u, if total > 0.0 { w / total } else { 0.0 })).collect()
+            row.into_iter()
+                .map(|(u, w)| (u, if total > 0.0 { w / total } else { 0.0 }))
+                .collect()
         })
         .collect();
     let mut rows = Vec::new();
     for (i, uid) in uids.iter().enumerate() {
-        let n = neuron(&mg, *uid).with_context(|| format!("uid {uid} missing from the metagraph"))?;
+        let n =
+            neuron(&mg, *uid).with_context(|| format!("uid {uid} missing from the metagraph"))?;
         let is_validator = i < opts.validators;
         let pop = (!is_validator).then(|| &opts.populations[i - opts.validators]);
         let weight = if weight_rows.is_empty() {
@@ -903,7 +1123,9 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
             population: pop.map_or_else(|| "validator".to_owned(), |p| p.kind.clone()),
             noise: pop.and_then(|p| p.noise),
             true_quality: pop.and_then(Population::true_quality),
-            task_score: mean_over(&|v| v.task_score.iter().find(|(u, _)| u == uid).map(|(_, s)| *s)),
+            task_score: mean_over(&|v| {
+                v.task_score.iter().find(|(u, _)| u == uid).map(|(_, s)| *s)
+            }),
             ema: mean_over(&|v| v.ema.iter().find(|(u, _)| u == uid).map(|(_, s)| *s)),
             weight,
             consensus: n["consensus"].as_f64().unwrap_or(0.0),
@@ -937,7 +1159,10 @@ fn run_one(opts: &Opts, mechanism: &str, bins: &Path, dir: &Path, rm_env: &[(Str
         })),
         "logs": net.logs.display().to_string(),
     });
-    println!("\n{mechanism}, {} rounds, block {}:", opts.rounds, mg["block"]);
+    println!(
+        "\n{mechanism}, {} rounds, block {}:",
+        opts.rounds, mg["block"]
+    );
     print!("{}", report::table(&rows));
     print!("{}", report::summary_text(&summary));
     if opts.chaos {
@@ -972,7 +1197,9 @@ fn pin_ports(p: &mut Proc) {
         }
     }
     let ready = p.ready.clone().unwrap_or_default();
-    let Some(addr) = host_port(&ready).map(str::to_owned) else { return };
+    let Some(addr) = host_port(&ready).map(str::to_owned) else {
+        return;
+    };
     let port = addr.rsplit(':').next().unwrap_or_default().to_owned();
     if p.spec.name.starts_with("validator") {
         set(&mut p.spec.args, "--metrics.listen", &addr);
@@ -987,7 +1214,11 @@ fn pin_ports(p: &mut Proc) {
     if p.spec.ready_prefix.as_deref() == Some("dojo-miner worker page on") {
         set(&mut p.spec.args, "--worker.port", &port);
         if let Some(a) = axon {
-            set(&mut p.spec.args, "--axon.port", a.rsplit(':').next().unwrap_or_default());
+            set(
+                &mut p.spec.args,
+                "--axon.port",
+                a.rsplit(':').next().unwrap_or_default(),
+            );
         }
     } else {
         set(&mut p.spec.args, "--axon.port", &port);

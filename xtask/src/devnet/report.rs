@@ -109,7 +109,10 @@ pub(crate) fn rounds_until_stable(history: &[(usize, Vec<f64>)]) -> Option<usize
 
 pub(crate) fn summarise(rows: &[Row], history: &[(usize, Vec<f64>)]) -> Summary {
     let honest: Vec<&Row> = rows.iter().filter(|r| is_honest(&r.population)).collect();
-    let q: Vec<f64> = honest.iter().map(|r| r.true_quality.unwrap_or(0.0)).collect();
+    let q: Vec<f64> = honest
+        .iter()
+        .map(|r| r.true_quality.unwrap_or(0.0))
+        .collect();
     let inc: Vec<f64> = honest.iter().map(|r| r.incentive).collect();
     let miners: Vec<&Row> = rows.iter().filter(|r| !r.is_validator()).collect();
     let total: f64 = miners.iter().map(|r| r.emission as f64).sum();
@@ -141,10 +144,24 @@ pub(crate) fn table(rows: &[Row]) -> String {
     let _ = writeln!(
         s,
         "{:>4} {:<10} {:<13} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>14}",
-        "uid", "role", "population", "true_q", "task", "ema", "weight", "consens", "incent", "divid", "emission(rao)"
+        "uid",
+        "role",
+        "population",
+        "true_q",
+        "task",
+        "ema",
+        "weight",
+        "consens",
+        "incent",
+        "divid",
+        "emission(rao)"
     );
     for r in rows {
-        let role = if r.is_validator() { "validator" } else { "miner" };
+        let role = if r.is_validator() {
+            "validator"
+        } else {
+            "miner"
+        };
         let pop = match (r.population.as_str(), r.noise) {
             ("validator", _) => "-".to_owned(),
             (p, Some(n)) => format!("{p}:{n}"),
@@ -196,7 +213,13 @@ pub(crate) fn summary_text(s: &Summary) -> String {
     out
 }
 
-pub(crate) fn to_json(mechanism: &str, rounds: usize, rows: &[Row], s: &Summary, extra: Value) -> Value {
+pub(crate) fn to_json(
+    mechanism: &str,
+    rounds: usize,
+    rows: &[Row],
+    s: &Summary,
+    extra: Value,
+) -> Value {
     let neuron = |r: &Row| {
         json!({
             "uid": r.uid,

@@ -54,3 +54,41 @@ fn shipped_model_clears_its_heldout_floor_and_beats_length() {
         );
     }
 }
+
+/// The int8 variant may replace the float model only if it ranks the held-out pairs as well: within
+/// 0.01 of the float accuracy, and its scores close to the float ones.
+#[test]
+fn int8_variant_keeps_heldout_accuracy_within_one_point() {
+    let Some(float) = model() else { return };
+    let dir = float.dir().to_path_buf();
+    let int8 = dojo_reward::OnnxRewardModel::load_with(
+        &dir,
+        &dojo_reward::LoadOptions {
+            precision: dojo_reward::Precision::Int8,
+            ..dojo_reward::LoadOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("loading the int8 variant of {}: {e}", dir.display()));
+    let pairs = read_jsonl(&heldout()).expect("committed held-out pairs");
+    let f = evaluate(float.as_ref(), &pairs, 32).expect("float");
+    let q = evaluate(&int8, &pairs, 32).expect("int8");
+    eprintln!(
+        "held-out accuracy: float {:.4}, int8 {:.4}",
+        f.accuracy, q.accuracy
+    );
+    assert!(
+        q.accuracy >= f.accuracy - 0.01,
+        "int8 accuracy {:.4} is more than 0.01 below float {:.4}",
+        q.accuracy,
+        f.accuracy
+    );
+    // Ties count as correct, so a collapsed model (one score for everything) would pass the
+    // accuracy check: it must not tie more often than the float model does.
+    assert!(q.mean_margin > 0.0, "{q:?}");
+    assert!(
+        q.ties <= f.ties + 2,
+        "int8 ties {} vs float {}",
+        q.ties,
+        f.ties
+    );
+}
