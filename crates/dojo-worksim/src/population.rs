@@ -197,8 +197,9 @@ pub fn answer_rng(seed: u64, task_hash: &str, salt: &str) -> ChaCha8Rng {
     key.extend_from_slice(task_hash.as_bytes());
     key.push(0);
     key.extend_from_slice(salt.as_bytes());
-    let digest: [u8; 32] = sha2::Sha256::digest(&key).into();
-    ChaCha8Rng::from_seed(digest)
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes.copy_from_slice(&sha2::Sha256::digest(&key));
+    ChaCha8Rng::from_seed(seed_bytes)
 }
 
 /// Latent quality in `[0, 1]` per canonical position, or `None` for a population that does not
@@ -222,9 +223,9 @@ pub fn latent(
     };
     match population {
         Population::Honest | Population::Sybil => {
-            Some(truth?.iter().map(|&q| noisy(q, rng)).collect())
+            Some(truth?.iter().map(|&q| noisy(q, &mut *rng)).collect())
         }
-        Population::Reverse => Some(truth?.iter().map(|&q| noisy(1.0 - q, rng)).collect()),
+        Population::Reverse => Some(truth?.iter().map(|&q| noisy(1.0 - q, &mut *rng)).collect()),
         Population::Random => Some((0..n).map(|_| rng.random::<f64>()).collect()),
         Population::Lazy | Population::Copycat => None,
     }
@@ -432,14 +433,6 @@ pub fn to_submission(
         }
     }
     Ok(out)
-}
-
-/// Ground-truth quality per canonical position, from the task and a lookup by content hash.
-pub fn canonical_truth(
-    canonical: &Canonical,
-    lookup: impl FnOnce(&[String]) -> Option<Vec<f64>>,
-) -> Option<Vec<f64>> {
-    lookup(&canonical.hashes)
 }
 
 /// The whole answer of a computing population (not copycat): latent from truth and the RNG, then

@@ -2,6 +2,7 @@
 //! order, one file per task content hash) so copycats can copy it.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -43,11 +44,13 @@ impl ShareDir {
             answer: answer.clone(),
         })
         .map_err(std::io::Error::other)?;
+        // Unique per process and call, so concurrent publishers never share a temporary file.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let tmp = self.dir.join(format!(
             ".{}.{}.{}.tmp",
             answer.task_hash,
             std::process::id(),
-            rand::random::<u64>()
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::write(&tmp, body)?;
         std::fs::rename(&tmp, self.path(&answer.task_hash)).inspect_err(|_| {

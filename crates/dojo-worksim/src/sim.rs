@@ -323,9 +323,10 @@ impl Simulator {
         let mut done: HashMap<String, i64> = HashMap::new();
         let mut waiting: HashMap<String, i64> = HashMap::new();
         while !cancel.is_cancelled() {
-            let s = match &session {
-                Some(s) => s.clone(),
-                None => match self.client.join(&self.config.key).await {
+            let s = if let Some(s) = session.clone() {
+                s
+            } else {
+                match self.client.join(&self.config.key).await {
                     Ok(s) => {
                         tracing::info!(target: "worksim", worker = w, worker_id = %s.worker_id, page = %self.client.base(), "session established");
                         backoff.reset();
@@ -344,7 +345,7 @@ impl Simulator {
                         }
                         continue;
                     }
-                },
+                }
             };
             let tasks = match self.client.tasks(&s).await {
                 Ok(t) => {
@@ -423,7 +424,7 @@ impl Simulator {
                         // 404 gone, 409 full or already answered, 410 expired, 400 refused:
                         // asking again would get the same answer.
                         bump(&self.counters.errors);
-                        tracing::warn!(target: "worksim", worker = w, task = %task.id, status, message, "submission refused");
+                        tracing::warn!(target: "worksim", worker = w, task = %task.id, status, reason = %message, "submission refused");
                         done.insert(task.id.clone(), task.expire_at_ms);
                         waiting.remove(&task.id);
                     }
