@@ -420,9 +420,12 @@ impl Simulator {
                         session = None;
                         break;
                     }
-                    Err(ApiError::Status { status, message }) => {
+                    Err(ApiError::Status { status, message })
+                        if status < 500 && status != 429 =>
+                    {
                         // 404 gone, 409 full or already answered, 410 expired, 400 refused:
-                        // asking again would get the same answer.
+                        // asking again would get the same answer. (503 "storage failed" and
+                        // other 5xx are retried: the miner recorded nothing.)
                         bump(&self.counters.errors);
                         tracing::warn!(target: "worksim", worker = w, task = %task.id, status, reason = %message, "submission refused");
                         done.insert(task.id.clone(), task.expire_at_ms);

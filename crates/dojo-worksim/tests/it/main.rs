@@ -3,6 +3,7 @@
 //! ground-truth follower, and the whole path against a real in-process miner's worker page.
 
 mod answers;
+mod fake;
 mod fixtures;
 mod miner;
 mod props;

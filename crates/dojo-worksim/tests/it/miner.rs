@@ -154,9 +154,10 @@ async fn send(d: &Dendrite, t: &AxonTarget, req: v1::SendTaskRequest) -> v1::Tas
     }
 }
 
-/// Fetches until the task is complete (at most 30 s).
+/// Fetches until the task is complete (at most 60 s: CI machines are shared).
 async fn results(d: &Dendrite, t: &AxonTarget, id: &str) -> v1::TaskResults {
-    for _ in 0..300 {
+    let mut last = None;
+    for _ in 0..600 {
         let req = v1::FetchResultsRequest {
             task_id: id.to_owned(),
         };
@@ -170,9 +171,10 @@ async fn results(d: &Dendrite, t: &AxonTarget, id: &str) -> v1::TaskResults {
         if r.status == v1::ResultStatus::Complete as i32 {
             return r;
         }
+        last = Some((r.status, r.results.len()));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("task {id} never completed");
+    panic!("task {id} never completed: (status, results) {last:?}");
 }
 
 /// Per content index: (score, rank) of one worker's result.
@@ -199,6 +201,14 @@ struct RunningSim {
     sim: Arc<Simulator>,
     cancel: CancellationToken,
     handle: tokio::task::JoinHandle<CounterSnapshot>,
+}
+
+/// Simulator and miner logs, shown for a failing test.
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_test_writer()
+        .try_init();
 }
 
 async fn start_sim(config: Config) -> RunningSim {
@@ -232,6 +242,7 @@ const ORDER: [usize; 4] = [2, 0, 3, 1];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honest_noise_zero_through_a_real_miner_stores_the_ground_truth_order() {
+    logs();
     let dir = tempfile::tempdir().unwrap();
     let (devnet, owner) = devnet();
     let (m, store) = start_miner(&devnet, &owner, &dir.path().join("m.sqlite"), free_port(), 1).await;
@@ -267,6 +278,7 @@ async fn honest_noise_zero_through_a_real_miner_stores_the_ground_truth_order() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copycat_copies_the_honest_answer_and_both_survive_a_miner_restart() {
+    logs();
     let dir = tempfile::tempdir().unwrap();
     let share = dir.path().join("share");
     let db = dir.path().join("m.sqlite");
