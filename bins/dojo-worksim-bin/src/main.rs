@@ -46,7 +46,11 @@ struct Cli {
     #[arg(long, env = "DOJO_WORKSIM_WORKERS", default_value_t = 1)]
     workers: usize,
     /// Log the counters every this many seconds.
-    #[arg(long = "report-secs", env = "DOJO_WORKSIM_REPORT_SECS", default_value_t = 30)]
+    #[arg(
+        long = "report-secs",
+        env = "DOJO_WORKSIM_REPORT_SECS",
+        default_value_t = 30
+    )]
     report_secs: u64,
     /// tracing filter.
     #[arg(long, env = "RUST_LOG", default_value = "info")]

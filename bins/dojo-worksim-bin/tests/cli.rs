@@ -62,7 +62,16 @@ async fn prints_ready_answers_and_stops_cleanly_on_sigterm() {
     let (url, stored) = page().await;
     let dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo-worksim"))
-        .args(["--page", &url, "--key", "sk-test", "--population", "constant", "--poll-ms", "20"])
+        .args([
+            "--page",
+            &url,
+            "--key",
+            "sk-test",
+            "--population",
+            "constant",
+            "--poll-ms",
+            "20",
+        ])
         .arg("--ground-truth-log")
         .arg(dir.path().join("gt.jsonl"))
         .stdout(Stdio::piped())
@@ -85,7 +94,10 @@ async fn prints_ready_answers_and_stops_cleanly_on_sigterm() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let mut answers = stored.lock().unwrap()[0]["answers"].as_array().unwrap().clone();
+    let mut answers = stored.lock().unwrap()[0]["answers"]
+        .as_array()
+        .unwrap()
+        .clone();
     answers.sort_by_key(|a| a["completion_id"].as_str().unwrap().to_owned());
     assert_eq!(
         Value::Array(answers),
@@ -93,7 +105,10 @@ async fn prints_ready_answers_and_stops_cleanly_on_sigterm() {
                {"completion_id": "c-b", "criterion": 0, "score": 51.0}])
     );
     let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
@@ -109,7 +124,14 @@ async fn prints_ready_answers_and_stops_cleanly_on_sigterm() {
 fn refuses_an_unknown_population_and_a_copycat_without_a_share_dir() {
     let run = |pop: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_dojo-worksim"))
-            .args(["--page", "http://127.0.0.1:9", "--key", "k", "--population", pop])
+            .args([
+                "--page",
+                "http://127.0.0.1:9",
+                "--key",
+                "k",
+                "--population",
+                pop,
+            ])
             .args(["--ground-truth-log", "/nonexistent/gt.jsonl"])
             .output()
             .unwrap()

@@ -399,7 +399,10 @@ pub fn to_submission(
                     CriterionAnswer::Scores(s),
                 ) => {
                     if !in_range(s[p], *min, *max) {
-                        return Err(Misfit(format!("criterion {ci}: score {} out of range", s[p])));
+                        return Err(Misfit(format!(
+                            "criterion {ci}: score {} out of range",
+                            s[p]
+                        )));
                     }
                     input.score = Some(s[p]);
                 }
@@ -449,7 +452,12 @@ pub fn compute(
         return None;
     }
     let l = latent(population, truth, noise, rng, canonical.order.len());
-    Some(answer_from_latent(task, canonical, population, l.as_deref()))
+    Some(answer_from_latent(
+        task,
+        canonical,
+        population,
+        l.as_deref(),
+    ))
 }
 
 /// The page default answer (what lazy workers submit, and the fallback of the others).

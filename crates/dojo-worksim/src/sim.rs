@@ -260,7 +260,7 @@ impl Simulator {
         cancel: CancellationToken,
         on_ready: impl FnOnce() + Send + 'static,
     ) -> CounterSnapshot {
-        let ready: Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>> =
+        let ready: ReadyHook =
             Arc::new(Mutex::new(Some(Box::new(on_ready))));
         let mut set = tokio::task::JoinSet::new();
         for w in 0..self.config.workers {
@@ -313,7 +313,7 @@ impl Simulator {
         &self,
         w: usize,
         cancel: CancellationToken,
-        ready: Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>,
+        ready: ReadyHook,
     ) {
         let mut session: Option<Session> = None;
         let mut backoff = Backoff::default();
@@ -420,9 +420,7 @@ impl Simulator {
                         session = None;
                         break;
                     }
-                    Err(ApiError::Status { status, message })
-                        if status < 500 && status != 429 =>
-                    {
+                    Err(ApiError::Status { status, message }) if status < 500 && status != 429 => {
                         // 404 gone, 409 full or already answered, 410 expired, 400 refused:
                         // asking again would get the same answer. (503 "storage failed" and
                         // other 5xx are retried: the miner recorded nothing.)
@@ -444,6 +442,9 @@ impl Simulator {
         }
     }
 }
+
+/// The caller's "ready" callback, taken by the first worker that joins.
+type ReadyHook = Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>;
 
 /// Exponential backoff from 200 ms to 5 s.
 #[derive(Debug)]

@@ -85,9 +85,11 @@ impl TruthIndex {
     pub fn qualities(&self, content_hashes: &[String]) -> Option<Vec<f64>> {
         let first = content_hashes.first()?;
         let candidates = self.by_content.get(first)?;
-        let (ranks, n) = candidates.iter().rev().map(|&i| &self.records[i]).find(
-            |(ranks, _)| content_hashes.iter().all(|h| ranks.contains_key(h)),
-        )?;
+        let (ranks, n) = candidates
+            .iter()
+            .rev()
+            .map(|&i| &self.records[i])
+            .find(|(ranks, _)| content_hashes.iter().all(|h| ranks.contains_key(h)))?;
         let denom = n.saturating_sub(1).max(1) as f64;
         Some(
             content_hashes

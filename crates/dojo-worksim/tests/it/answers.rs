@@ -16,7 +16,13 @@ const TRUTH: [u32; 5] = [2, 0, 4, 1, 3];
 const ORDER_A: [usize; 5] = [3, 0, 4, 2, 1];
 const ORDER_B: [usize; 5] = [1, 4, 2, 0, 3];
 
-fn sim(population: Population, gt: PathBuf, share: Option<PathBuf>, noise: f64, seed: u64) -> Simulator {
+fn sim(
+    population: Population,
+    gt: PathBuf,
+    share: Option<PathBuf>,
+    noise: f64,
+    seed: u64,
+) -> Simulator {
     let mut c = Config::new("http://127.0.0.1:9", "sk-unused", population, gt);
     c.noise = noise;
     c.seed = seed;
@@ -25,11 +31,18 @@ fn sim(population: Population, gt: PathBuf, share: Option<PathBuf>, noise: f64, 
 }
 
 /// Per content index: (score, rank) the submission gives.
-fn by_content(task: &Task, answer: &dojo_worksim::population::CanonicalAnswer) -> BTreeMap<usize, (f64, u32)> {
+fn by_content(
+    task: &Task,
+    answer: &dojo_worksim::population::CanonicalAnswer,
+) -> BTreeMap<usize, (f64, u32)> {
     let inputs = to_submission(task, &Canonical::of(task), answer).unwrap();
     let mut out: BTreeMap<usize, (f64, u32)> = BTreeMap::new();
     for a in inputs {
-        let c = task.completions.iter().find(|c| c.id == a.completion_id).unwrap();
+        let c = task
+            .completions
+            .iter()
+            .find(|c| c.id == a.completion_id)
+            .unwrap();
         let i = (0..TRUTH.len()).find(|&i| content(i) == c.content).unwrap();
         let e = out.entry(i).or_insert((f64::NAN, u32::MAX));
         if let Some(s) = a.score {
@@ -82,7 +95,10 @@ fn reverse_gives_the_reverse_order() {
 #[test]
 fn lazy_and_its_alias_constant_answer_the_page_default_everywhere() {
     assert_eq!("constant".parse::<Population>().unwrap(), Population::Lazy);
-    assert_eq!("random-baseline".parse::<Population>().unwrap(), Population::Random);
+    assert_eq!(
+        "random-baseline".parse::<Population>().unwrap(),
+        Population::Random
+    );
     assert!("diligent".parse::<Population>().is_err());
     let dir = tempfile::tempdir().unwrap();
     let s = sim(Population::Lazy, gt_path(&dir), None, 0.5, 1);
@@ -139,11 +155,23 @@ fn copycat_copies_a_published_answer_onto_its_own_ids_else_waits_then_answers_la
     let dir = tempfile::tempdir().unwrap();
     let share = dir.path().join("share");
     append(&gt_path(&dir), &truth_line("qa-1", &TRUTH));
-    let copycat = sim(Population::Copycat, gt_path(&dir), Some(share.clone()), 0.0, 7);
+    let copycat = sim(
+        Population::Copycat,
+        gt_path(&dir),
+        Some(share.clone()),
+        0.0,
+        7,
+    );
     let tb = task("mt-b", "b", &ORDER_B, far_future());
     assert_eq!(copycat.decide(&tb, 0, now_ms()), Decision::Wait);
 
-    let honest = sim(Population::Honest, gt_path(&dir), Some(share.clone()), 0.4, 9);
+    let honest = sim(
+        Population::Honest,
+        gt_path(&dir),
+        Some(share.clone()),
+        0.4,
+        9,
+    );
     let ta = task("mt-a", "a", &ORDER_A, far_future());
     let (published, _) = submit(honest.decide(&ta, 0, now_ms()));
     dojo_worksim::share::ShareDir::new(&share)
@@ -168,7 +196,11 @@ fn honest_waits_for_ground_truth_appended_later_and_falls_back_near_the_deadline
     let t = task("mt-1", "c", &ORDER_A, far_future());
     assert_eq!(s.decide(&t, 0, now_ms()), Decision::Wait, "no log file yet");
     append(&gt_path(&dir), &truth_line("qa-0", &[0, 1]));
-    assert_eq!(s.decide(&t, 0, now_ms()), Decision::Wait, "a record without these completions");
+    assert_eq!(
+        s.decide(&t, 0, now_ms()),
+        Decision::Wait,
+        "a record without these completions"
+    );
     let soon = task("mt-2", "c", &ORDER_A, now_ms() + 500);
     assert_eq!(submit(s.decide(&soon, 0, now_ms())).1, Source::LazyFallback);
     append(&gt_path(&dir), &truth_line("qa-1", &TRUTH));

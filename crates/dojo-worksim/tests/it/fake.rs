@@ -33,17 +33,26 @@ async fn join(State(p): S) -> Json<Value> {
 async fn tasks(State(p): S) -> (StatusCode, Json<Value>) {
     // The second list says the session is gone (a miner on a fresh database).
     if p.lists.fetch_add(1, Ordering::SeqCst) == 1 {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "missing, expired or revoked session"})));
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "missing, expired or revoked session"})),
+        );
     }
     let open = p.stored.lock().unwrap().is_empty();
-    let tasks: Vec<_> = open.then(|| task("mt-1", "c", &[1, 0], far_future())).into_iter().collect();
+    let tasks: Vec<_> = open
+        .then(|| task("mt-1", "c", &[1, 0], far_future()))
+        .into_iter()
+        .collect();
     (StatusCode::OK, Json(json!({ "tasks": tasks })))
 }
 
 async fn submit(State(p): S, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
     // The first submission finds the database locked.
     if p.posts.fetch_add(1, Ordering::SeqCst) == 0 {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "storage failed; nothing was recorded"})));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "storage failed; nothing was recorded"})),
+        );
     }
     p.stored.lock().unwrap().push(body);
     (StatusCode::OK, Json(json!({"num_results": 1})))
@@ -62,7 +71,12 @@ async fn rejoins_after_401_and_retries_a_submission_the_miner_could_not_store() 
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Config::new(&format!("http://{addr}"), "sk-x", Population::Lazy, gt_path(&dir));
+    let mut c = Config::new(
+        &format!("http://{addr}"),
+        "sk-x",
+        Population::Lazy,
+        gt_path(&dir),
+    );
     c.poll = Duration::from_millis(20);
     let sim = Arc::new(Simulator::new(c).unwrap());
     let cancel = CancellationToken::new();
@@ -78,8 +92,15 @@ async fn rejoins_after_401_and_retries_a_submission_the_miner_could_not_store() 
     let stored = page.stored.lock().unwrap().clone();
     assert_eq!(stored.len(), 1, "the 503 was retried and then stored");
     assert_eq!(stored[0]["answers"].as_array().unwrap().len(), 4);
-    assert_eq!(page.joins.load(Ordering::SeqCst), 2, "joined again after the 401");
+    assert_eq!(
+        page.joins.load(Ordering::SeqCst),
+        2,
+        "joined again after the 401"
+    );
     assert_eq!(page.posts.load(Ordering::SeqCst), 2);
-    assert_eq!((counters.seen, counters.submitted, counters.lazy_fallback), (1, 1, 0));
+    assert_eq!(
+        (counters.seen, counters.submitted, counters.lazy_fallback),
+        (1, 1, 0)
+    );
     assert_eq!(counters.errors, 2, "the 401 and the 503");
 }

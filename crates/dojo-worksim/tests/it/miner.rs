@@ -245,10 +245,22 @@ async fn honest_noise_zero_through_a_real_miner_stores_the_ground_truth_order() 
     logs();
     let dir = tempfile::tempdir().unwrap();
     let (devnet, owner) = devnet();
-    let (m, store) = start_miner(&devnet, &owner, &dir.path().join("m.sqlite"), free_port(), 1).await;
+    let (m, store) = start_miner(
+        &devnet,
+        &owner,
+        &dir.path().join("m.sqlite"),
+        free_port(),
+        1,
+    )
+    .await;
     let web = format!("http://{}", m.web_addr.unwrap());
     let (alice, t) = (dendrite(), target(&m));
-    let ack = send(&alice, &t, send_request("t-1", &ORDER, Duration::from_secs(120))).await;
+    let ack = send(
+        &alice,
+        &t,
+        send_request("t-1", &ORDER, Duration::from_secs(120)),
+    )
+    .await;
     assert!(ack.miner_task_id.starts_with("mt-"));
     append(&gt_path(&dir), &truth_line("qa-1", &TRUTH));
     let key = dojo_miner::keys::generate(&store, KeyKind::Api, dojo_miner::grpc::now_ms())
@@ -268,7 +280,12 @@ async fn honest_noise_zero_through_a_real_miner_stores_the_ground_truth_order() 
     }
     let counters = sim.stop().await;
     assert_eq!(
-        (counters.seen, counters.submitted, counters.lazy_fallback, counters.copied),
+        (
+            counters.seen,
+            counters.submitted,
+            counters.lazy_fallback,
+            counters.copied
+        ),
         (1, 1, 0, 0)
     );
     assert_eq!(counters.errors, 0);
@@ -302,7 +319,12 @@ async fn copycat_copies_the_honest_answer_and_both_survive_a_miner_restart() {
     let honest = start_sim(honest).await;
     let copycat = start_sim(copycat).await;
 
-    send(&alice, &t, send_request("t-1", &ORDER, Duration::from_secs(120))).await;
+    send(
+        &alice,
+        &t,
+        send_request("t-1", &ORDER, Duration::from_secs(120)),
+    )
+    .await;
     let r = results(&alice, &t, "t-1").await;
     assert_eq!(r.results.len(), 2);
     let a = by_content(&r.results[0], &ORDER);
@@ -316,10 +338,18 @@ async fn copycat_copies_the_honest_answer_and_both_survive_a_miner_restart() {
     let (m, _store) = start_miner(&devnet, &owner, &db, web_addr, 2).await;
     let t = target(&m);
     let order2 = [1, 3, 0, 2];
-    send(&alice, &t, send_request("t-2", &order2, Duration::from_secs(120))).await;
+    send(
+        &alice,
+        &t,
+        send_request("t-2", &order2, Duration::from_secs(120)),
+    )
+    .await;
     let r = results(&alice, &t, "t-2").await;
     assert_eq!(r.results.len(), 2);
-    assert_eq!(by_content(&r.results[0], &order2), by_content(&r.results[1], &order2));
+    assert_eq!(
+        by_content(&r.results[0], &order2),
+        by_content(&r.results[1], &order2)
+    );
 
     let (hc, cc) = (honest.sim.counters(), copycat.sim.counters());
     assert_eq!((hc.submitted, cc.submitted, cc.copied), (2, 2, 2));

@@ -17,16 +17,36 @@ fn task(c: usize, lo: f64, width: f64, text: (u32, u32)) -> Task {
         prompt: "p".to_owned(),
         expire_at_ms: 0,
         criteria: vec![
-            Criterion::Score { min: lo, max: lo + width },
+            Criterion::Score {
+                min: lo,
+                max: lo + width,
+            },
             Criterion::Ranking,
-            Criterion::MultiScore { options: ids.clone(), min: lo, max: lo + width, per_completion: true },
-            Criterion::MultiScore { options: vec!["style".into(), "speed".into()], min: 1.0, max: 5.0, per_completion: false },
-            Criterion::Text { min_len: text.0, max_len: text.0 + text.1 },
+            Criterion::MultiScore {
+                options: ids.clone(),
+                min: lo,
+                max: lo + width,
+                per_completion: true,
+            },
+            Criterion::MultiScore {
+                options: vec!["style".into(), "speed".into()],
+                min: 1.0,
+                max: 5.0,
+                per_completion: false,
+            },
+            Criterion::Text {
+                min_len: text.0,
+                max_len: text.0 + text.1,
+            },
         ],
         completions: ids
             .iter()
             .enumerate()
-            .map(|(i, id)| Completion { id: id.clone(), kind: "text".into(), content: format!("content {}", i % 7) })
+            .map(|(i, id)| Completion {
+                id: id.clone(),
+                kind: "text".into(),
+                content: format!("content {}", i % 7),
+            })
             .collect(),
     }
 }
