@@ -82,6 +82,9 @@ const LIBRARIES: &[(&str, &[&str])] = &[
         "dojo-synthetic-api",
         &["dojo-types", "dojo-scoring", "dojo-synthetic"],
     ),
+    // Simulated human workers: it speaks only the miner's worker JSON API over HTTP (its own
+    // copy of the wire shapes, like a browser), so it needs no project crate at all.
+    ("dojo-worksim", &[]),
 ];
 
 /// Crates allowed only as dev-dependencies.
