@@ -52,6 +52,12 @@ struct Cli {
         default_value_t = 30
     )]
     report_secs: u64,
+    /// Fault injection (devnet `--chaos`): share of tasks never answered, drawn per task from the seed.
+    #[arg(long, env = "DOJO_WORKSIM_DROP", default_value_t = 0.0)]
+    drop: f64,
+    /// Fault injection: share of tasks answered only after their deadline.
+    #[arg(long, env = "DOJO_WORKSIM_LATE", default_value_t = 0.0)]
+    late: f64,
     /// tracing filter.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -84,6 +90,8 @@ fn run(cli: Cli) -> Result<()> {
     config.poll = Duration::from_millis(cli.poll_ms.max(1));
     config.workers = cli.workers;
     config.report_every = Duration::from_secs(cli.report_secs.max(1));
+    config.drop = cli.drop;
+    config.late = cli.late;
     let sim = Arc::new(Simulator::new(config)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -39,6 +39,10 @@ pub struct Config {
     pub fallback_margin: Duration,
     /// Every this often the counters are logged.
     pub report_every: Duration,
+    /// Fault injection for devnet chaos runs: this share of tasks is never answered.
+    pub drop: f64,
+    /// Fault injection: this share of tasks is answered only after its deadline has passed.
+    pub late: f64,
 }
 
 impl Config {
@@ -58,6 +62,8 @@ impl Config {
             workers: 1,
             fallback_margin: Duration::from_secs(1),
             report_every: Duration::from_secs(30),
+            drop: 0.0,
+            late: 0.0,
         }
     }
 }
@@ -74,6 +80,9 @@ pub enum ConfigError {
     /// At least one worker.
     #[error("workers must be at least 1")]
     NoWorkers,
+    /// Fault shares are probabilities that together stay at most 1.
+    #[error("--drop and --late must be in [0, 1] and sum to at most 1, got {0} and {1}")]
+    BadFaults(f64, f64),
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
@@ -87,6 +96,8 @@ pub struct Counters {
     copied: AtomicU64,
     lazy_fallback: AtomicU64,
     errors: AtomicU64,
+    dropped: AtomicU64,
+    delayed: AtomicU64,
 }
 
 /// A copy of the [`Counters`].
@@ -102,6 +113,10 @@ pub struct CounterSnapshot {
     pub lazy_fallback: u64,
     /// Failed calls and refused submissions.
     pub errors: u64,
+    /// Tasks left unanswered on purpose (`--drop`).
+    pub dropped: u64,
+    /// Tasks answered after their deadline on purpose (`--late`).
+    pub delayed: u64,
 }
 
 impl Counters {
@@ -113,6 +128,8 @@ impl Counters {
             copied: self.copied.load(Ordering::Relaxed),
             lazy_fallback: self.lazy_fallback.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            delayed: self.delayed.load(Ordering::Relaxed),
         }
     }
 }
@@ -168,6 +185,10 @@ impl Simulator {
         }
         if config.workers == 0 {
             return Err(ConfigError::NoWorkers);
+        }
+        let share_ok = |p: f64| p.is_finite() && (0.0..=1.0).contains(&p);
+        if !share_ok(config.drop) || !share_ok(config.late) || config.drop + config.late > 1.0 {
+            return Err(ConfigError::BadFaults(config.drop, config.late));
         }
         let client = PageClient::new(&config.page, Duration::from_secs(10))
             .map_err(|e| ConfigError::Client(e.to_string()))?;
@@ -260,8 +281,7 @@ impl Simulator {
         cancel: CancellationToken,
         on_ready: impl FnOnce() + Send + 'static,
     ) -> CounterSnapshot {
-        let ready: ReadyHook =
-            Arc::new(Mutex::new(Some(Box::new(on_ready))));
+        let ready: ReadyHook = Arc::new(Mutex::new(Some(Box::new(on_ready))));
         let mut set = tokio::task::JoinSet::new();
         for w in 0..self.config.workers {
             let (me, cancel, ready) = (Arc::clone(&self), cancel.clone(), Arc::clone(&ready));
@@ -288,6 +308,31 @@ impl Simulator {
         self.counters()
     }
 
+    /// Which injected fault, if any, hits this worker's answer to `task_id`: drawn from the seed and
+    /// the task, so a retry after a miner restart makes the same choice.
+    fn fault(&self, task_id: &str, worker: usize) -> Fault {
+        let (drop, late) = (self.config.drop, self.config.late);
+        if drop <= 0.0 && late <= 0.0 {
+            return Fault::None;
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ self.config.seed ^ ((worker as u64) << 32);
+        for b in task_id.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // FNV leaves the high bits of short inputs nearly constant: finish with splitmix64's mixer.
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^= h >> 31;
+        let u = (h >> 11) as f64 / (1u64 << 53) as f64;
+        if u < drop {
+            Fault::Drop
+        } else if u < drop + late {
+            Fault::Late
+        } else {
+            Fault::None
+        }
+    }
+
     fn log_counters(&self, what: &str) {
         let c = self.counters();
         tracing::info!(
@@ -298,6 +343,8 @@ impl Simulator {
             copied = c.copied,
             lazy_fallback = c.lazy_fallback,
             errors = c.errors,
+            dropped = c.dropped,
+            delayed = c.delayed,
             "{what} counters"
         );
     }
@@ -309,12 +356,7 @@ impl Simulator {
         }
     }
 
-    async fn worker(
-        &self,
-        w: usize,
-        cancel: CancellationToken,
-        ready: ReadyHook,
-    ) {
+    async fn worker(&self, w: usize, cancel: CancellationToken, ready: ReadyHook) {
         let mut session: Option<Session> = None;
         let mut backoff = Backoff::default();
         // Tasks answered or refused for good, and tasks waiting, each with its deadline. `done` is
@@ -322,6 +364,7 @@ impl Simulator {
         // tasks this worker already answered under the old one.
         let mut done: HashMap<String, i64> = HashMap::new();
         let mut waiting: HashMap<String, i64> = HashMap::new();
+        let mut held: std::collections::HashSet<String> = std::collections::HashSet::new();
         while !cancel.is_cancelled() {
             let s = if let Some(s) = session.clone() {
                 s
@@ -371,6 +414,9 @@ impl Simulator {
             // Forget what the page no longer lists and has passed its deadline.
             waiting.retain(|_, exp| *exp > now);
             done.retain(|_, exp| *exp > now);
+            if held.len() > 10_000 {
+                held.clear();
+            }
             for task in tasks {
                 if cancel.is_cancelled() {
                     break;
@@ -386,6 +432,24 @@ impl Simulator {
                     Decision::Wait => continue,
                     Decision::Submit(a, s) => (a, s),
                 };
+                match self.fault(&task.id, w) {
+                    Fault::None => {}
+                    Fault::Drop => {
+                        bump(&self.counters.dropped);
+                        done.insert(task.id.clone(), task.expire_at_ms);
+                        waiting.remove(&task.id);
+                        continue;
+                    }
+                    Fault::Late => {
+                        if held.insert(task.id.clone()) {
+                            bump(&self.counters.delayed);
+                        }
+                        // Held until the deadline has passed; the page may no longer list it.
+                        if now_ms() <= task.expire_at_ms {
+                            continue;
+                        }
+                    }
+                }
                 let canonical = Canonical::of(&task);
                 let inputs = match population::to_submission(&task, &canonical, &answer) {
                     Ok(i) => i,
@@ -441,6 +505,14 @@ impl Simulator {
             }
         }
     }
+}
+
+/// A fault injected into one answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    Drop,
+    Late,
 }
 
 /// The caller's "ready" callback, taken by the first worker that joins.

@@ -4,6 +4,7 @@
 
 mod answers;
 mod fake;
+mod faults;
 mod fixtures;
 mod miner;
 mod props;
