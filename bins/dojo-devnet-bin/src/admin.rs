@@ -197,8 +197,9 @@ pub(crate) async fn run(args: AdminArgs) -> Result<Value> {
                 Ok(()) => true,
                 Err(ChainError::SubnetExists(_)) if exist_ok => false,
                 Err(e @ ChainError::SubnetExists(_)) => {
-                    return Err(anyhow::Error::new(e)
-                        .context(format!("subnet {netuid} exists (pass --exist-ok to reuse it)")));
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "subnet {netuid} exists (pass --exist-ok to reuse it)"
+                    )));
                 }
                 Err(e) => return Err(e).context(format!("creating subnet {netuid}")),
             };

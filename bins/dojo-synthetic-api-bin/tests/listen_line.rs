@@ -22,8 +22,22 @@ async fn port_zero_prints_the_bound_address_and_logs_ground_truth() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("truth.jsonl");
     let mut child = tokio::process::Command::new(BIN)
-        .args(["--generator", "offline", "--host", "127.0.0.1", "--port", "0"])
-        .args(["--buffer.size", "2", "--buffer.state", "none", "--seed", "7"])
+        .args([
+            "--generator",
+            "offline",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ])
+        .args([
+            "--buffer.size",
+            "2",
+            "--buffer.state",
+            "none",
+            "--seed",
+            "7",
+        ])
         .arg("--ground-truth-log")
         .arg(&log)
         .stdout(Stdio::piped())

@@ -357,7 +357,10 @@ async fn metrics_port_zero_is_announced_on_stdout() {
     })
     .await
     .unwrap();
-    assert!(body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
     assert!(body.contains("dojo_"), "{body}");
     child.kill().unwrap();
     child.wait().unwrap();

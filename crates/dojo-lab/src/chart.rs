@@ -53,8 +53,7 @@ pub fn parse_devnet_report(text: &str, path: &Path) -> Result<Vec<DevnetPanel>, 
         line,
         message,
     };
-    let r: Report =
-        serde_json::from_str(text).map_err(|e| bad(e.line() as u64, e.to_string()))?;
+    let r: Report = serde_json::from_str(text).map_err(|e| bad(e.line() as u64, e.to_string()))?;
     let panels = match (r.study, r.miners) {
         (Some(study), _) => study,
         (None, Some(miners)) => vec![DevnetPanel {
@@ -146,7 +145,10 @@ fn draw(
         let (x0, x1) = range(panel.miners.iter().map(|m| m.true_quality));
         let (_, y1) = range(panel.miners.iter().map(|m| m.incentive).chain([0.0]));
         let title = match panel.rounds {
-            Some(r) => format!("{}: incentive vs true quality ({r} rounds)", panel.mechanism),
+            Some(r) => format!(
+                "{}: incentive vs true quality ({r} rounds)",
+                panel.mechanism
+            ),
             None => format!("{}: incentive vs true quality", panel.mechanism),
         };
         let mut ch = ChartBuilder::on(&area)

@@ -48,8 +48,8 @@ use tokio::sync::{Notify, watch};
 
 pub use crate::auth::ApiKey;
 use crate::auth::ExposureError;
-use crate::truth_log::{TruthLog, TruthLogError};
 use crate::store::{LoadReport, Rejected, Store, StoreError};
+use crate::truth_log::{TruthLog, TruthLogError};
 use crate::wire::{
     AnswerRecord, AnswerResponse, Envelope, ErrorBody, GenerateQuestion, OrderAnswerRequest,
     OrderAnswerResponse, QaIdRequest, QuestionAugmentRequest, QuestionAugmentResponse, Success,

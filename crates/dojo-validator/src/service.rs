@@ -1092,7 +1092,9 @@ pub async fn run<C: Chain + 'static>(
             .await
             .map_err(|source| ServiceError::Metrics { addr, source })?;
         tracing::info!(addr = ?listener.local_addr().ok(), "metrics on /metrics, health on /healthz");
-        validator.metrics_addr.send_replace(listener.local_addr().ok());
+        validator
+            .metrics_addr
+            .send_replace(listener.local_addr().ok());
         let router = crate::metrics::router(validator.metrics.clone());
         let mut rx = rx.clone();
         set.spawn(async move {

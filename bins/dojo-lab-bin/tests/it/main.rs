@@ -215,7 +215,11 @@ fn chart_devnet_draws_one_or_many_panels_and_rejects_bad_reports() {
     std::fs::write(&single, report.to_string()).expect("write");
     let png = tmp.path().join("single.png");
     let out = chart(&single, &png);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let one = png_ok(&png);
     assert!(one > 5_000, "a drawn chart, not a blank page: {one} bytes");
 
@@ -228,15 +232,26 @@ fn chart_devnet_draws_one_or_many_panels_and_rejects_bad_reports() {
     std::fs::write(&study, report.to_string()).expect("write");
     let png = tmp.path().join("study.png");
     let out = chart(&study, &png);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(png_ok(&png) > one, "three panels need a bigger image");
 
     let bad = tmp.path().join("bad.json");
-    std::fs::write(&bad, r#"{"mechanism": "x", "miners": [{"population": "a"}]}"#).expect("write");
+    std::fs::write(
+        &bad,
+        r#"{"mechanism": "x", "miners": [{"population": "a"}]}"#,
+    )
+    .expect("write");
     let png = tmp.path().join("bad.png");
     let out = chart(&bad, &png);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.json") && err.contains("true_quality"), "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("true_quality"),
+        "{err}"
+    );
     assert!(!png.exists(), "no image for a bad report");
 }
