@@ -9,6 +9,17 @@ use serde_json::Value;
 
 use super::{BIN, Node};
 
+/// Kills the devnet when the test ends, panics included, so no orphan holds the test's stderr.
+struct Running(Option<Node>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(n) = self.0.take() {
+            n.kill();
+        }
+    }
+}
+
 fn ss58(seed: u8) -> String {
     Hotkey::from_public_key(&[seed; 32], 42).to_string()
 }
@@ -43,8 +54,8 @@ fn admin(url: &str, args: &[&str]) -> Result<Value, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_cli_sets_up_a_subnet_and_reads_it_back() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), "0");
-    let url = node.url.clone();
+    let node = Running(Some(Node::start(dir.path(), "0")));
+    let url = node.0.as_ref().expect("node").url.clone();
     let (owner, ck, miner, other, validator) = (ss58(1), ss58(2), ss58(3), ss58(5), ss58(4));
 
     let created = admin(
@@ -186,6 +197,10 @@ async fn admin_cli_sets_up_a_subnet_and_reads_it_back() {
     );
     assert_eq!(st.unwrap()["amount"], 1_000_000_000u64);
 
+    let m = admin(&url, &["metagraph", "--netuid", "3"]).unwrap();
+    assert_eq!(m["neurons"][1]["stake"], 1_000_000_000u64);
+    assert_eq!(m["neurons"][1]["alpha_stake"], 1_000_000_000u64);
+    assert_eq!(m["neurons"][0]["stake"], 0);
     // Two tempos: the first epoch hands out the permit the weights need.
     assert_eq!(
         admin(&url, &["advance", "--blocks", "22"]).unwrap()["block"],
@@ -218,7 +233,8 @@ async fn admin_cli_sets_up_a_subnet_and_reads_it_back() {
     assert_eq!(neurons[0]["hotkey"], miner.as_str());
     assert_eq!(neurons[1]["hotkey"], validator.as_str());
     assert_eq!(neurons[1]["coldkey"], ck.as_str());
-    assert_eq!(neurons[1]["stake"], 1_000_000_000u64);
+    let stake = neurons[1]["stake"].as_u64().unwrap();
+    assert!(stake > 1_000_000_000, "dividends were staked: {stake}");
     assert_eq!(neurons[1]["validator_permit"], true);
     assert_eq!(
         neurons[1]["weights"],
@@ -238,7 +254,7 @@ async fn admin_cli_sets_up_a_subnet_and_reads_it_back() {
         "the weighted miner earned incentive: {incentive}"
     );
     assert!(neurons[1]["dividends"].as_f64().unwrap() > 0.5);
-    node.kill();
+    drop(node);
 }
 
 #[test]
