@@ -1,5 +1,7 @@
-//! `dojo-devnet`: serves the embedded devnet chain over gRPC, or runs one Yuma epoch on a JSON
-//! snapshot (`dojo-devnet epoch --input FILE`).
+//! `dojo-devnet`: serves the embedded devnet chain over gRPC, runs one Yuma epoch on a JSON
+//! snapshot (`dojo-devnet epoch --input FILE`), or drives a running devnet (`dojo-devnet admin`).
+
+mod admin;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -46,6 +48,9 @@ enum Command {
         #[arg(long)]
         input: PathBuf,
     },
+    /// Drive a running devnet: subnets, hyperparameters, faucet, registration, stake, blocks and
+    /// the metagraph. Each command prints one JSON object on one stdout line.
+    Admin(admin::AdminArgs),
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -89,8 +94,17 @@ async fn main() -> Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)
         .init();
-    if let Some(Command::Epoch { input }) = &cli.command {
-        return epoch(input);
+    match cli.command {
+        Some(Command::Epoch { input }) => return epoch(&input),
+        Some(Command::Admin(args)) => {
+            let out = admin::run(args).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{}", serde_json::to_string(&out)?);
+            }
+            return Ok(());
+        }
+        None => {}
     }
     let block_time = (!cli.block_time.is_zero()).then_some(cli.block_time);
     let devnet = Devnet::open(DevnetConfig {

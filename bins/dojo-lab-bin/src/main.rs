@@ -1,4 +1,5 @@
-//! `dojo-lab run CONFIG.yaml`: runs an experiment and prints where the report is.
+//! `dojo-lab run CONFIG.yaml`: runs an experiment and prints where the report is;
+//! `dojo-lab chart devnet`: charts a devnet experiment's report.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,6 +47,23 @@ enum Command {
         /// Directory of the shipped reward model.
         #[arg(long = "reward.shipped-dir", env = "DOJO_REWARD_MODEL_DIR")]
         shipped_dir: Option<PathBuf>,
+    },
+    /// Draw a chart from a report.
+    #[command(subcommand)]
+    Chart(ChartCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ChartCommand {
+    /// Incentive against true quality per miner, one colour per population, from a devnet
+    /// report (`{"mechanism","miners":[...]}`, or `{"study":[...]}` for one panel per mechanism).
+    Devnet {
+        /// The report JSON.
+        #[arg(long)]
+        input: PathBuf,
+        /// The PNG to write.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -131,6 +149,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (plan, _) = dojo_lab::prepare(&config, &factory)
                 .with_context(|| format!("checking {}", config.display()))?;
             eprintln!("{}: ok, {} steps", config.display(), plan.order.len());
+            Ok(())
+        }
+        Command::Chart(ChartCommand::Devnet { input, out }) => {
+            let s = dojo_lab::chart::devnet_chart(&input, &out)
+                .with_context(|| format!("charting {}", input.display()))?;
+            eprintln!(
+                "{}: {} panels, {} miners, {} populations",
+                out.display(),
+                s.panels,
+                s.points,
+                s.populations
+            );
             Ok(())
         }
     }

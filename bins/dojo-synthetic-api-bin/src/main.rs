@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use dojo_synthetic::dedupe::Encoder;
 use dojo_synthetic::llm::{JsonMode, LlmClient, LlmConfig};
-use dojo_synthetic::{LlmGenerator, OfflineGenerator, Seeds};
+use dojo_synthetic::{Generator, LlmGenerator, OfflineGenerator, Seeds};
 use dojo_synthetic_api::{ApiKey, Config};
 
 fn threshold(s: &str) -> Result<f64, String> {
@@ -179,8 +179,37 @@ struct Cli {
     /// Minify scripts and encode the page body of served completions (spec §5.4).
     #[arg(long = "obfuscate.html", env = "SYNTHETIC_OBFUSCATE_HTML")]
     obfuscate_html: bool,
+    /// Append one JSON line per served task (completion content hashes and ground-truth ranks) to
+    /// this file, flushed before the task is sent; for simulated workers (docs/synthetic.md).
+    #[arg(long = "ground-truth-log", env = "DOJO_GROUND_TRUTH_LOG")]
+    ground_truth_log: Option<PathBuf>,
     #[arg(long = "logging.debug", env = "SYNTHETIC_DEBUG")]
     debug: bool,
+}
+
+/// Binds, prints `dojo-synthetic-api listening on ADDR` (the bound address, so `--port 0` can be
+/// used by a parent process) and serves until `shutdown`.
+async fn serve<G: Generator>(
+    config: Config,
+    generator: G,
+    llm_metrics: Option<std::sync::Arc<dojo_synthetic::llm::LlmMetrics>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let listen = config.listen;
+    let app = dojo_synthetic_api::App::new(config, generator, llm_metrics)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "dojo-synthetic-api listening on {addr}")
+            .and_then(|()| out.flush())
+            .context("writing standard output")?;
+    }
+    dojo_synthetic_api::serve(app, listener, shutdown).await?;
+    Ok(())
 }
 
 #[tokio::main]
@@ -191,6 +220,8 @@ async fn main() -> Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
         )
+        // stdout carries only the `listening on` line a parent process waits for.
+        .with_writer(std::io::stderr)
         .init();
     let seeds = match &cli.seeds {
         Some(p) => {
@@ -209,6 +240,7 @@ async fn main() -> Result<()> {
     config.state_path = (cli.buffer_state != "none").then(|| PathBuf::from(&cli.buffer_state));
     config.wait = Duration::from_secs(cli.buffer_wait_secs);
     config.obfuscate_html = cli.obfuscate_html;
+    config.ground_truth_log = cli.ground_truth_log.clone();
     if let Some(dir) = &cli.dedupe_embedding_model {
         let encoder = dojo_reward::SentenceEncoder::load(dir)
             .with_context(|| format!("loading the embedding model {}", dir.display()))?;
@@ -228,7 +260,7 @@ async fn main() -> Result<()> {
     };
     match cli.generator {
         GeneratorKind::Offline => {
-            dojo_synthetic_api::run(config, OfflineGenerator::new(seeds), None, shutdown).await?;
+            serve(config, OfflineGenerator::new(seeds), None, shutdown).await?;
         }
         GeneratorKind::Llm => {
             let mut llm = LlmConfig::new(&cli.llm_base_url, &cli.llm_model);
@@ -244,7 +276,7 @@ async fn main() -> Result<()> {
                 cli.llm_question_tokens,
                 cli.llm_answer_tokens,
             );
-            dojo_synthetic_api::run(config, generator, Some(metrics), shutdown).await?;
+            serve(config, generator, Some(metrics), shutdown).await?;
         }
     }
     Ok(())

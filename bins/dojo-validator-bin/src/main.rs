@@ -269,6 +269,17 @@ fn validate(args: RunArgs) -> Result<()> {
                 .await?,
         );
         tracing::info!(netuid = args.netuid, database = %database_url, "validator starting");
+        let mut bound = validator.metrics_addr();
+        tokio::spawn(async move {
+            // A parent process waits for this line to learn a `--metrics.listen` port 0 choice.
+            if let Ok(addr) = bound.wait_for(Option::is_some).await
+                && let Some(addr) = *addr
+            {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "dojo-validator metrics on http://{addr}/metrics")
+                    .and_then(|()| out.flush());
+            }
+        });
         dojo_validator::service::run(validator, shutdown_signal()).await?;
         tracing::info!("validator stopped");
         Ok(())

@@ -309,3 +309,59 @@ async fn run_survives_sigkill_sets_weights_and_stops_on_sigterm() {
         "one set per rate limit: {blocks:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_port_zero_is_announced_on_stdout() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("v.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dojo-validator"))
+        .args(["run", "--netuid", "1", "--wallet.name", "v", "--fast"])
+        .args(["--wallet.path", s.wallets.path().to_str().unwrap()])
+        .args(["--subtensor.chain_endpoint", &s.chain_url])
+        .args(["--synthetic.url", &s.synthetic_url])
+        .args(["--database.url", &db, "--metrics.listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(Duration::from_secs(60), line)
+        .await
+        .expect("the metrics line within 60 s")
+        .unwrap()
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("dojo-validator metrics on ")
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|a| a.strip_suffix("/metrics"))
+        .expect("http://ADDR/metrics");
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    assert_ne!(addr.port(), 0);
+    let body = tokio::task::spawn_blocking(move || {
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut body = String::new();
+        conn.read_to_string(&mut body).unwrap();
+        body
+    })
+    .await
+    .unwrap();
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
+    assert!(body.contains("dojo_"), "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

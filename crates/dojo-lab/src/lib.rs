@@ -18,6 +18,7 @@
 
 pub mod analysis;
 pub mod cache;
+pub mod chart;
 pub mod config;
 pub mod data;
 pub mod error;

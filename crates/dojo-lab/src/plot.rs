@@ -10,10 +10,10 @@ use crate::error::LabError;
 use crate::report::Plot;
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (800, 500);
 
-fn ensure_font() -> Result<(), String> {
+pub(crate) fn ensure_font() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
@@ -23,7 +23,7 @@ fn ensure_font() -> Result<(), String> {
         .clone()
 }
 
-fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in vals.filter(|v| v.is_finite()) {
         lo = lo.min(v);

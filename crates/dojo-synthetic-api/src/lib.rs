@@ -9,6 +9,8 @@
 //! * [`router`]: `GET /api/synthetic-gen` (v1), the v2 question/answer routes, `/healthz`, `/metrics`.
 //! * `client` (feature `client`): the Rust client validators use, with the `SyntheticQa` → task
 //!   conversion.
+//! * [`truth_log`]: with `Config::ground_truth_log`, one JSON line per served v1 task (content
+//!   hashes and ground-truth ranks), flushed before the response is sent.
 //! * [`run`]: binds, serves until the shutdown future resolves, and persists the state.
 //! * [`auth`]: a non-loopback listen address is refused unless an API key is configured; with a
 //!   key, every route but `/healthz` answers 401 to a request without it.
@@ -20,6 +22,7 @@ pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod store;
+pub mod truth_log;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -46,6 +49,7 @@ use tokio::sync::{Notify, watch};
 pub use crate::auth::ApiKey;
 use crate::auth::ExposureError;
 use crate::store::{LoadReport, Rejected, Store, StoreError};
+use crate::truth_log::{TruthLog, TruthLogError};
 use crate::wire::{
     AnswerRecord, AnswerResponse, Envelope, ErrorBody, GenerateQuestion, OrderAnswerRequest,
     OrderAnswerResponse, QaIdRequest, QuestionAugmentRequest, QuestionAugmentResponse, Success,
@@ -77,6 +81,8 @@ pub struct Config {
     pub obfuscate_html: bool,
     /// Bearer key every route but `/healthz` demands; required for a non-loopback `listen`.
     pub api_key: Option<ApiKey>,
+    /// Append one JSON line per served v1 task here ([`truth_log`]).
+    pub ground_truth_log: Option<PathBuf>,
 }
 
 impl Config {
@@ -94,6 +100,7 @@ impl Config {
             retry_delay: Duration::from_secs(2),
             obfuscate_html: false,
             api_key: None,
+            ground_truth_log: None,
         }
     }
 }
@@ -111,6 +118,8 @@ pub enum ServiceError {
     },
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    TruthLog(#[from] TruthLogError),
 }
 
 /// Service counters, rendered by `/metrics`.
@@ -126,6 +135,7 @@ pub struct Metrics {
     pub bad_requests: AtomicU64,
     pub persist_failures: AtomicU64,
     pub invalid_on_load: AtomicU64,
+    pub truth_log_failures: AtomicU64,
 }
 
 /// The service state shared by handlers and workers.
@@ -135,6 +145,7 @@ pub struct App<G> {
     config: Config,
     metrics: Metrics,
     llm_metrics: Option<Arc<LlmMetrics>>,
+    truth_log: Option<TruthLog>,
     task_ready: Notify,
     space_free: Notify,
     rng: Mutex<ChaCha8Rng>,
@@ -174,6 +185,11 @@ impl<G: Generator> App<G> {
                 "loaded the pre-generation buffer from the state file"
             );
         }
+        let truth_log = config
+            .ground_truth_log
+            .as_deref()
+            .map(TruthLog::open)
+            .transpose()?;
         let metrics = Metrics::default();
         metrics
             .invalid_on_load
@@ -185,6 +201,7 @@ impl<G: Generator> App<G> {
             config,
             metrics,
             llm_metrics,
+            truth_log,
             task_ready: Notify::new(),
             space_free: Notify::new(),
             rng: Mutex::new(rng),
@@ -329,6 +346,12 @@ impl<G: Generator> App<G> {
             g(&m.invalid_on_load),
         );
         counter(
+            "ground_truth_log_failures_total",
+            "served tasks refused because the ground-truth log write failed",
+            "counter",
+            g(&m.truth_log_failures),
+        );
+        counter(
             "buffer_tasks",
             "tasks ready in the buffer",
             "gauge",
@@ -441,10 +464,21 @@ async fn synthetic_gen<G: Generator>(State(app): State<Arc<App<G>>>) -> Response
             );
         }
     };
+    let qa = SyntheticQa::from(&task);
+    if let Some(log) = &app.truth_log
+        && let Err(e) = log.append(&qa)
+    {
+        // A task without its log line would be unscorable for the simulated workers that read it.
+        app.metrics
+            .truth_log_failures
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::error!(error = %e, "writing the ground-truth log failed; task not served");
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
     app.metrics.served.fetch_add(1, Ordering::Relaxed);
     Json(Envelope {
         success: true,
-        body: Some(SyntheticQa::from(&task)),
+        body: Some(qa),
         error: None,
     })
     .into_response()

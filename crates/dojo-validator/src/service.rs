@@ -180,6 +180,7 @@ pub struct Validator<C> {
     /// Metrics, shared with the `/metrics` server.
     pub metrics: Arc<Metrics>,
     rng: std::sync::Mutex<StdRng>,
+    metrics_addr: watch::Sender<Option<SocketAddr>>,
 }
 
 /// Unix time in ms.
@@ -213,7 +214,14 @@ impl<C: Chain + 'static> Validator<C> {
             book: Mutex::new(book),
             metrics: Arc::new(Metrics::default()),
             rng: std::sync::Mutex::new(StdRng::from_os_rng()),
+            metrics_addr: watch::Sender::new(None),
         })
+    }
+
+    /// The metrics server's bound address once [`run`] has bound it (`--metrics.listen` may ask
+    /// for port 0).
+    pub fn metrics_addr(&self) -> watch::Receiver<Option<SocketAddr>> {
+        self.metrics_addr.subscribe()
     }
 
     /// The store.
@@ -1084,6 +1092,9 @@ pub async fn run<C: Chain + 'static>(
             .await
             .map_err(|source| ServiceError::Metrics { addr, source })?;
         tracing::info!(addr = ?listener.local_addr().ok(), "metrics on /metrics, health on /healthz");
+        validator
+            .metrics_addr
+            .send_replace(listener.local_addr().ok());
         let router = crate::metrics::router(validator.metrics.clone());
         let mut rx = rx.clone();
         set.spawn(async move {

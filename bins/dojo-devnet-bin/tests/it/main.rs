@@ -4,6 +4,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+mod admin;
+
 use dojo_devnet::grpc::RemoteChain;
 use dojo_types::Hotkey;
 use dojo_types::chain::{Chain, ChainError, HyperparamValue, SetWeights};

@@ -175,3 +175,83 @@ fn length_bias_example_runs_against_the_shipped_model() {
         );
     }
 }
+
+fn chart(input: &Path, out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dojo-lab"))
+        .args(["chart", "devnet", "--input"])
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("spawn dojo-lab")
+}
+
+fn png_ok(path: &Path) -> usize {
+    let bytes = std::fs::read(path).expect("png written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG magic");
+    bytes.len()
+}
+
+#[test]
+fn chart_devnet_draws_one_or_many_panels_and_rejects_bad_reports() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let miners = |shift: f64| {
+        (0..6)
+            .map(|i| {
+                let q = f64::from(i) / 5.0;
+                serde_json::json!({
+                    "uid": i, "hotkey": format!("hk{i}"),
+                    "population": if i % 2 == 0 { "honest" } else { "copier" },
+                    "true_quality": q, "score": q, "weight": q,
+                    "incentive": (q * 0.3 + shift).min(1.0), "emission": 1000 * i,
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let single = tmp.path().join("single.json");
+    let report = serde_json::json!({
+        "mechanism": "yuma-ranked", "rounds": 4, "miners": miners(0.0), "summary": {"spearman": 1.0},
+    });
+    std::fs::write(&single, report.to_string()).expect("write");
+    let png = tmp.path().join("single.png");
+    let out = chart(&single, &png);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let one = png_ok(&png);
+    assert!(one > 5_000, "a drawn chart, not a blank page: {one} bytes");
+
+    let study = tmp.path().join("study.json");
+    let report = serde_json::json!({"study": [
+        {"mechanism": "a", "miners": miners(0.0)},
+        {"mechanism": "b", "miners": miners(0.1)},
+        {"mechanism": "c", "miners": miners(0.2)},
+    ]});
+    std::fs::write(&study, report.to_string()).expect("write");
+    let png = tmp.path().join("study.png");
+    let out = chart(&study, &png);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(png_ok(&png) > one, "three panels need a bigger image");
+
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"mechanism": "x", "miners": [{"population": "a"}]}"#,
+    )
+    .expect("write");
+    let png = tmp.path().join("bad.png");
+    let out = chart(&bad, &png);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.json") && err.contains("true_quality"),
+        "{err}"
+    );
+    assert!(!png.exists(), "no image for a bad report");
+}
