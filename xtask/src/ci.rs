@@ -33,6 +33,15 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
         "DOJO_WALLET_PYTHON".to_owned(),
         wallet.display().to_string(),
     ));
+    let dataset = crate::python::ensure_venv(
+        sh,
+        "dataset",
+        "crates/dojo-validator/tests/python/requirements.txt",
+    )?;
+    env.push((
+        "DOJO_DATASET_PYTHON".to_owned(),
+        dataset.display().to_string(),
+    ));
     env.extend(crate::reward::setup_env(sh)?);
     env.extend(crate::synthetic::setup_env(sh)?);
     Ok(env)

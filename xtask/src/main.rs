@@ -8,6 +8,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench_scoring;
+mod bench_validator;
 mod cache;
 mod ci;
 mod devnet;
@@ -39,6 +40,8 @@ Tasks:
   eval-reward            --model DIR --pairs FILE [--json]: preference accuracy of a reward model
   bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
   lab run CONFIG.yaml    run a dojo-lab experiment (examples/lab/*.yaml) with the shipped model installed
+  bench-validator        validator peak RSS and full scoring-pass time with 256 miners, 10k stored tasks
+                         [--tasks N] [--miners N] [--batch N] [--database-url URL] [--json]
   bench-synthetic        tasks/s of the offline generator and of the synthetic API under loopback load, with and without a state file
 
 Environment:
@@ -65,6 +68,7 @@ fn main() -> Result<()> {
         Some("eval-reward") => reward::eval(&sh, &rest),
         Some("bench-reward") => reward::bench(&sh, &rest),
         Some("bench-synthetic") => synthetic::bench(&sh),
+        Some("bench-validator") => bench_validator::run(&sh, &rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

@@ -37,6 +37,10 @@ enum Command {
     /// weights, until SIGINT/SIGTERM. State lives in `--database.url` (SQLite by default) and a
     /// restart resumes where it stopped. Docs: docs/validator.md.
     Run(Box<RunArgs>),
+    /// Write the collected data as a preference dataset in Hugging Face's shape: one row per
+    /// (task, chosen, rejected) pair the ground truth orders, with the miners' scores, to
+    /// `--out/train.jsonl` or `--out/train.parquet`. Docs: docs/validator.md.
+    Export(ExportArgs),
     /// Create or inspect a btcli-compatible wallet (`--wallet.name`, `--wallet.hotkey`, `--wallet.path`).
     #[command(subcommand)]
     Wallet(dojo_identity::cli::WalletCommand),
@@ -115,6 +119,13 @@ struct RunArgs {
     /// Append one JSON line per scored task (Open Validators' event fields) to this file.
     #[arg(long = "events.path", env = "DOJO_EVENTS_PATH")]
     events_path: Option<PathBuf>,
+    /// Tasks per scoring pass at most; each pass is one moving-average step.
+    #[arg(
+        long = "neuron.scoring_batch",
+        env = "DOJO_SCORING_BATCH",
+        default_value_t = 512
+    )]
+    scoring_batch: usize,
     /// Timeout of one miner call, seconds.
     #[arg(
         long = "neuron.timeout",
@@ -122,6 +133,31 @@ struct RunArgs {
         default_value_t = 12.0
     )]
     timeout: f64,
+}
+
+/// `dojo-validator export` flags.
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    wallet: dojo_identity::cli::WalletArgs,
+    /// Subnet (names the default database file).
+    #[arg(long = "netuid", env = "DOJO_NETUID", default_value_t = 52)]
+    netuid: u16,
+    /// Database to read; the same default as `run`.
+    #[arg(long = "database.url", env = "DOJO_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Output format.
+    #[arg(long = "format", value_enum, default_value = "jsonl")]
+    format: ExportFormat,
+    /// Output directory (created if missing).
+    #[arg(long = "out", value_name = "DIR")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+    Parquet,
 }
 
 fn main() -> ExitCode {
@@ -143,6 +179,7 @@ fn run(cli: Cli) -> Result<()> {
             pretty,
         } => score(&input, output.as_deref(), pretty),
         Command::Run(args) => validate(*args),
+        Command::Export(args) => export(args),
         Command::Wallet(cmd) => {
             let report = dojo_identity::cli::run(&cmd)?;
             std::io::stdout()
@@ -203,20 +240,8 @@ fn validate(args: RunArgs) -> Result<()> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         anyhow::bail!("--neuron.timeout must be a positive number of seconds");
     }
-    let database_url = match args.database_url {
-        Some(u) => u,
-        None => {
-            let dir = wallet
-                .dir()
-                .join("hotkeys")
-                .join(format!("{}-validator", args.wallet.hotkey));
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            format!(
-                "sqlite://{}",
-                dir.join(format!("netuid{}.db", args.netuid)).display()
-            )
-        }
-    };
+    let database_url =
+        database_url(args.database_url.clone(), &args.wallet, &wallet, args.netuid)?;
     let config = dojo_validator::service::Config {
         netuid: args.netuid,
         hotkey: keypair.ss58(),
@@ -238,7 +263,7 @@ fn validate(args: RunArgs) -> Result<()> {
         score_bounds: (1.0, 100.0),
         metrics_listen: args.metrics_listen,
         event_log: args.events_path,
-        scoring_batch: 512,
+        scoring_batch: args.scoring_batch.max(1),
     };
     let timeout = std::time::Duration::from_secs_f64(args.timeout);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -284,6 +309,67 @@ fn validate(args: RunArgs) -> Result<()> {
         tracing::info!("validator stopped");
         Ok(())
     })
+}
+
+/// `--database.url`, or the default SQLite file in the wallet's hotkey directory.
+fn database_url(
+    explicit: Option<String>,
+    args: &dojo_identity::cli::WalletArgs,
+    wallet: &dojo_identity::Wallet,
+    netuid: u16,
+) -> Result<String> {
+    if let Some(u) = explicit {
+        return Ok(u);
+    }
+    let dir = wallet
+        .dir()
+        .join("hotkeys")
+        .join(format!("{}-validator", args.hotkey));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(format!(
+        "sqlite://{}",
+        dir.join(format!("netuid{netuid}.db")).display()
+    ))
+}
+
+fn export(args: ExportArgs) -> Result<()> {
+    let wallet = args.wallet.wallet()?;
+    let url = database_url(args.database_url, &args.wallet, &wallet, args.netuid)?;
+    let format = match args.format {
+        ExportFormat::Jsonl => dojo_validator::export::Format::Jsonl,
+        ExportFormat::Parquet => dojo_validator::export::Format::Parquet,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let summary = runtime.block_on(async {
+        let store = dojo_validator::store::Store::open(&url)
+            .await
+            .with_context(|| format!("opening the database {url}"))?;
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "exporting [{bar:30}] {pos}/{len} tasks {per_sec} eta {eta}",
+            )
+            .context("progress bar template")?,
+        );
+        let r = dojo_validator::export::export(&store, format, &args.out, |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await;
+        bar.finish_and_clear();
+        store.close().await;
+        anyhow::Ok(r?)
+    })?;
+    eprintln!(
+        "exported {} pairs from {} scored tasks to {}",
+        summary.rows,
+        summary.tasks,
+        summary.path.display()
+    );
+    Ok(())
 }
 
 /// SIGINT or SIGTERM.

@@ -181,6 +181,13 @@ impl Dendrite {
         }
     }
 
+    /// Another dendrite with the same key and settings but its own uuid, nonce and connections.
+    /// An axon requires nonces from one `(hotkey, uuid)` to arrive in increasing order, so callers
+    /// whose concurrent loops may reach the same axon at once give each loop its own.
+    pub fn fork(&self) -> Self {
+        Self::new(self.inner.keypair.clone(), self.inner.config.clone())
+    }
+
     /// The hotkey requests are signed with.
     pub fn hotkey(&self) -> &Hotkey {
         &self.inner.hotkey

@@ -11,8 +11,10 @@
 //! * [`service`]: `dojo-validator run`'s loops over any [`dojo_types::chain::Chain`].
 //! * [`metrics`]: Prometheus `/metrics` and `/healthz`.
 //! * [`store`]: SQLite/PostgreSQL persistence, one transaction per state change.
+//! * [`export`]: the collected data as a Hugging Face preference dataset (JSONL or Parquet).
 
 pub mod bridge;
+pub mod export;
 pub mod metrics;
 pub mod replay;
 pub mod schedule;

@@ -16,6 +16,9 @@ use axum::routing::get;
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), f64>>,
     gauges: Mutex<BTreeMap<&'static str, f64>>,
+    /// Labelled gauge families (per-miner series), each replaced whole on update so a miner that
+    /// left does not linger.
+    families: Mutex<BTreeMap<&'static str, Vec<(String, f64)>>>,
     /// Last metagraph block seen (for `/healthz`).
     pub last_block: AtomicU64,
     /// Unix ms of the last completed loop iteration of any loop.
@@ -93,6 +96,21 @@ const HELP: &[(&str, &str, &str)] = &[
         "gauge",
         "Block of the last metagraph sync.",
     ),
+    (
+        "dojo_weights_last_block",
+        "gauge",
+        "Block at which weights last landed on chain (a set, or a reveal); 0 before the first.",
+    ),
+    (
+        "dojo_miner_ema",
+        "gauge",
+        "Moving average of each miner's score after the last scoring pass, by uid and hotkey.",
+    ),
+    (
+        "dojo_miner_task_score",
+        "gauge",
+        "Mean task score of each miner over every task scored so far, by uid and hotkey.",
+    ),
 ];
 
 impl Metrics {
@@ -116,6 +134,41 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(name, v);
+    }
+
+    /// Replaces every series of a labelled gauge family.
+    pub fn set_family(&self, name: &'static str, series: Vec<(Vec<(&str, String)>, f64)>) {
+        let series = series
+            .into_iter()
+            .map(|(labels, v)| {
+                let refs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                (label_text(&refs), v)
+            })
+            .collect();
+        self.families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name, series);
+    }
+
+    /// A gauge's value (0 when never set), for tests; with labels, that series of a family.
+    pub fn gauge(&self, name: &'static str, labels: &[(&str, &str)]) -> Option<f64> {
+        if labels.is_empty() {
+            return self
+                .gauges
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(name)
+                .copied();
+        }
+        let want = label_text(labels);
+        self.families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)?
+            .iter()
+            .find(|(l, _)| *l == want)
+            .map(|(_, v)| *v)
     }
 
     /// A counter's value (0 when never touched), for tests and logs.
@@ -151,9 +204,24 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
+        let families = self
+            .families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let mut out = String::new();
         for (name, kind, help) in HELP {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            if let Some(series) = families.get(name) {
+                for (labels, v) in series {
+                    out.push_str(&format!("{name}{{{labels}}} {v}\n"));
+                }
+                continue;
+            }
+            if name.starts_with("dojo_miner_") {
+                // A per-miner family with no miner yet has no series.
+                continue;
+            }
             if *kind == "gauge" {
                 out.push_str(&format!(
                     "{name} {}\n",

@@ -171,12 +171,20 @@ pub struct Validator<C> {
     config: Config,
     chain: C,
     store: Store,
+    /// Task sends (rounds, and resends after a restart).
     dendrite: Dendrite,
+    /// Heartbeats and result fetches: each loop signs with its own dendrite uuid, because an axon
+    /// refuses a nonce older than the last one it accepted from the same uuid, and concurrent loops
+    /// would otherwise race each other to the same miner.
+    heartbeat_dendrite: Dendrite,
+    fetch_dendrite: Dendrite,
     synthetic: SyntheticClient,
     mechanism: Box<dyn Mechanism>,
     ema: MovingAverage,
     shared: std::sync::Mutex<Shared>,
     book: Mutex<ScoreBook>,
+    /// Sum and count of each miner's task scores so far (for `dojo_miner_task_score`).
+    score_sums: std::sync::Mutex<BTreeMap<Hotkey, (f64, u64)>>,
     /// Metrics, shared with the `/metrics` server.
     pub metrics: Arc<Metrics>,
     rng: std::sync::Mutex<StdRng>,
@@ -202,20 +210,51 @@ impl<C: Chain + 'static> Validator<C> {
         let mechanism = config.mechanism.clone().build()?;
         let ema = MovingAverage::new(config.alpha, config.absent)?;
         let book = store.load_ema().await?;
-        Ok(Self {
+        let score_sums = store.score_sums().await?;
+        let metrics = Arc::new(Metrics::default());
+        if let Some(b) = store.last_weights_block().await? {
+            metrics.set("dojo_weights_last_block", b as f64);
+        }
+        let v = Self {
             config,
             chain,
             store,
+            heartbeat_dendrite: dendrite.fork(),
+            fetch_dendrite: dendrite.fork(),
             dendrite,
             synthetic,
             mechanism,
             ema,
             shared: std::sync::Mutex::default(),
             book: Mutex::new(book),
-            metrics: Arc::new(Metrics::default()),
+            score_sums: std::sync::Mutex::new(score_sums),
+            metrics,
             rng: std::sync::Mutex::new(StdRng::from_os_rng()),
             metrics_addr: watch::Sender::new(None),
-        })
+        };
+        let book = v.book.lock().await.clone();
+        v.publish_miner_gauges(&book);
+        Ok(v)
+    }
+
+    /// `dojo_miner_ema` and `dojo_miner_task_score` for every uid the book holds a hotkey for.
+    fn publish_miner_gauges(&self, book: &ScoreBook) {
+        let sums = self
+            .score_sums
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut ema = Vec::new();
+        let mut task = Vec::new();
+        for (uid, (h, s)) in book.entries.iter().enumerate() {
+            let Some(h) = h else { continue };
+            let labels = vec![("uid", uid.to_string()), ("hotkey", h.to_string())];
+            if let Some((sum, n)) = sums.get(h).filter(|(_, n)| *n > 0) {
+                task.push((labels.clone(), sum / *n as f64));
+            }
+            ema.push((labels, *s));
+        }
+        self.metrics.set_family("dojo_miner_ema", ema);
+        self.metrics.set_family("dojo_miner_task_score", task);
     }
 
     /// The metrics server's bound address once [`run`] has bound it (`--metrics.listen` may ask
@@ -277,6 +316,7 @@ impl<C: Chain + 'static> Validator<C> {
                 tracing::info!(uids = ?report.reset, "hotkeys changed; their scores restart at 0");
             }
             *book = next;
+            self.publish_miner_gauges(&book);
         }
         self.metrics
             .last_block
@@ -313,7 +353,7 @@ impl<C: Chain + 'static> Validator<C> {
         let candidates = self.miner_targets();
         let targets: Vec<AxonTarget> = candidates.iter().map(|m| m.target.clone()).collect();
         let outcomes = self
-            .dendrite
+            .heartbeat_dendrite
             .broadcast(&targets, v1::HeartbeatRequest {}, |mut c, r| async move {
                 c.heartbeat(r).await
             })
@@ -406,12 +446,27 @@ impl<C: Chain + 'static> Validator<C> {
             self.store_error("insert_round", &e);
             return Ok(backoff(round));
         }
+        let targets: Vec<(AxonTarget, MinerView)> = miners
+            .iter()
+            .zip(&parts)
+            .map(|(m, (_, _, view))| (m.target.clone(), view.clone()))
+            .collect();
+        self.send_views(&task, targets).await;
+        self.metrics
+            .inc("dojo_rounds_total", &[("outcome", "sent")]);
+        tracing::info!(task = %id, miners = parts.len(), "task round sent");
+        Ok(round)
+    }
+
+    /// Sends each miner its copy of `task` and records each outcome.
+    async fn send_views(&self, task: &dojo_types::task::Task, targets: Vec<(AxonTarget, MinerView)>) {
+        let id = &task.id;
         let mut sends = JoinSet::new();
-        for (m, (_, _, view)) in miners.iter().zip(&parts) {
-            let Some(copy) = view.apply(&task) else {
+        for (target, view) in targets {
+            let Some(copy) = view.apply(task) else {
                 continue;
             };
-            let (dendrite, target) = (self.dendrite.clone(), m.target.clone());
+            let dendrite = self.dendrite.clone();
             sends.spawn(async move {
                 let o = dendrite
                     .call(
@@ -430,22 +485,65 @@ impl<C: Chain + 'static> Validator<C> {
                     ("acked", Some(response.miner_task_id.clone()))
                 }
                 CallOutcome::Success { .. } => ("declined", None),
-                other => (other.kind(), None),
+                other => {
+                    tracing::info!(miner = %hotkey, task = %id, outcome = ?other, "task not delivered");
+                    (other.kind(), None)
+                }
             };
             self.metrics
                 .inc("dojo_tasks_sent_total", &[("outcome", label)]);
             if let Err(e) = self
                 .store
-                .record_send(&id, &hotkey, label, miner_id.as_deref())
+                .record_send(id, &hotkey, label, miner_id.as_deref())
                 .await
             {
                 self.store_error("record_send", &e);
             }
         }
-        self.metrics
-            .inc("dojo_rounds_total", &[("outcome", "sent")]);
-        tracing::info!(task = %id, miners = parts.len(), "task round sent");
-        Ok(round)
+    }
+
+    /// Resends the parts of unexpired rounds that a restart interrupted before they were sent
+    /// (no recorded send outcome), so a miner is not left without a task it is then asked
+    /// results for. Returns how many sends were made.
+    pub async fn resume_sends(&self) -> Result<usize, ServiceError> {
+        let open = match self.store.tasks_in("sent", None, 256).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.store_error("tasks_sent", &e);
+                return Ok(0);
+            }
+        };
+        let targets: BTreeMap<Hotkey, AxonTarget> = self
+            .miner_targets()
+            .into_iter()
+            .map(|m| (m.target.hotkey.clone(), m.target))
+            .collect();
+        let mut sent = 0;
+        for id in open {
+            let stored = match self.store.load(&id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    self.store_error("load_task", &e);
+                    continue;
+                }
+            };
+            if stored.task.expire_at_unix_ms <= now_ms() {
+                continue;
+            }
+            let todo: Vec<(AxonTarget, MinerView)> = stored
+                .assignments
+                .iter()
+                .filter(|a| a.send_outcome.is_none())
+                .filter_map(|a| Some((targets.get(&a.hotkey)?.clone(), a.view.clone())))
+                .collect();
+            if todo.is_empty() {
+                continue;
+            }
+            sent += todo.len();
+            tracing::info!(task = %id, miners = todo.len(), "resending a round interrupted by a restart");
+            self.send_views(&stored.task, todo).await;
+        }
+        Ok(sent)
     }
 
     /// Collects every task whose deadline has passed. Returns how many were collected.
@@ -480,7 +578,7 @@ impl<C: Chain + 'static> Validator<C> {
                 match (sent_ok, target) {
                     (true, Some(target)) => {
                         let (dendrite, view, task_id) =
-                            (self.dendrite.clone(), a.view.clone(), id.clone());
+                            (self.fetch_dendrite.clone(), a.view.clone(), id.clone());
                         fetches.spawn(async move {
                             let o = dendrite
                                 .call(
@@ -543,12 +641,15 @@ impl<C: Chain + 'static> Validator<C> {
                             },
                         }
                     }
-                    other => Collected {
-                        hotkey,
-                        outcome: other.kind().into(),
-                        reason: None,
-                        answer: None,
-                    },
+                    other => {
+                        tracing::info!(miner = %hotkey, task = %id, outcome = ?other, "results not fetched");
+                        Collected {
+                            hotkey,
+                            outcome: other.kind().into(),
+                            reason: None,
+                            answer: None,
+                        }
+                    }
                 };
                 collected.push(c);
             }
@@ -639,14 +740,18 @@ impl<C: Chain + 'static> Validator<C> {
                 .filter(|(_, v)| v.is_finite())
                 .cloned()
                 .collect();
-            events.push(event(&stored, &clean));
-            per_task.push((id.clone(), clean.clone()));
+            // Events are only built when logged: with hundreds of miners they are the largest
+            // thing a pass holds.
+            if self.config.event_log.is_some() {
+                events.push(event(&stored, &clean));
+            }
             all.push(TaskScores {
                 scores: clean,
                 rejected: vec![],
             });
         }
         let rewards = self.mechanism.aggregate(&all);
+        per_task.extend(ids.iter().cloned().zip(all.into_iter().map(|t| t.scores)));
         let mut book = self.book.lock().await;
         let mut next = book.clone();
         if let Err(e) = next.apply(&self.ema, &rewards) {
@@ -655,6 +760,18 @@ impl<C: Chain + 'static> Validator<C> {
         }
         match self.store.apply_scores(&per_task, &next, now_ms()).await {
             Ok(()) => {
+                {
+                    let mut sums = self
+                        .score_sums
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for (h, v) in per_task.iter().flat_map(|(_, s)| s) {
+                        let e = sums.entry(h.clone()).or_default();
+                        e.0 += v;
+                        e.1 += 1;
+                    }
+                }
+                self.publish_miner_gauges(&next);
                 *book = next;
                 drop(book);
                 self.metrics
@@ -917,6 +1034,9 @@ impl<C: Chain + 'static> Validator<C> {
             Ok(()) => {
                 self.metrics
                     .inc("dojo_weights_set_total", &[("kind", kind)]);
+                if kind != "commit" {
+                    self.metrics.set("dojo_weights_last_block", block as f64);
+                }
                 tracing::info!(id = %s.id, kind, uids = s.uids.len(), block, "weights accepted by the chain");
                 (ok, None)
             }
@@ -1053,6 +1173,7 @@ pub async fn run<C: Chain + 'static>(
     // The first metagraph and heartbeat happen before rounds start, so round one has miners.
     validator.sync_metagraph().await?;
     validator.heartbeat().await?;
+    validator.resume_sends().await?;
     macro_rules! spawn_loop {
         ($period:expr, $body:expr) => {{
             let v = validator.clone();
@@ -1082,7 +1203,16 @@ pub async fn run<C: Chain + 'static>(
         v.collect().await.map(|_| Duration::ZERO)
     });
     spawn_loop!(iv.scoring, |v: Arc<Validator<C>>| async move {
-        v.score().await.map(|_| Duration::ZERO)
+        // A full batch means a backlog (the batch only bounds memory and transaction size): the
+        // next pass follows at once instead of one scoring interval later.
+        let batch = v.config.scoring_batch;
+        v.score().await.map(|n| {
+            if n >= batch {
+                Duration::from_millis(20)
+            } else {
+                Duration::ZERO
+            }
+        })
     });
     spawn_loop!(iv.weights, |v: Arc<Validator<C>>| async move {
         v.weights_step().await.map(|()| Duration::ZERO)

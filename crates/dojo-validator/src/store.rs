@@ -558,6 +558,38 @@ impl Store {
             .collect()
     }
 
+    /// Sum and count of every stored per-task score, by hotkey (the per-miner mean task score's
+    /// state, restored at start).
+    pub async fn score_sums(&self) -> Result<BTreeMap<Hotkey, (f64, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hotkey, SUM(score) AS s, COUNT(*) AS n FROM task_scores GROUP BY hotkey",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let h: String = r.try_get("hotkey")?;
+                let n: i64 = r.try_get("n")?;
+                Ok((
+                    Hotkey::new(h).map_err(|e| corrupt("task_scores", e))?,
+                    (r.try_get("s")?, u64::try_from(n).unwrap_or(0)),
+                ))
+            })
+            .collect()
+    }
+
+    /// Block of the latest submission that put weights on chain (`set`, or a `revealed` commit: the
+    /// block its commit was decided at), if any.
+    pub async fn last_weights_block(&self) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MAX(block) AS b FROM weight_submissions WHERE status IN ('set', 'revealed')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let b: Option<i64> = row.try_get("b")?;
+        Ok(b.and_then(|b| u64::try_from(b).ok()))
+    }
+
     /// Records a weight submission as `pending` before it is sent.
     pub async fn insert_submission(&self, s: &Submission, now_ms: i64) -> Result<(), StoreError> {
         sqlx::query(

@@ -1,7 +1,7 @@
 //! Crash safety in process: the whole service is aborted at random points (every loop task dropped
 //! at whatever await it was in, open transactions rolled back, as a SIGKILL would leave them),
 //! restarted on the same database, repeatedly; then the invariants are checked. The SIGKILL harness
-//! over separate processes is not built yet.
+//! over separate processes is `bins/dojo-validator-bin/tests/crash_harness.rs`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

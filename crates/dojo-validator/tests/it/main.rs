@@ -3,7 +3,9 @@
 
 mod crash;
 mod db;
+mod export;
 mod faults;
 mod miners;
+mod outage;
 mod run;
 mod store;

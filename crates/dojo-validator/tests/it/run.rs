@@ -320,6 +320,61 @@ async fn full_run(commit_reveal: bool) {
         "{text}"
     );
     assert!(text.contains("# TYPE dojo_weights_set_total counter"));
+    // Per-miner gauges for the devnet orchestrator: the moving average and the mean task score,
+    // labelled by uid and hotkey, and the block weights last landed at.
+    let gauge = |series: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"));
+        line[series.len() + 1..].parse().unwrap()
+    };
+    let truthful_hk = net.miners[0].0.ss58();
+    let t_uid = uid_of(&net.miners[0].0);
+    let series = |name: &str| format!("{name}{{uid=\"{t_uid}\",hotkey=\"{truthful_hk}\"}}");
+    assert!(gauge(&series("dojo_miner_ema")) > 0.0, "truthful miner's average is published");
+    assert!(gauge(&series("dojo_miner_task_score")) > 0.0);
+    // Values: read while no scoring pass lands in between (the tasks-scored counter is unchanged).
+    let labels = [("uid", t_uid.to_string()), ("hotkey", truthful_hk.to_string())];
+    let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut checked = false;
+    for _ in 0..20 {
+        let before = v.metrics.total("dojo_tasks_scored_total");
+        let ema_now = v.scores().await.scores()[usize::from(t_uid)];
+        let ema_gauge = v.metrics.gauge("dojo_miner_ema", &labels).unwrap();
+        let mean = v.metrics.gauge("dojo_miner_task_score", &labels).unwrap();
+        let (mut sum, mut n) = (0.0, 0u32);
+        for id in store.tasks_in("scored", None, 10_000).await.unwrap() {
+            if let Some(s) = store.task_scores(&id).await.unwrap().get(&truthful_hk) {
+                sum += s;
+                n += 1;
+            }
+        }
+        // A pass commits to the store before it bumps the counter: give one in flight time to finish.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if v.metrics.total("dojo_tasks_scored_total") != before {
+            continue;
+        }
+        assert_eq!(ema_gauge, ema_now, "gauge is the moving average");
+        assert!(n > 0);
+        assert!(
+            (mean - sum / f64::from(n)).abs() < 1e-9,
+            "mean task score {mean} = {} over {n} tasks",
+            sum / f64::from(n)
+        );
+        checked = true;
+        break;
+    }
+    assert!(checked, "scoring never paused long enough to compare");
+    assert!(
+        text.contains(&format!(
+            "dojo_miner_ema{{uid=\"{}\",hotkey=\"{}\"}}",
+            uid_of(&net.miners[1].0),
+            net.miners[1].0.ss58()
+        )),
+        "every miner has a series"
+    );
+    assert!(gauge("dojo_weights_last_block") > 0.0, "weights block published");
     let health = http
         .get(format!("http://{listen}/healthz"))
         .send()

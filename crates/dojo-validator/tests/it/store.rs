@@ -37,11 +37,11 @@ pub(crate) fn task(id: &str, expire: i64) -> (Task, Ranking) {
     (task, truth)
 }
 
-fn hk(s: &str) -> Hotkey {
+pub(crate) fn hk(s: &str) -> Hotkey {
     Hotkey::new(s).unwrap()
 }
 
-fn parts(t: &Task) -> Vec<(Hotkey, Uid, MinerView)> {
+pub(crate) fn parts(t: &Task) -> Vec<(Hotkey, Uid, MinerView)> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     vec![
         (hk("m1"), Uid(1), MinerView::random(t, &mut rng)),
@@ -49,7 +49,7 @@ fn parts(t: &Task) -> Vec<(Hotkey, Uid, MinerView)> {
     ]
 }
 
-fn answer(t: &Task) -> Answer {
+pub(crate) fn answer(t: &Task) -> Answer {
     Answer::Scores(
         t.completions
             .iter()
