@@ -33,6 +33,41 @@ pub struct DevnetPanel {
     pub miners: Vec<DevnetMiner>,
 }
 
+/// A miner as the report writes it: automated miners (a reward model) have no true quality known
+/// in advance (`null`) and are left out of the chart.
+#[derive(Debug, Deserialize)]
+struct RawMiner {
+    population: String,
+    /// Required, but may be `null`.
+    true_quality: serde_json::Value,
+    incentive: f64,
+}
+
+/// A study entry: a mechanism that was not run has `skipped` and no miners.
+#[derive(Debug, Deserialize)]
+struct RawPanel {
+    mechanism: String,
+    #[serde(default)]
+    rounds: Option<u64>,
+    #[serde(default)]
+    miners: Vec<RawMiner>,
+    #[serde(default)]
+    skipped: Option<String>,
+}
+
+fn drawable(miners: Vec<RawMiner>) -> Vec<DevnetMiner> {
+    miners
+        .into_iter()
+        .filter_map(|m| {
+            Some(DevnetMiner {
+                population: m.population,
+                true_quality: m.true_quality.as_f64()?,
+                incentive: m.incentive,
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Deserialize)]
 struct Report {
     #[serde(default)]
@@ -40,9 +75,9 @@ struct Report {
     #[serde(default)]
     rounds: Option<u64>,
     #[serde(default)]
-    miners: Option<Vec<DevnetMiner>>,
+    miners: Option<Vec<RawMiner>>,
     #[serde(default)]
-    study: Option<Vec<DevnetPanel>>,
+    study: Option<Vec<RawPanel>>,
 }
 
 /// Parses a report: `{"mechanism", "miners": [...]}` (one panel) or `{"study": [{"mechanism",
@@ -55,13 +90,21 @@ pub fn parse_devnet_report(text: &str, path: &Path) -> Result<Vec<DevnetPanel>, 
     };
     let r: Report = serde_json::from_str(text).map_err(|e| bad(e.line() as u64, e.to_string()))?;
     let panels = match (r.study, r.miners) {
-        (Some(study), _) => study,
+        (Some(study), _) => study
+            .into_iter()
+            .filter(|p| p.skipped.is_none())
+            .map(|p| DevnetPanel {
+                mechanism: p.mechanism,
+                rounds: p.rounds,
+                miners: drawable(p.miners),
+            })
+            .collect(),
         (None, Some(miners)) => vec![DevnetPanel {
             mechanism: r
                 .mechanism
                 .ok_or_else(|| bad(0, "missing field `mechanism`".into()))?,
             rounds: r.rounds,
-            miners,
+            miners: drawable(miners),
         }],
         (None, None) => {
             return Err(bad(
@@ -215,5 +258,13 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("true_quality"), "{e}");
         assert!(parse_devnet_report("{not json", p).is_err());
+        // A reward-model miner has no known quality; a mechanism that was not run has no miners.
+        let mixed = r#"{"study":[{"mechanism":"a","miners":[
+            {"population":"honest","true_quality":0.5,"incentive":0.2},
+            {"population":"reward-model","true_quality":null,"incentive":0.1}]},
+            {"mechanism":"v2","skipped":"no v2 round"}]}"#;
+        let panels = parse_devnet_report(mixed, p).unwrap();
+        assert_eq!(panels.len(), 1);
+        assert_eq!(panels[0].miners.len(), 1);
     }
 }
