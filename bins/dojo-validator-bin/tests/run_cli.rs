@@ -316,18 +316,28 @@ async fn metrics_port_zero_is_announced_on_stdout() {
     let s = setup().await;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("v.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dojo-validator"))
-        .args(["run", "--netuid", "1", "--wallet.name", "v", "--fast"])
-        .args(["--wallet.path", s.wallets.path().to_str().unwrap()])
-        .args(["--subtensor.chain_endpoint", &s.chain_url])
-        .args(["--synthetic.url", &s.synthetic_url])
-        .args(["--database.url", &db, "--metrics.listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    /// Kills the validator when the test ends, panics included.
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_dojo-validator"))
+            .args(["run", "--netuid", "1", "--wallet.name", "v", "--fast"])
+            .args(["--wallet.path", s.wallets.path().to_str().unwrap()])
+            .args(["--subtensor.chain_endpoint", &s.chain_url])
+            .args(["--synthetic.url", &s.synthetic_url])
+            .args(["--database.url", &db, "--metrics.listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let line = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).map(|_| line)
@@ -362,6 +372,5 @@ async fn metrics_port_zero_is_announced_on_stdout() {
         "{body}"
     );
     assert!(body.contains("dojo_"), "{body}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
 }

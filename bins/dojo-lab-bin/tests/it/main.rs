@@ -220,6 +220,8 @@ fn chart_devnet_draws_one_or_many_panels_and_rejects_bad_reports() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("1 panels, 6 miners, 2 populations"), "{said}");
     let one = png_ok(&png);
     assert!(one > 5_000, "a drawn chart, not a blank page: {one} bytes");
 
