@@ -538,7 +538,11 @@ async fn weight_and_bond_rows_come_from_get_neurons_when_asked_for() {
     }
     // Default: the lite call, rows left empty.
     let mg = lite.metagraph(1).await.unwrap();
-    assert!(mg.neurons.iter().all(|n| n.weights.is_empty() && n.bonds.is_empty()));
+    assert!(
+        mg.neurons
+            .iter()
+            .all(|n| n.weights.is_empty() && n.bonds.is_empty())
+    );
     let rows = Subtensor::connect_with(
         Network::Custom(node.url.clone()),
         Options {
@@ -553,5 +557,9 @@ async fn weight_and_bond_rows_come_from_get_neurons_when_asked_for() {
     assert_eq!(mg.neurons[0].bonds, [(1, 300)]);
     assert_eq!(mg.neurons[0].validator_trust, 777);
     assert!(mg.neurons[1].weights.is_empty());
-    assert_eq!(mg.neurons[0].hotkey, alice().ss58(), "the rest from get_metagraph");
+    assert_eq!(
+        mg.neurons[0].hotkey,
+        alice().ss58(),
+        "the rest from get_metagraph"
+    );
 }
