@@ -110,6 +110,17 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
     Some(out)
 }
 
+/// Kills the validator when the test ends, failed or not (a leaked one would keep the test
+/// harness's output pipe open).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -194,26 +205,28 @@ async fn run_on_subtensor_reads_the_metagraph_and_submits_weights_the_node_verif
         .unwrap();
     let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let db = format!("sqlite://{}", wallets.path().join("v.db").display());
-    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_dojo-validator"))
-        .args(["run", "--netuid", "1", "--wallet.name", "v", "--fast"])
-        .args(["--neuron.min_stake", "1000000"])
-        .args(["--wallet.path", wallets.path().to_str().unwrap()])
-        .args(["--subtensor.network", &node.url])
-        .args(["--synthetic.url", &synthetic_url, "--database.url", &db])
-        .args(["--metrics.listen", &metrics.to_string()])
-        .env("RUST_LOG", "warn")
-        .env_remove("BT_SUBTENSOR_NETWORK")
-        .env_remove("DOJO_CHAIN_ENDPOINT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_dojo-validator"))
+            .args(["run", "--netuid", "1", "--wallet.name", "v", "--fast"])
+            .args(["--neuron.min_stake", "1000000"])
+            .args(["--wallet.path", wallets.path().to_str().unwrap()])
+            .args(["--subtensor.network", &node.url])
+            .args(["--synthetic.url", &synthetic_url, "--database.url", &db])
+            .args(["--metrics.listen", &metrics.to_string()])
+            .env("RUST_LOG", "warn")
+            .env_remove("BT_SUBTENSOR_NETWORK")
+            .env_remove("DOJO_CHAIN_ENDPOINT")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut healthy = false;
     let weights = loop {
         assert!(
-            child.try_wait().unwrap().is_none(),
+            child.0.try_wait().unwrap().is_none(),
             "validator exited early"
         );
         assert!(
@@ -264,8 +277,7 @@ async fn run_on_subtensor_reads_the_metagraph_and_submits_weights_the_node_verif
         Some(&65535),
         "max-upscaled: {values:?}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
 }
 
 #[test]
