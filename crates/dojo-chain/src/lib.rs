@@ -24,7 +24,8 @@
 //!
 //! Not covered: timelocked commit-reveal v3/v4 (`commit_timelocked_mechanism_weights`, drand;
 //! [`Subtensor::check_weights_supported`] and `commit_weights` refuse a subnet that needs it),
-//! confirming that reveals landed, weights/bonds rows in the snapshot (left empty). Tested
+//! confirming that reveals landed; weights/bonds rows in the snapshot are left empty unless
+//! [`Options::rows`] asks for them (`get_neurons`). Tested
 //! against the stand-in node of `testing` (feature `testing`; finney metadata, spec 393); a live
 //! test runs only when `DOJO_SUBTENSOR_URL` is set.
 //!

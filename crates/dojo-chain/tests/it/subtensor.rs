@@ -1,5 +1,5 @@
-//! `impl Chain for Subtensor` against the local node of `node.rs`, which serves finney's
-//! recorded metadata (spec 393) and checks what the client signs.
+//! `impl Chain for Subtensor` against the stand-in node of `dojo_chain::testing`, which serves
+//! finney's recorded metadata (spec 393) and checks what the client signs.
 
 use std::time::Duration;
 
