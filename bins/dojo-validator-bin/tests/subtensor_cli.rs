@@ -328,3 +328,50 @@ fn unreachable_node_and_unknown_network_are_clear_errors() {
         assert!(help.contains(word), "--help explains {word}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_a_subnet_that_needs_timelocked_commit_reveal() {
+    let node = Node::start().await;
+    let alice = Keypair::from_uri("//Alice").unwrap();
+    // Commit-reveal on, and `CommitRevealWeightsVersion` left at finney's default (4).
+    node.state().set_subnet(
+        1,
+        &[NeuronSpec {
+            hotkey: alice.public(),
+            coldkey: alice.public(),
+            validator_permit: true,
+            ..Default::default()
+        }],
+        &[
+            ("tempo", Value::u128(9)),
+            ("commit_reveal_weights_enabled", Value::bool(true)),
+        ],
+    );
+    let wallets = tempfile::tempdir().unwrap();
+    Wallet::new(wallets.path(), "v", "default")
+        .unwrap()
+        .write_hotkey(&alice, false)
+        .unwrap();
+    let db = format!("sqlite://{}", wallets.path().join("v.db").display());
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo-validator"))
+        .args(["run", "--netuid", "1", "--wallet.name", "v", "--fast"])
+        .args(["--wallet.path", wallets.path().to_str().unwrap()])
+        .args(["--subtensor.network", &node.url, "--database.url", &db])
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the validator refuses at start instead of running")
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("timelocked commit-reveal v4") && err.contains("netuid 1"),
+        "{err}"
+    );
+    assert!(node.submitted().is_empty(), "nothing signed or sent");
+}
