@@ -70,16 +70,20 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,
 
-    /// Chain to use: `devnet` (a `dojo-devnet` process at --subtensor.chain_endpoint). The
-    /// subtensor networks (finney, test, local) need the dojo-chain backend, not available yet.
+    /// Chain backend: `devnet` (a `dojo-devnet` process at --subtensor.chain_endpoint; the
+    /// default), `finney` (mainnet, wss://entrypoint-finney.opentensor.ai:443), `test` (testnet,
+    /// wss://test.finney.opentensor.ai:443), `archive`, `local` (a subtensor node at
+    /// ws://127.0.0.1:9944), or the ws:// or wss:// URL of a subtensor node. On subtensor the
+    /// hotkey signs serve_axon and --register's burned_register is signed by the coldkey
+    /// (password from DOJO_COLDKEY_PASSWORD). Docs: docs/chain.md.
     #[arg(
         long = "subtensor.network",
         env = "BT_SUBTENSOR_NETWORK",
         default_value = "devnet",
         help_heading = "Chain"
     )]
-    pub(crate) network: String,
-    /// Endpoint of the chain (for devnet: the gRPC address `dojo-devnet` prints).
+    pub(crate) network: dojo_chain::Selection,
+    /// Devnet endpoint (with --subtensor.network devnet): the gRPC address `dojo-devnet` prints.
     #[arg(
         long = "subtensor.chain_endpoint",
         env = "BT_SUBTENSOR_CHAIN_ENDPOINT",

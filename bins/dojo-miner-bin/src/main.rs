@@ -1,6 +1,7 @@
 //! `dojo-miner`: the Dojo subnet miner (`run`), its worker-page keys (`keys`) and wallets
 //! (`wallet`).
 
+mod chain;
 mod cli;
 
 use std::io::Write;
@@ -218,12 +219,6 @@ async fn shutdown_signal() {
 }
 
 async fn run(args: RunArgs) -> Result<()> {
-    if args.network != "devnet" {
-        bail!(
-            "--subtensor.network {}: only `devnet` is available; the subtensor backend (dojo-chain) does not implement the Chain port yet",
-            args.network
-        );
-    }
     let provider = provider(&args)?;
     let wallet = args.store.wallet.wallet()?;
     let hotkey = wallet
@@ -233,9 +228,7 @@ async fn run(args: RunArgs) -> Result<()> {
         .coldkey_address()
         .with_context(|| format!("reading the coldkey address of wallet {}", wallet.name))?;
     let store = open_store(&args.store).await?;
-    let chain = dojo_devnet::grpc::RemoteChain::connect(&args.chain_endpoint)
-        .await
-        .with_context(|| format!("connecting to the devnet at {}", args.chain_endpoint))?;
+    let chain = chain::connect(&args, &wallet, &hotkey).await?;
     let web = if args.worker_disable {
         None
     } else {

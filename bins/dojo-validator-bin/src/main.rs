@@ -1,5 +1,7 @@
 //! `dojo-validator`: the Dojo subnet validator.
 
+mod chain;
+
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,9 +56,21 @@ struct RunArgs {
     /// Subnet to validate.
     #[arg(long = "netuid", env = "DOJO_NETUID", default_value_t = 52)]
     netuid: u16,
-    /// Chain endpoint: the gRPC address a `dojo-devnet` process prints, e.g. http://127.0.0.1:50151.
+    /// Chain backend: `devnet` (a `dojo-devnet` process at --subtensor.chain_endpoint; the
+    /// default), `finney` (mainnet, wss://entrypoint-finney.opentensor.ai:443), `test` (testnet,
+    /// wss://test.finney.opentensor.ai:443), `archive`, `local` (a subtensor node at
+    /// ws://127.0.0.1:9944), or the ws:// or wss:// URL of a subtensor node. On subtensor the
+    /// wallet's hotkey signs the weights. Docs: docs/chain.md.
+    #[arg(
+        long = "subtensor.network",
+        env = "BT_SUBTENSOR_NETWORK",
+        default_value = "devnet"
+    )]
+    network: dojo_chain::Selection,
+    /// Devnet endpoint (with --subtensor.network devnet, where it is required): the gRPC address
+    /// a `dojo-devnet` process prints, e.g. http://127.0.0.1:50151.
     #[arg(long = "subtensor.chain_endpoint", env = "DOJO_CHAIN_ENDPOINT")]
-    chain_endpoint: String,
+    chain_endpoint: Option<String>,
     /// Synthetic API base URL (`dojo-synthetic-api`).
     #[arg(
         long = "synthetic.url",
@@ -271,9 +285,13 @@ fn validate(args: RunArgs) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let chain = dojo_devnet::grpc::RemoteChain::connect(&args.chain_endpoint)
-            .await
-            .with_context(|| format!("connecting to the chain at {}", args.chain_endpoint))?;
+        let chain = chain::connect(
+            &args.network,
+            args.chain_endpoint.as_deref(),
+            &keypair,
+            args.netuid,
+        )
+        .await?;
         let store = dojo_validator::store::Store::open(&database_url)
             .await
             .with_context(|| format!("opening the database {database_url}"))?;

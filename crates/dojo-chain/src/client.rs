@@ -42,6 +42,11 @@ pub struct Options {
     pub backoff: Duration,
     /// Mortality of signed extrinsics, in blocks (the SDK uses 128; 64 keeps stale ones short).
     pub mortality: u64,
+    /// Fill each neuron's `weights` and `bonds` rows in metagraph snapshots, read through
+    /// `NeuronInfoRuntimeApi.get_neurons` (the SDK's `lite=False`) instead of `get_neurons_lite`:
+    /// every row of the subnet at the same block, so much heavier. Off by default; no service
+    /// reads the rows today.
+    pub rows: bool,
 }
 
 impl Default for Options {
@@ -54,6 +59,7 @@ impl Default for Options {
             reconnect_attempts: 5,
             backoff: Duration::from_millis(500),
             mortality: 64,
+            rows: false,
         }
     }
 }

@@ -19,13 +19,19 @@
 //!   block's events checked. Per-call deadlines, one reconnect with backoff per failed read, and a
 //!   metadata shape check ([`shape`]) on every new spec version.
 //!
-//! Not covered: timelocked commit-reveal v3/v4 (`commit_timelocked_mechanism_weights`, drand),
-//! confirming that reveals landed, weights/bonds rows in the snapshot (left empty), and
-//! `--subtensor.network` wiring in the binaries. Tested only against the local fixture node in
-//! tests/it/node.rs (finney metadata, spec 393), never against a live node.
+//! * [`backend`]: `--subtensor.network` as the binaries take it ([`Selection`]: `devnet` or a
+//!   [`Network`]) and [`Backend`], a `Chain` that is the binary's devnet client or [`Subtensor`].
+//!
+//! Not covered: timelocked commit-reveal v3/v4 (`commit_timelocked_mechanism_weights`, drand;
+//! [`Subtensor::check_weights_supported`] and `commit_weights` refuse a subnet that needs it),
+//! confirming that reveals landed; weights/bonds rows in the snapshot are left empty unless
+//! [`Options::rows`] asks for them (`get_neurons`). Tested
+//! against the stand-in node of `testing` (feature `testing`; finney metadata, spec 393); a live
+//! test runs only when `DOJO_SUBTENSOR_URL` is set.
 //!
 //! This crate is the only one that depends on subxt.
 
+pub mod backend;
 pub mod calls;
 mod client;
 pub mod errors;
@@ -33,7 +39,10 @@ mod network;
 mod reads;
 pub mod shape;
 mod submit;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use backend::{Backend, Selection, SelectionError};
 pub use client::{Options, Subtensor};
 pub use network::{Network, NetworkError};
 

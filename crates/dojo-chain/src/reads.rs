@@ -54,6 +54,25 @@ struct NeuronLite {
     validator_trust: u16,
 }
 
+/// `get_neurons` (the full `NeuronInfo`) adds the weight and bond rows, as
+/// `Vec<(Compact<u16>, Compact<u16>)>` with zeros left out.
+#[derive(DecodeAsType, Debug)]
+#[decode_as_type(crate_path = "subxt::ext::scale_decode")]
+struct NeuronFull {
+    uid: u16,
+    validator_trust: u16,
+    weights: Vec<(u16, u16)>,
+    bonds: Vec<(u16, u16)>,
+}
+
+/// What the per-neuron call at the snapshot's block adds to `get_metagraph`.
+#[derive(Debug, Default)]
+struct Extra {
+    validator_trust: u16,
+    weights: Vec<(u16, u16)>,
+    bonds: Vec<(u16, u16)>,
+}
+
 async fn runtime_api<R: DecodeAsType>(
     at: &At,
     api: &str,
@@ -75,7 +94,7 @@ fn snapshot(
     netuid: Netuid,
     block: u64,
     m: Metagraph,
-    lite: Vec<NeuronLite>,
+    extra: Vec<(u16, Extra)>,
 ) -> Result<MetagraphSnapshot, ChainError> {
     let n = m.hotkeys.len();
     let lens = [
@@ -98,14 +117,16 @@ fn snapshot(
             "metagraph of netuid {netuid} at block {block}: {name} has {len} entries, hotkeys {n}"
         )));
     }
-    let mut trust = vec![0u16; n];
-    for l in lite {
-        if let Some(t) = trust.get_mut(usize::from(l.uid)) {
-            *t = l.validator_trust;
+    let mut by_uid: Vec<Extra> = (0..n).map(|_| Extra::default()).collect();
+    for (uid, e) in extra {
+        if let Some(slot) = by_uid.get_mut(usize::from(uid)) {
+            *slot = e;
         }
     }
-    let neurons = (0..n)
-        .map(|i| {
+    let neurons = by_uid
+        .into_iter()
+        .enumerate()
+        .map(|(i, extra)| {
             let a = &m.axons[i];
             NeuronInfo {
                 uid: dojo_types::Uid(i as u16),
@@ -126,13 +147,13 @@ fn snapshot(
                 consensus: m.consensus[i],
                 incentive: m.incentives[i],
                 dividends: m.dividends[i],
-                validator_trust: trust[i],
+                validator_trust: extra.validator_trust,
                 emission: m.emission[i],
                 last_update: m.last_update[i],
                 active: m.active[i],
                 block_at_registration: m.block_at_registration[i],
-                weights: Vec::new(),
-                bonds: Vec::new(),
+                weights: extra.weights,
+                bonds: extra.bonds,
             }
         })
         .collect();
@@ -275,16 +296,40 @@ impl CompositeExt for subxt::ext::scale_value::Composite<()> {
 
 impl Subtensor {
     /// Metagraph of `netuid` at the latest finalized block: `get_metagraph` and
-    /// `get_neurons_lite` at the same block hash.
+    /// `get_neurons_lite` (or `get_neurons`, with [`crate::Options::rows`]) at the same block hash.
     pub async fn read_metagraph(&self, netuid: Netuid) -> Result<MetagraphSnapshot, ChainError> {
         let at = self.at_finalized().await?;
         let block = at.block_number();
         let m: Option<Metagraph> =
             runtime_api(&at, "SubnetInfoRuntimeApi", "get_metagraph", netuid).await?;
         let m = m.ok_or(ChainError::SubnetNotExists(netuid))?;
-        let lite: Vec<NeuronLite> =
-            runtime_api(&at, "NeuronInfoRuntimeApi", "get_neurons_lite", netuid).await?;
-        snapshot(netuid, block, m, lite)
+        let extra = if self.options.rows {
+            let full: Vec<NeuronFull> =
+                runtime_api(&at, "NeuronInfoRuntimeApi", "get_neurons", netuid).await?;
+            full.into_iter()
+                .map(|f| {
+                    let e = Extra {
+                        validator_trust: f.validator_trust,
+                        weights: f.weights,
+                        bonds: f.bonds,
+                    };
+                    (f.uid, e)
+                })
+                .collect()
+        } else {
+            let lite: Vec<NeuronLite> =
+                runtime_api(&at, "NeuronInfoRuntimeApi", "get_neurons_lite", netuid).await?;
+            lite.into_iter()
+                .map(|l| {
+                    let e = Extra {
+                        validator_trust: l.validator_trust,
+                        ..Extra::default()
+                    };
+                    (l.uid, e)
+                })
+                .collect()
+        };
+        snapshot(netuid, block, m, extra)
     }
 
     /// Hyperparameters by name: `get_subnet_hyperparams_v3` where the runtime has it, else the
@@ -303,6 +348,62 @@ impl Subtensor {
         let v: Value = runtime_api(&at, "SubnetInfoRuntimeApi", method, netuid).await?;
         let inner = some(v)?.ok_or(ChainError::SubnetNotExists(netuid))?;
         hyperparams_from(inner, v3)
+    }
+}
+
+/// `CommitRevealWeightsVersion` from this version on means timelocked (drand) commits.
+pub(crate) const TIMELOCKED_FROM: u16 = 3;
+
+impl Subtensor {
+    /// `SubtensorModule.CommitRevealWeightsVersion` at the latest finalized block: which
+    /// commit-reveal scheme the chain expects of subnets that have it on (its default when the
+    /// value was never written). `None` when the runtime has no such item (hash commits only).
+    pub async fn commit_reveal_version(&self) -> Result<Option<u16>, ChainError> {
+        let at = self.at_finalized().await?;
+        let Some(entry) = at
+            .metadata_ref()
+            .pallet_by_name(crate::PALLET)
+            .and_then(|p| p.storage())
+            .and_then(|s| s.entry_by_name("CommitRevealWeightsVersion"))
+        else {
+            return Ok(None);
+        };
+        let default = entry.default_value().map(<[u8]>::to_vec);
+        let key = subxt::ext::frame_decode::storage::encode_storage_key_prefix(
+            crate::PALLET,
+            "CommitRevealWeightsVersion",
+        )
+        .to_vec();
+        let raw = match at.storage().fetch_raw(key).await {
+            Ok(bytes) => bytes,
+            Err(subxt::error::StorageError::NoValueFound) => default.unwrap_or_default(),
+            Err(e) => return Err(transport(format!("CommitRevealWeightsVersion: {e}"))),
+        };
+        let bytes: [u8; 2] = raw.as_slice().try_into().map_err(|_| {
+            ChainError::Decode(format!(
+                "CommitRevealWeightsVersion: expected a u16, got {} bytes",
+                raw.len()
+            ))
+        })?;
+        Ok(Some(u16::from_le_bytes(bytes)))
+    }
+
+    /// Fails when `netuid` has commit-reveal on and the chain expects timelocked commits (v3/v4),
+    /// which this crate does not implement: a hash commit would be the wrong scheme. Passes when
+    /// commit-reveal is off (plain `set_mechanism_weights`) or the chain still takes hash commits.
+    pub async fn check_weights_supported(&self, netuid: Netuid) -> Result<(), ChainError> {
+        let hp = self.read_hyperparams(netuid).await?;
+        if !hp.flag("commit_reveal_weights_enabled")? {
+            return Ok(());
+        }
+        match self.commit_reveal_version().await? {
+            Some(v) if v >= TIMELOCKED_FROM => Err(ChainError::InvalidInput(format!(
+                "subnet {netuid} has commit-reveal on and the chain expects timelocked \
+                 commit-reveal v{v} (drand); dojo-chain implements only hash commit-reveal (v2), \
+                 so it cannot set weights on this subnet"
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -196,6 +196,8 @@ impl Chain for Subtensor {
         commit_hash: [u8; 32],
     ) -> Result<(), ChainError> {
         let key = self.key_for(hotkey, false)?;
+        // A hash commit on a chain that expects timelocked ones could never be revealed.
+        self.check_weights_supported(netuid).await?;
         let call = calls::commit_weights(netuid, commit_hash);
         self.submit(key, &call, CallKind::CommitWeights, "WeightsCommitted")
             .await

@@ -3,8 +3,10 @@
 //! here from Rust types that mirror SubtensorModule's call signatures (macros/dispatches.rs
 //! @14bc6f9f); the commit hash vector; endpoint resolution; error mapping.
 
-mod node;
+mod live;
 mod subtensor;
+
+use dojo_chain::testing as node;
 
 use std::marker::PhantomData;
 

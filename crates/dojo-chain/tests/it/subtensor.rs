@@ -1,5 +1,5 @@
-//! `impl Chain for Subtensor` against the local node of `node.rs`, which serves finney's
-//! recorded metadata (spec 393) and checks what the client signs.
+//! `impl Chain for Subtensor` against the stand-in node of `dojo_chain::testing`, which serves
+//! finney's recorded metadata (spec 393) and checks what the client signs.
 
 use std::time::Duration;
 
@@ -116,6 +116,7 @@ fn fast() -> Options {
         reconnect_attempts: 3,
         backoff: Duration::from_millis(20),
         mortality: 64,
+        rows: false,
     }
 }
 
@@ -238,6 +239,12 @@ async fn set_weights_is_a_signed_mortal_set_mechanism_weights_the_node_verifies(
 #[tokio::test]
 async fn commit_reveal_serve_and_register_are_signed_by_the_right_keys() {
     let (node, client) = node_and_client().await;
+    // A chain that still takes hash commits says so; the fixture's default is timelocked v4.
+    node.state().set_storage_value(
+        "SubtensorModule",
+        "CommitRevealWeightsVersion",
+        &Value::u128(2),
+    );
     let salt: Vec<u16> = (1..=8).collect();
     let hash = commit_hash_v2(&alice().public(), 1, &[0, 1], &[65535, 32768], &salt, 3);
     client
@@ -435,5 +442,124 @@ async fn wait_for_block_sees_new_blocks_and_detects_a_stale_chain() {
     assert!(
         matches!(&err, ChainError::Transport(m) if m.contains("stale")),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn timelocked_commit_reveal_is_refused_with_a_clear_error_and_nothing_submitted() {
+    let (node, client) = node_and_client().await;
+    // Nothing written: the item's default in finney's metadata, which is v4 (drand timelock).
+    assert_eq!(client.commit_reveal_version().await, Ok(Some(4)));
+    let err = client.check_weights_supported(1).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::InvalidInput(m) if m.contains("timelocked commit-reveal v4")),
+        "{err}"
+    );
+    let hash = [7u8; 32];
+    let err = client
+        .commit_weights(&alice().ss58(), 1, hash)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ChainError::InvalidInput(m) if m.contains("v4")),
+        "{err}"
+    );
+    assert!(node.state().submitted.is_empty());
+    // Hash commits accepted by the chain (v2), or commit-reveal off: weights are supported.
+    node.state().set_storage_value(
+        "SubtensorModule",
+        "CommitRevealWeightsVersion",
+        &Value::u128(2),
+    );
+    assert_eq!(client.commit_reveal_version().await, Ok(Some(2)));
+    assert_eq!(client.check_weights_supported(1).await, Ok(()));
+    node.state().set_storage_value(
+        "SubtensorModule",
+        "CommitRevealWeightsVersion",
+        &Value::u128(4),
+    );
+    {
+        let mut s = node.state();
+        let keys = [alice().public(), bob().public()];
+        let neurons: Vec<_> = keys
+            .iter()
+            .map(|k| crate::node::NeuronSpec {
+                hotkey: *k,
+                coldkey: *k,
+                ..Default::default()
+            })
+            .collect();
+        s.set_subnet(
+            1,
+            &neurons,
+            &[("commit_reveal_weights_enabled", Value::bool(false))],
+        );
+    }
+    assert_eq!(client.check_weights_supported(1).await, Ok(()));
+}
+
+#[tokio::test]
+async fn wss_to_a_plain_websocket_node_is_a_transport_error() {
+    // The fixture node speaks plain ws; a TLS handshake against it fails (TLS is compiled in
+    // through jsonrpsee's rustls, so this is a handshake failure, not a missing feature).
+    let node = Node::start().await;
+    let url = node.url.replace("ws://", "wss://");
+    let err = Subtensor::connect_with(Network::Custom(url.clone()), fast())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChainError::Transport(_)), "{err}");
+    assert_eq!(node.state().metadata_downloads, 0);
+}
+
+#[tokio::test]
+async fn weight_and_bond_rows_come_from_get_neurons_when_asked_for() {
+    let (node, lite) = node_and_client().await;
+    let pairs = |v: &[(u16, u16)]| {
+        list(
+            v.iter()
+                .map(|(a, b)| list([Value::u128(u128::from(*a)), Value::u128(u128::from(*b))])),
+        )
+    };
+    {
+        let mut s = node.state();
+        let full: Vec<Value> = [(0u16, 777u16, vec![(1u16, 65535u16)], vec![(1u16, 300u16)])]
+            .into_iter()
+            .chain([(1, 0, vec![], vec![])])
+            .map(|(uid, trust, w, b)| {
+                let mut n = s.zero_inner("NeuronInfoRuntimeApi", "get_neurons");
+                set(&mut n, "uid", Value::u128(u128::from(uid)));
+                set(&mut n, "validator_trust", Value::u128(u128::from(trust)));
+                set(&mut n, "weights", pairs(&w));
+                set(&mut n, "bonds", pairs(&b));
+                n
+            })
+            .collect();
+        s.set_answer("NeuronInfoRuntimeApi", "get_neurons", &list(full));
+    }
+    // Default: the lite call, rows left empty.
+    let mg = lite.metagraph(1).await.unwrap();
+    assert!(
+        mg.neurons
+            .iter()
+            .all(|n| n.weights.is_empty() && n.bonds.is_empty())
+    );
+    let rows = Subtensor::connect_with(
+        Network::Custom(node.url.clone()),
+        Options {
+            rows: true,
+            ..fast()
+        },
+    )
+    .await
+    .unwrap();
+    let mg = rows.metagraph(1).await.unwrap();
+    assert_eq!(mg.neurons[0].weights, [(1, 65535)]);
+    assert_eq!(mg.neurons[0].bonds, [(1, 300)]);
+    assert_eq!(mg.neurons[0].validator_trust, 777);
+    assert!(mg.neurons[1].weights.is_empty());
+    assert_eq!(
+        mg.neurons[0].hotkey,
+        alice().ss58(),
+        "the rest from get_metagraph"
     );
 }

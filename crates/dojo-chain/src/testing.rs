@@ -1,8 +1,10 @@
-//! A local subtensor stand-in: a JSON-RPC WebSocket server that serves the recorded finney
-//! metadata (tests/fixtures/finney.scale) and answers the legacy RPC methods the client uses.
-//! Storage and runtime-API answers are SCALE-encoded from test-defined values against the
-//! fixture's own type registry; submitted extrinsics are decoded against it and their sr25519
-//! signatures verified before they are "included" in a new block.
+//! A local subtensor stand-in for tests (feature `testing`): a JSON-RPC WebSocket server that
+//! serves the recorded finney metadata (tests/fixtures/finney.scale, spec 393) and answers the
+//! legacy RPC methods the client uses. Storage and runtime-API answers are SCALE-encoded from
+//! test-defined values against the fixture's own type registry; submitted extrinsics are decoded
+//! against it and their sr25519 signatures verified before they are "included" in a new block.
+//! This crate's tests and the binaries' tests (which run `dojo-validator run` and `dojo-miner run`
+//! against it) share it. Test support: it panics on values that do not fit the fixture.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use futures::StreamExt;
 use parity_scale_codec::{Compact, Decode, Encode};
 use scale_info::{PortableRegistry, TypeDef, TypeDefPrimitive};
 use serde_json::{Value as Json, json};
-use subxt::dynamic::Value;
+pub use subxt::dynamic::Value;
 use subxt::ext::frame_decode;
 use subxt::ext::scale_value::scale::{decode_as_type, encode_as_type};
 use subxt::ext::scale_value::{Composite, ValueDef};
@@ -19,13 +21,14 @@ use subxt::metadata::Metadata;
 use tokio::net::TcpListener;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-pub(crate) const FIXTURE: &[u8] = include_bytes!("../fixtures/finney.scale");
+/// The recorded finney runtime metadata (see tests/fixtures/README.md).
+pub const FIXTURE: &[u8] = include_bytes!("../tests/fixtures/finney.scale");
 /// `twox128("System") ++ twox128("Events")`.
 const EVENTS_KEY: &str = "26aa394eea5630e07c48ae0c9558cef780d41e5e16056765bc8461851072c9d7";
 
 /// What the node does wrong.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) enum Fault {
+pub enum Fault {
     #[default]
     None,
     /// Never answers this method.
@@ -36,45 +39,177 @@ pub(crate) enum Fault {
 
 /// A decoded, signature-checked submission.
 #[derive(Clone, Debug)]
-pub(crate) struct Submitted {
-    pub(crate) pallet: String,
-    pub(crate) call: String,
-    pub(crate) args: Vec<(String, Value<u32>)>,
-    pub(crate) signer: [u8; 32],
-    pub(crate) nonce: u64,
-    pub(crate) mortal: Option<(u64, u64)>,
-    pub(crate) signature_ok: bool,
+pub struct Submitted {
+    pub pallet: String,
+    pub call: String,
+    pub args: Vec<(String, Value<u32>)>,
+    pub signer: [u8; 32],
+    pub nonce: u64,
+    pub mortal: Option<(u64, u64)>,
+    pub signature_ok: bool,
 }
 
-pub(crate) struct State {
-    pub(crate) metadata: Metadata,
-    pub(crate) metadata_bytes: Vec<u8>,
-    pub(crate) spec_version: u32,
-    pub(crate) best: u64,
+pub struct State {
+    pub metadata: Metadata,
+    /// Raw storage values by hex key (no `0x`), answered by `state_getStorage`.
+    pub storage: HashMap<String, Vec<u8>>,
+    pub metadata_bytes: Vec<u8>,
+    pub spec_version: u32,
+    pub best: u64,
     /// Runtime API answers by `Trait_method`, already SCALE.
-    pub(crate) answers: HashMap<String, Vec<u8>>,
+    pub answers: HashMap<String, Vec<u8>>,
     /// `(extrinsics, events)` of blocks this node produced.
-    pub(crate) blocks: HashMap<u64, (Vec<Vec<u8>>, Vec<u8>)>,
-    pub(crate) nonces: HashMap<[u8; 32], u64>,
+    pub blocks: HashMap<u64, (Vec<Vec<u8>>, Vec<u8>)>,
+    pub nonces: HashMap<[u8; 32], u64>,
     /// Every submission received, valid or not.
-    pub(crate) submitted: Vec<Submitted>,
-    pub(crate) fault: Fault,
+    pub submitted: Vec<Submitted>,
+    pub fault: Fault,
     /// Reject submissions in the pool with `InvalidTransaction::Custom(code)`.
-    pub(crate) reject_custom: Option<u8>,
+    pub reject_custom: Option<u8>,
     /// Include submissions but fail them with this SubtensorModule error.
-    pub(crate) dispatch_error: Option<&'static str>,
-    pub(crate) connections: usize,
-    pub(crate) metadata_downloads: usize,
-    pub(crate) next_uid: u16,
+    pub dispatch_error: Option<&'static str>,
+    pub connections: usize,
+    pub metadata_downloads: usize,
+    pub next_uid: u16,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("spec_version", &self.spec_version)
+            .field("best", &self.best)
+            .field("submitted", &self.submitted.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One neuron of [`State::set_subnet`].
+#[derive(Clone, Debug, Default)]
+pub struct NeuronSpec {
+    pub hotkey: [u8; 32],
+    pub coldkey: [u8; 32],
+    /// `(ipv4 as integer, port)` when serving.
+    pub axon: Option<(u128, u16)>,
+    /// Alpha stake, which is also the total stake (RAO).
+    pub stake: u64,
+    pub validator_permit: bool,
+    pub last_update: u64,
+    pub validator_trust: u16,
 }
 
 impl State {
+    /// Answers `get_metagraph`, `get_neurons_lite` and `get_subnet_hyperparams_v2` for `netuid`
+    /// with `neurons` (uid = index) and the v2 hyperparameters `params` (the rest zero).
+    pub fn set_subnet(&mut self, netuid: u16, neurons: &[NeuronSpec], params: &[(&str, Value)]) {
+        let list = |v: Vec<Value>| Value::unnamed_composite(v);
+        let nums = |f: &dyn Fn(&NeuronSpec) -> u128| {
+            list(neurons.iter().map(|n| Value::u128(f(n))).collect())
+        };
+        let bools = |f: &dyn Fn(&NeuronSpec) -> bool| {
+            list(neurons.iter().map(|n| Value::bool(f(n))).collect())
+        };
+        let mut m = self.zero_inner("SubnetInfoRuntimeApi", "get_metagraph");
+        set(&mut m, "netuid", Value::u128(u128::from(netuid)));
+        set(
+            &mut m,
+            "hotkeys",
+            list(
+                neurons
+                    .iter()
+                    .map(|n| Value::from_bytes(n.hotkey))
+                    .collect(),
+            ),
+        );
+        set(
+            &mut m,
+            "coldkeys",
+            list(
+                neurons
+                    .iter()
+                    .map(|n| Value::from_bytes(n.coldkey))
+                    .collect(),
+            ),
+        );
+        let axons = neurons
+            .iter()
+            .map(|n| {
+                let (ip, port) = n.axon.unwrap_or((0, 0));
+                Value::named_composite([
+                    ("block", Value::u128(1)),
+                    ("version", Value::u128(1)),
+                    ("ip", Value::u128(ip)),
+                    ("port", Value::u128(u128::from(port))),
+                    ("ip_type", Value::u128(4)),
+                    ("protocol", Value::u128(4)),
+                    ("placeholder1", Value::u128(0)),
+                    ("placeholder2", Value::u128(0)),
+                ])
+            })
+            .collect();
+        set(&mut m, "axons", list(axons));
+        set(&mut m, "active", bools(&|_| true));
+        set(&mut m, "validator_permit", bools(&|n| n.validator_permit));
+        set(&mut m, "last_update", nums(&|n| u128::from(n.last_update)));
+        set(&mut m, "emission", nums(&|_| 0));
+        set(&mut m, "dividends", nums(&|_| 0));
+        set(&mut m, "incentives", nums(&|_| 0));
+        set(&mut m, "consensus", nums(&|_| 0));
+        set(&mut m, "block_at_registration", nums(&|_| 1));
+        set(&mut m, "alpha_stake", nums(&|n| u128::from(n.stake)));
+        set(&mut m, "tao_stake", nums(&|_| 0));
+        set(&mut m, "total_stake", nums(&|n| u128::from(n.stake)));
+        self.set_answer(
+            "SubnetInfoRuntimeApi",
+            "get_metagraph",
+            &Value::unnamed_variant("Some", [m]),
+        );
+        let lite = neurons
+            .iter()
+            .enumerate()
+            .map(|(uid, spec)| {
+                let mut n = self.zero_inner("NeuronInfoRuntimeApi", "get_neurons_lite");
+                set(&mut n, "hotkey", Value::from_bytes(spec.hotkey));
+                set(&mut n, "uid", Value::u128(uid as u128));
+                set(
+                    &mut n,
+                    "validator_trust",
+                    Value::u128(u128::from(spec.validator_trust)),
+                );
+                n
+            })
+            .collect();
+        self.set_answer("NeuronInfoRuntimeApi", "get_neurons_lite", &list(lite));
+        let mut hp = self.zero_inner("SubnetInfoRuntimeApi", "get_subnet_hyperparams_v2");
+        for (name, v) in params {
+            set(&mut hp, name, v.clone());
+        }
+        self.set_answer(
+            "SubnetInfoRuntimeApi",
+            "get_subnet_hyperparams_v2",
+            &Value::unnamed_variant("Some", [hp]),
+        );
+    }
+
+    /// Stores `v` as the value of plain storage item `pallet.entry`.
+    pub fn set_storage_value(&mut self, pallet: &str, entry: &str, v: &Value) {
+        let ty = self
+            .metadata
+            .pallet_by_name(pallet)
+            .and_then(|p| p.storage())
+            .and_then(|s| s.entry_by_name(entry))
+            .unwrap_or_else(|| panic!("{pallet}.{entry} not in the fixture"))
+            .value_ty();
+        let bytes = encode(self.types(), ty, v);
+        let key = frame_decode::storage::encode_storage_key_prefix(pallet, entry);
+        self.storage.insert(hex::encode(key), bytes);
+    }
+
     fn types(&self) -> &PortableRegistry {
         self.metadata.types()
     }
 
     /// SCALE of `v` as runtime API `api.method`'s return type.
-    pub(crate) fn set_answer(&mut self, api: &str, method: &str, v: &Value) {
+    pub fn set_answer(&mut self, api: &str, method: &str, v: &Value) {
         let ty = self
             .metadata
             .runtime_api_trait_by_name(api)
@@ -86,7 +221,7 @@ impl State {
     }
 
     /// Zero value of the type inside `Option<Vec<..>>`-style wrappers: the struct itself.
-    pub(crate) fn zero_inner(&self, api: &str, method: &str) -> Value {
+    pub fn zero_inner(&self, api: &str, method: &str) -> Value {
         let mut ty = self
             .metadata
             .runtime_api_trait_by_name(api)
@@ -166,7 +301,7 @@ impl State {
     }
 
     /// Decodes `ext` against the fixture metadata and checks its signature.
-    pub(crate) fn decode_extrinsic(&self, ext: &[u8]) -> Result<Submitted, String> {
+    pub fn decode_extrinsic(&self, ext: &[u8]) -> Result<Submitted, String> {
         let md = &self.metadata;
         let info = frame_decode::extrinsics::decode_extrinsic(&mut &ext[..], md, md.types())
             .map_err(|e| format!("extrinsic does not decode: {e:?}"))?;
@@ -349,7 +484,7 @@ fn hex_bytes(s: &str) -> Vec<u8> {
     hex::decode(s.trim_start_matches("0x")).unwrap()
 }
 
-pub(crate) fn encode(types: &PortableRegistry, ty: u32, v: &Value) -> Vec<u8> {
+pub fn encode(types: &PortableRegistry, ty: u32, v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     encode_as_type(v, ty, types, &mut out)
         .unwrap_or_else(|e| panic!("test value does not fit type {ty}: {e}"));
@@ -357,7 +492,7 @@ pub(crate) fn encode(types: &PortableRegistry, ty: u32, v: &Value) -> Vec<u8> {
 }
 
 /// A zero value of any type in the registry: what the tests start from before setting fields.
-pub(crate) fn zero(types: &PortableRegistry, ty: u32) -> Value {
+pub fn zero(types: &PortableRegistry, ty: u32) -> Value {
     let t = types.resolve(ty).unwrap();
     match &t.type_def {
         TypeDef::Composite(c) => {
@@ -405,7 +540,7 @@ pub(crate) fn zero(types: &PortableRegistry, ty: u32) -> Value {
 }
 
 /// Sets named field `name` of a struct value.
-pub(crate) fn set(v: &mut Value, name: &str, to: Value) {
+pub fn set(v: &mut Value, name: &str, to: Value) {
     let ValueDef::Composite(Composite::Named(fields)) = &mut v.value else {
         panic!("not a struct: {v}");
     };
@@ -416,20 +551,23 @@ pub(crate) fn set(v: &mut Value, name: &str, to: Value) {
     slot.1 = to;
 }
 
-pub(crate) struct Node {
-    pub(crate) url: String,
-    pub(crate) state: Arc<Mutex<State>>,
+/// A running stand-in node on 127.0.0.1 (its tasks live as long as the tokio runtime).
+#[derive(Debug)]
+pub struct Node {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
 }
 
 impl Node {
-    pub(crate) async fn start() -> Node {
+    pub async fn start() -> Node {
         Self::start_with(FIXTURE.to_vec()).await
     }
 
-    pub(crate) async fn start_with(metadata_bytes: Vec<u8>) -> Node {
+    pub async fn start_with(metadata_bytes: Vec<u8>) -> Node {
         let metadata = Metadata::decode_from(&metadata_bytes).unwrap();
         let state = Arc::new(Mutex::new(State {
             metadata,
+            storage: HashMap::new(),
             metadata_bytes,
             spec_version: 393,
             best: 100,
@@ -456,8 +594,27 @@ impl Node {
         Node { url, state }
     }
 
-    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
+    }
+
+    /// Produces an empty block every `every`, as a live chain does (a node that only makes
+    /// blocks on submissions looks stale to `wait_for_block`'s watchdog).
+    pub fn produce_blocks(&self, every: std::time::Duration) {
+        let st = self.state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                st.lock().unwrap().best += 1;
+            }
+        });
+    }
+
+    /// The submissions received so far.
+    pub fn submitted(&self) -> Vec<Submitted> {
+        self.state().submitted.clone()
     }
 }
 
@@ -601,7 +758,10 @@ fn handle(s: &mut State, method: &str, params: &Json, sub_id: &mut u64) -> Reply
             {
                 return ok(json!(format!("0x{}", hex::encode(ev))));
             }
-            ok(Json::Null)
+            match s.storage.get(key) {
+                Some(v) => ok(json!(format!("0x{}", hex::encode(v)))),
+                None => ok(Json::Null),
+            }
         }
         "author_submitAndWatchExtrinsic" => {
             let ext = hex_bytes(params[0].as_str().unwrap_or("0x"));
@@ -662,7 +822,7 @@ fn handle(s: &mut State, method: &str, params: &Json, sub_id: &mut u64) -> Reply
 }
 
 /// The value of argument `name` of a submission, without type context.
-pub(crate) fn arg(sub: &Submitted, name: &str) -> Value {
+pub fn arg(sub: &Submitted, name: &str) -> Value {
     sub.args
         .iter()
         .find(|(k, _)| k == name)
@@ -671,7 +831,7 @@ pub(crate) fn arg(sub: &Submitted, name: &str) -> Value {
 }
 
 /// `u16`s of a `Vec<u16>` argument.
-pub(crate) fn u16s(v: &Value) -> Vec<u16> {
+pub fn u16s(v: &Value) -> Vec<u16> {
     match &v.value {
         ValueDef::Composite(c) => c
             .values()
@@ -683,7 +843,7 @@ pub(crate) fn u16s(v: &Value) -> Vec<u16> {
 
 /// Builds a modified copy of the fixture: renames call `call` and field `field` of the
 /// `Metagraph` struct, as a runtime upgrade that changed shapes would.
-pub(crate) fn upgraded_metadata(call: &str, field: &str) -> Vec<u8> {
+pub fn upgraded_metadata(call: &str, field: &str) -> Vec<u8> {
     use subxt::ext::frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
     let mut md = RuntimeMetadataPrefixed::decode(&mut &FIXTURE[..]).unwrap();
     let RuntimeMetadata::V16(v16) = &mut md.1 else {
