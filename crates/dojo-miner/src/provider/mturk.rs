@@ -20,6 +20,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use dojo_types::CompletionId;
 use dojo_types::task::{CompletionContent, ScoringMethod, Task, WorkerResult};
+use http_body_util::BodyExt as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -139,12 +140,29 @@ pub enum MturkError {
 }
 
 /// A signed client of the MTurk requester API.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MturkClient {
-    http: reqwest::Client,
+    http: HttpsClient,
     endpoint: String,
     credentials: AwsCredentials,
 }
+
+type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+impl fmt::Debug for MturkClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MturkClient")
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `CreateHIT`'s request.
 #[derive(Debug, Clone, Serialize)]
@@ -235,18 +253,28 @@ struct ApiError {
 }
 
 impl MturkClient {
-    /// A client for `endpoint` (see [`endpoint_url`]) signing with `credentials`.
+    /// A client for `endpoint` (see [`endpoint_url`]) signing with `credentials`. HTTPS is rustls
+    /// with ring and the platform's certificate verifier.
     pub fn new(endpoint: &str, credentials: AwsCredentials) -> Result<Self, MturkError> {
-        // reqwest is built without a default crypto provider (its default would add aws-lc's C
-        // build); ring is in the tree already. Installing fails only when one is installed: fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| MturkError::Http {
-                operation: "client",
-                message: e.to_string(),
-            })?;
+        use rustls_platform_verifier::BuilderVerifierExt as _;
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| MturkError::Http {
+            operation: "client",
+            message: e.to_string(),
+        })?
+        .with_platform_verifier()
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector);
         Ok(Self {
             http,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
@@ -298,23 +326,32 @@ impl MturkClient {
         let (instructions, _) = sign(signable, &params)
             .map_err(|e| MturkError::Sign(e.to_string()))?
             .into_parts();
-        let mut request = self.http.post(&url);
+        let mut request = http::Request::post(&url);
         for (name, value) in headers.iter().copied().chain(instructions.headers()) {
             request = request.header(name, value);
         }
-        let response = request
-            .body(body)
-            .send()
+        let request = request
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .map_err(|e| MturkError::Sign(e.to_string()))?;
+        let http_err = |message: String| MturkError::Http { operation, message };
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| http_err(e.to_string()))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| http_err(e.to_string()))?
+                .to_bytes();
+            Ok::<_, MturkError>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
-            .map_err(|e| MturkError::Http {
-                operation,
-                message: e.without_url().to_string(),
-            })?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| MturkError::Http {
-            operation,
-            message: e.to_string(),
-        })?;
+            .map_err(|_| http_err(format!("no answer within {REQUEST_TIMEOUT:?}")))??;
         if !status.is_success() {
             let err: ApiError = serde_json::from_slice(&bytes).unwrap_or(ApiError {
                 kind: String::new(),
