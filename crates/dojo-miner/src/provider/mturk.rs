@@ -567,13 +567,12 @@ impl Provider for MturkProvider {
                             }
                             match result_from_assignment(task, &a) {
                                 Ok(result) => {
-                                    if a.status == "Submitted" {
-                                        if let Err(e) =
+                                    // Stored even when approving fails: MTurk auto-approves it later.
+                                    if a.status == "Submitted"
+                                        && let Err(e) =
                                             self.client.approve_assignment(&a.assignment_id).await
-                                        {
-                                            // Stored anyway: MTurk auto-approves it later.
-                                            tracing::warn!(target: "miner::mturk", assignment = %a.assignment_id, error = %e, "approving failed");
-                                        }
+                                    {
+                                        tracing::warn!(target: "miner::mturk", assignment = %a.assignment_id, error = %e, "approving failed");
                                     }
                                     if out.send(result).await.is_err() {
                                         return Ok(());

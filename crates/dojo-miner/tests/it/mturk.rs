@@ -369,25 +369,26 @@ async fn mturk_hits_are_signed_polled_approved_and_returned_through_fetch_result
         }
     }
 
-    let d = double.lock().unwrap();
-    assert!(d.shape_errors.is_empty(), "{:?}", d.shape_errors);
-    assert_eq!(d.bad_signatures, 0);
-    let ops: Vec<&str> = d.verified.iter().map(|(op, _)| op.as_str()).collect();
-    assert_eq!(ops[0], "CreateHIT", "{ops:?}");
-    assert_eq!(ops.iter().filter(|o| **o == "CreateHIT").count(), 1);
-    assert!(ops.contains(&"ListAssignmentsForHIT"));
-    let create = &d.verified[0].1;
-    assert_eq!(create["Reward"], "0.07");
-    assert_eq!(create["MaxAssignments"], 3);
-    assert!(create["LifetimeInSeconds"].as_u64().unwrap() <= 600);
-    let mut approved = d.approved.clone();
-    approved.sort();
-    assert_eq!(
-        approved,
-        ["A1", "A2"],
-        "the broken assignment is not approved"
-    );
-    drop(d);
+    {
+        let d = double.lock().unwrap();
+        assert!(d.shape_errors.is_empty(), "{:?}", d.shape_errors);
+        assert_eq!(d.bad_signatures, 0);
+        let ops: Vec<&str> = d.verified.iter().map(|(op, _)| op.as_str()).collect();
+        assert_eq!(ops[0], "CreateHIT", "{ops:?}");
+        assert_eq!(ops.iter().filter(|o| **o == "CreateHIT").count(), 1);
+        assert!(ops.contains(&"ListAssignmentsForHIT"));
+        let create = &d.verified[0].1;
+        assert_eq!(create["Reward"], "0.07");
+        assert_eq!(create["MaxAssignments"], 3);
+        assert!(create["LifetimeInSeconds"].as_u64().unwrap() <= 600);
+        let mut approved = d.approved.clone();
+        approved.sort();
+        assert_eq!(
+            approved,
+            ["A1", "A2"],
+            "the broken assignment is not approved"
+        );
+    }
     miner.stop().await;
 }
 
