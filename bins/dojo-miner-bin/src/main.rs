@@ -143,11 +143,12 @@ fn provider(args: &RunArgs) -> Result<Arc<dyn Provider>> {
                 Some(d) => PathBuf::from(d),
                 None => dojo_reward::shipped_model_dir().with_context(|| {
                     format!(
-                        "the shipped reward model {} is not in the cache: run `cargo xtask setup` \
-                         in the repository (it fills $DOJO_CACHE_DIR, default <repo>/.dojo-cache) \
-                         and pass --model_name <cache>/models/{}, or set DOJO_REWARD_MODEL_DIR",
-                        dojo_reward::SHIPPED_MODEL,
-                        dojo_reward::SHIPPED_MODEL
+                        "the shipped reward model {name} is not in {looked}: run `cargo xtask setup` \
+                         in a dojo checkout (it builds the model into its cache and links \
+                         ~/.cache/dojo to it), or set DOJO_CACHE_DIR to that cache, or pass \
+                         --model_name <cache>/models/{name} (or DOJO_REWARD_MODEL_DIR)",
+                        name = dojo_reward::SHIPPED_MODEL,
+                        looked = looked_in(),
                     )
                 })?,
             };
@@ -211,6 +212,22 @@ fn mturk_provider(_args: &RunArgs) -> Result<Arc<dyn Provider>> {
     bail!(
         "this dojo-miner was built without the `mturk` feature; use human, reward_model or llm_api"
     )
+}
+
+/// Where the shipped model was looked for, for the error that names the setup command.
+fn looked_in() -> String {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("DOJO_CACHE_DIR").filter(|d| !d.is_empty()) {
+        dirs.push(format!("$DOJO_CACHE_DIR ({})", PathBuf::from(d).display()));
+    }
+    if let Some(d) = dojo_reward::runtime::user_cache_dir() {
+        dirs.push(d.display().to_string());
+    }
+    if dirs.is_empty() {
+        "any cache (no DOJO_CACHE_DIR, no home directory)".to_owned()
+    } else {
+        dirs.join(" or ")
+    }
 }
 
 fn version_as_int() -> u32 {
