@@ -25,6 +25,44 @@ pub(crate) fn cache_dir() -> PathBuf {
     }
 }
 
+/// Points the user cache (`$XDG_CACHE_HOME/dojo`, else `~/.cache/dojo`) at the project cache, so
+/// that an installed binary (`cargo install --path bins/...`) run anywhere finds what `setup`
+/// installed without any variable: binaries look there after `$DOJO_CACHE_DIR`. A real directory
+/// there is left alone (it is someone's cache); a link is replaced (the latest setup wins).
+pub(crate) fn link_user_cache() -> anyhow::Result<Option<PathBuf>> {
+    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => match std::env::home_dir() {
+            Some(h) => h.join(".cache"),
+            None => return Ok(None),
+        },
+    };
+    let link = base.join("dojo");
+    let target = std::fs::canonicalize(cache_dir())?;
+    match std::fs::symlink_metadata(&link) {
+        Ok(m) if m.file_type().is_symlink() => {
+            if std::fs::read_link(&link)? == target {
+                return Ok(Some(link));
+            }
+            std::fs::remove_file(&link)?;
+        }
+        Ok(_) => {
+            if std::fs::canonicalize(&link)? != target {
+                eprintln!(
+                    "note: {} is a directory, not linked to {}; installed binaries look there \
+                     unless DOJO_CACHE_DIR is set",
+                    link.display(),
+                    target.display()
+                );
+            }
+            return Ok(Some(link));
+        }
+        Err(_) => std::fs::create_dir_all(&base)?,
+    }
+    std::os::unix::fs::symlink(&target, &link)?;
+    Ok(Some(link))
+}
+
 /// Cargo's target directory (honours `CARGO_TARGET_DIR` and config), from `cargo metadata`.
 pub(crate) fn target_dir(sh: &xshell::Shell) -> anyhow::Result<PathBuf> {
     let meta = xshell::cmd!(sh, "cargo metadata --format-version 1 --no-deps")

@@ -48,7 +48,15 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
 }
 
 pub(crate) fn setup(sh: &Shell) -> Result<()> {
-    for (k, v) in setup_env(sh)? {
+    let env = setup_env(sh)?;
+    if let Some(link) = crate::cache::link_user_cache()? {
+        eprintln!(
+            "user cache {} -> {} (installed binaries find ONNX Runtime and the shipped model there)",
+            link.display(),
+            cache_dir().display()
+        );
+    }
+    for (k, v) in env {
         println!("{k}={v}");
     }
     Ok(())

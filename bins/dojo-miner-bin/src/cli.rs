@@ -158,7 +158,8 @@ pub(crate) struct RunArgs {
     pub(crate) force_validator_permit: bool,
 
     /// Who answers tasks: `reward_model` (ONNX model), `llm_api` (LLM judge), `human` (workers on
-    /// the miner's page), `mturk` (not available yet).
+    /// the miner's page), `mturk` (Amazon Mechanical Turk HITs; AWS credentials from
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN).
     #[arg(
         long = "scoring_method",
         env = "DOJO_SCORING_METHOD",
@@ -209,7 +210,56 @@ pub(crate) struct RunArgs {
         help_heading = "Scoring"
     )]
     pub(crate) llm_generation_max_tokens: u32,
-    /// Tasks an automatic provider judges at once.
+    /// mturk: `sandbox` (free, nobody is paid), `production` (workers are paid), or an http(s)://
+    /// URL of another requester endpoint. Region us-east-1.
+    #[arg(
+        long = "mturk.endpoint",
+        env = "DOJO_MTURK_ENDPOINT",
+        default_value = "sandbox",
+        help_heading = "Scoring"
+    )]
+    pub(crate) mturk_endpoint: String,
+    /// mturk: US dollars paid per assignment (one worker rating one task), e.g. 0.05.
+    #[arg(
+        long = "mturk.reward",
+        env = "DOJO_MTURK_REWARD",
+        default_value = "0.05",
+        help_heading = "Scoring"
+    )]
+    pub(crate) mturk_reward: String,
+    /// mturk: workers per HIT (one HIT per task); also the results collected per task.
+    #[arg(
+        long = "mturk.assignments_per_hit",
+        env = "DOJO_MTURK_ASSIGNMENTS_PER_HIT",
+        default_value_t = 3,
+        help_heading = "Scoring"
+    )]
+    pub(crate) mturk_assignments_per_hit: u32,
+    /// mturk: seconds a HIT stays listed (cut to the task's deadline).
+    #[arg(
+        long = "mturk.lifetime_secs",
+        env = "DOJO_MTURK_LIFETIME_SECS",
+        default_value_t = 3600,
+        help_heading = "Scoring"
+    )]
+    pub(crate) mturk_lifetime_secs: u64,
+    /// mturk: seconds one worker has to finish an accepted assignment.
+    #[arg(
+        long = "mturk.assignment_duration_secs",
+        env = "DOJO_MTURK_ASSIGNMENT_DURATION_SECS",
+        default_value_t = 600,
+        help_heading = "Scoring"
+    )]
+    pub(crate) mturk_assignment_duration_secs: u64,
+    /// mturk: seconds between two polls of a HIT's assignments.
+    #[arg(
+        long = "mturk.poll_secs",
+        env = "DOJO_MTURK_POLL_SECS",
+        default_value_t = 30,
+        help_heading = "Scoring"
+    )]
+    pub(crate) mturk_poll_secs: u64,
+    /// Tasks an automatic provider judges at once (mturk: one per open task, this is ignored).
     #[arg(
         long = "neuron.judge_concurrency",
         env = "DOJO_JUDGE_CONCURRENCY",

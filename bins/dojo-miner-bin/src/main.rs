@@ -144,11 +144,12 @@ fn provider(args: &RunArgs) -> Result<Arc<dyn Provider>> {
                 Some(d) => PathBuf::from(d),
                 None => dojo_reward::shipped_model_dir().with_context(|| {
                     format!(
-                        "the shipped reward model {} is not in the cache: run `cargo xtask setup` \
-                         in the repository (it fills $DOJO_CACHE_DIR, default <repo>/.dojo-cache) \
-                         and pass --model_name <cache>/models/{}, or set DOJO_REWARD_MODEL_DIR",
-                        dojo_reward::SHIPPED_MODEL,
-                        dojo_reward::SHIPPED_MODEL
+                        "the shipped reward model {name} is not in {looked}: run `cargo xtask setup` \
+                         in a dojo checkout (it builds the model into its cache and links \
+                         ~/.cache/dojo to it), or set DOJO_CACHE_DIR to that cache, or pass \
+                         --model_name <cache>/models/{name} (or DOJO_REWARD_MODEL_DIR)",
+                        name = dojo_reward::SHIPPED_MODEL,
+                        looked = looked_in(),
                     )
                 })?,
             };
@@ -178,10 +179,56 @@ fn provider(args: &RunArgs) -> Result<Arc<dyn Provider>> {
                     .with_generator(writer, args.llm_generation_max_tokens.max(1)),
             )
         }
-        ScoringMethod::Mturk => bail!(
-            "--scoring_method mturk is not available in this build yet; use human, reward_model or llm_api"
-        ),
+        ScoringMethod::Mturk => mturk_provider(args)?,
     })
+}
+
+#[cfg(feature = "mturk")]
+fn mturk_provider(args: &RunArgs) -> Result<Arc<dyn Provider>> {
+    use dojo_miner::provider::mturk;
+    let endpoint = mturk::endpoint_url(&args.mturk_endpoint).map_err(anyhow::Error::msg)?;
+    mturk::check_reward(&args.mturk_reward).map_err(anyhow::Error::msg)?;
+    if !(1..=1_000_000).contains(&args.mturk_assignments_per_hit) {
+        bail!("--mturk.assignments_per_hit must be at least 1");
+    }
+    let credentials = mturk::AwsCredentials::from_env()
+        .context("--scoring_method mturk reads AWS credentials from the environment")?;
+    let client = mturk::MturkClient::new(&endpoint, credentials)?;
+    tracing::info!(%endpoint, reward = %args.mturk_reward, assignments = args.mturk_assignments_per_hit, "MTurk provider");
+    Ok(Arc::new(mturk::MturkProvider::new(
+        client,
+        mturk::MturkConfig {
+            reward: args.mturk_reward.clone(),
+            assignments_per_hit: args.mturk_assignments_per_hit,
+            lifetime: Duration::from_secs(args.mturk_lifetime_secs.max(30)),
+            assignment_duration: Duration::from_secs(args.mturk_assignment_duration_secs.max(30)),
+            poll_interval: Duration::from_secs(args.mturk_poll_secs.max(1)),
+            ..mturk::MturkConfig::default()
+        },
+    )))
+}
+
+#[cfg(not(feature = "mturk"))]
+fn mturk_provider(_args: &RunArgs) -> Result<Arc<dyn Provider>> {
+    bail!(
+        "this dojo-miner was built without the `mturk` feature; use human, reward_model or llm_api"
+    )
+}
+
+/// Where the shipped model was looked for, for the error that names the setup command.
+fn looked_in() -> String {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("DOJO_CACHE_DIR").filter(|d| !d.is_empty()) {
+        dirs.push(format!("$DOJO_CACHE_DIR ({})", PathBuf::from(d).display()));
+    }
+    if let Some(d) = dojo_reward::runtime::user_cache_dir() {
+        dirs.push(d.display().to_string());
+    }
+    if dirs.is_empty() {
+        "any cache (no DOJO_CACHE_DIR, no home directory)".to_owned()
+    } else {
+        dirs.join(" or ")
+    }
 }
 
 fn version_as_int() -> u32 {
@@ -253,7 +300,12 @@ async fn run(args: RunArgs) -> Result<()> {
             max_open_tasks: args.max_open_tasks,
             ..TaskLimits::default()
         },
-        judge_concurrency: args.judge_concurrency,
+        // An MTurk task holds its slot while its HIT is polled (minutes to hours): one per open task.
+        judge_concurrency: if args.scoring_method == ScoringMethod::Mturk {
+            usize::try_from(args.max_open_tasks).unwrap_or(usize::MAX)
+        } else {
+            args.judge_concurrency
+        },
         web,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         version_as_int: version_as_int(),

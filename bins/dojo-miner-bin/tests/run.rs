@@ -333,6 +333,10 @@ fn help_explains_every_flag_and_keys_round_trip() {
         "--max_results",
         "--worker.port",
         "--blacklist.min_stake",
+        "--mturk.endpoint",
+        "--mturk.reward",
+        "--mturk.assignments_per_hit",
+        "--mturk.lifetime_secs",
     ] {
         // A flag's entry runs from its line to the next flag's.
         let lines: Vec<&str> = help.lines().collect();
@@ -354,7 +358,12 @@ fn help_explains_every_flag_and_keys_round_trip() {
             "{flag} is explained: {entry}"
         );
     }
-    assert!(help.contains("reward_model") && help.contains("llm_api") && help.contains("human"));
+    assert!(
+        help.contains("reward_model")
+            && help.contains("llm_api")
+            && help.contains("human")
+            && help.contains("mturk")
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let data = ["--miner.data_dir", dir.path().to_str().unwrap()];
@@ -405,4 +414,68 @@ fn help_explains_every_flag_and_keys_round_trip() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown key kind"));
+}
+
+/// Run from anywhere with no cache: the miner names the command that fills it, and with the
+/// user cache linked (what `cargo xtask setup` does) it loads the model from there. The mturk
+/// provider without credentials names the variable it needs.
+#[test]
+fn an_installed_miner_finds_the_user_cache_or_names_the_setup_command() {
+    let empty = tempfile::tempdir().unwrap();
+    let clean = |c: &mut std::process::Command| {
+        for var in [
+            "DOJO_CACHE_DIR",
+            "DOJO_REWARD_MODEL_DIR",
+            "ORT_DYLIB_PATH",
+            "DOJO_MODEL_NAME",
+            "DOJO_SCORING_METHOD",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            c.env_remove(var);
+        }
+        c.env("XDG_CACHE_HOME", empty.path())
+            .current_dir(empty.path());
+    };
+    let mut c = bin();
+    clean(&mut c);
+    let out = c
+        .args(["run", "--scoring_method", "reward_model"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run `cargo xtask setup`"), "{err}");
+    assert!(
+        err.contains(&empty.path().join("dojo").display().to_string()),
+        "the error says where it looked: {err}"
+    );
+
+    let mut c = bin();
+    clean(&mut c);
+    let out = c
+        .args(["run", "--scoring_method", "mturk"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("AWS_ACCESS_KEY_ID is not set"), "{err}");
+
+    // The user cache pointing at a filled cache (CI's, through the env `cargo xtask setup` prints).
+    let Some(cache) = dojo_test_utils::require_env("DOJO_CACHE_DIR") else {
+        return;
+    };
+    std::os::unix::fs::symlink(&cache, empty.path().join("dojo")).unwrap();
+    let mut c = bin();
+    clean(&mut c);
+    let wallets = empty.path().join("no-wallets");
+    let out = c
+        .args(["run", "--scoring_method", "reward_model", "--wallet.path"])
+        .arg(&wallets)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Past the model and the runtime: it stops at the missing wallet.
+    assert!(err.contains("loaded reward model"), "{err}");
+    assert!(err.contains("loading hotkey"), "{err}");
 }

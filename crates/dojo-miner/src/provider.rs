@@ -15,6 +15,8 @@
 //! cannot) and [`Provider::generate`] writes it.
 
 pub mod llm_api;
+#[cfg(feature = "mturk")]
+pub mod mturk;
 pub mod reward_model;
 
 use std::collections::HashSet;
@@ -68,6 +70,24 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     /// How many results one task may collect.
     fn max_results(&self) -> u32 {
         1
+    }
+
+    /// Delivers every result for `task` into `out` as it arrives, returning when no more will
+    /// come. By default that is [`Provider::judge`]'s one result; a provider whose answers trickle
+    /// in (MTurk workers) sends each one as soon as it has it, so a result is stored even when the
+    /// deadline cuts the rest short.
+    fn collect<'a>(
+        &'a self,
+        task: &'a Task,
+        out: tokio::sync::mpsc::Sender<WorkerResult>,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            if let Some(result) = self.judge(task).await? {
+                // The receiver lives as long as this call's caller; a closed one means shutdown.
+                let _ = out.send(result).await;
+            }
+            Ok(())
+        })
     }
 
     /// Whether this provider writes a completion for `task` (the v2 generator role);

@@ -528,24 +528,28 @@ async fn judge_one(service: &MinerService, job: &Job) {
     if stored.num_results > 0 || stored.task.expire_at_unix_ms <= now_ms() {
         return;
     }
-    match service.provider().judge(&stored.task).await {
-        Ok(Some(result)) => match service
-            .add_result(&job.caller, &job.task, &result, now_ms())
-            .await
-        {
-            Ok(Ok(())) => {
-                tracing::debug!(target: "miner::judge", caller = %job.caller, task = %job.task, "judged");
+    let (tx, mut rx) = mpsc::channel(16);
+    let collecting = service.provider().collect(&stored.task, tx);
+    let storing = async {
+        while let Some(result) = rx.recv().await {
+            match service
+                .add_result(&job.caller, &job.task, &result, now_ms())
+                .await
+            {
+                Ok(Ok(())) => {
+                    tracing::debug!(target: "miner::judge", caller = %job.caller, task = %job.task, worker = %result.worker_id, "judged");
+                }
+                Ok(Err(refused)) => {
+                    tracing::info!(target: "miner::judge", task = %job.task, %refused, "judgement not stored");
+                }
+                Err(e) => {
+                    tracing::warn!(target: "miner::judge", task = %job.task, error = %e, "storing judgement failed");
+                }
             }
-            Ok(Err(refused)) => {
-                tracing::info!(target: "miner::judge", task = %job.task, %refused, "judgement not stored");
-            }
-            Err(e) => {
-                tracing::warn!(target: "miner::judge", task = %job.task, error = %e, "storing judgement failed");
-            }
-        },
-        Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(target: "miner::judge", task = %job.task, error = %e, "judging failed; retried on the next rescan");
         }
+    };
+    let (collected, ()) = tokio::join!(collecting, storing);
+    if let Err(e) = collected {
+        tracing::warn!(target: "miner::judge", task = %job.task, error = %e, "judging failed; retried on the next rescan");
     }
 }

@@ -1101,7 +1101,7 @@ fn task_form(stored: &StoredTask) -> String {
     let task = &stored.task;
     let mut b = String::new();
     let heading = if is_vote(stored) {
-        "<h1>Vote</h1><p>Which response does the prompt better? Rank it 1.</p>"
+        "<h1>Vote</h1><p>Which response does the prompt better? Put it first in the ranking.</p>"
     } else {
         "<h1>Task</h1>"
     };
@@ -1119,7 +1119,6 @@ fn task_form(stored: &StoredTask) -> String {
         "<form method=\"post\" action=\"/tasks/{}\" class=\"score\" id=\"score-form\">",
         esc(&stored.miner_task_id)
     );
-    let n = task.completions.len();
     for (i, c) in task.completions.iter().enumerate() {
         let cid = c.id.as_str();
         let _ = write!(
@@ -1168,18 +1167,8 @@ fn task_form(stored: &StoredTask) -> String {
                         slider(&mut b, &field(ci, cid, Some(oi)), o, *min, *max);
                     }
                 }
-                Criterion::Ranking => {
-                    let name = field(ci, cid, None);
-                    let _ = write!(
-                        b,
-                        "<label for=\"{name}\">Rank (1 = best)</label><select id=\"{name}\" name=\"{name}\" required>"
-                    );
-                    for r in 0..n {
-                        let sel = if r == i { " selected" } else { "" };
-                        let _ = write!(b, "<option value=\"{r}\"{sel}>{}</option>", r + 1);
-                    }
-                    b.push_str("</select>");
-                }
+                // One list for the whole ranking, after the responses.
+                Criterion::Ranking => {}
                 Criterion::Text { min_len, max_len } => {
                     let name = field(ci, cid, None);
                     let _ = write!(
@@ -1192,8 +1181,41 @@ fn task_form(stored: &StoredTask) -> String {
         }
         b.push_str("</section>");
     }
+    for (ci, criterion) in task.criteria.iter().enumerate() {
+        if matches!(criterion, Criterion::Ranking) {
+            ranking_list(&mut b, ci, task);
+        }
+    }
     b.push_str("<button type=\"submit\" id=\"submit\">Submit</button></form>");
     b
+}
+
+/// A ranking as an ordered list, best first: items move by drag and drop, Alt+ArrowUp/Down or
+/// their buttons (`page.js`), which rewrite the rank inputs; without the script the worker types
+/// each rank (1 = best) into those inputs. Field `c{criterion}.{completion}` holds the 1-based rank.
+fn ranking_list(b: &mut String, ci: usize, task: &Task) {
+    let n = task.completions.len();
+    let _ = write!(
+        b,
+        "<section class=\"ranking\" aria-labelledby=\"rank-h-{ci}\"><h2 id=\"rank-h-{ci}\">Ranking</h2>\
+         <p class=\"meta\" id=\"rank-help-{ci}\">Best first. Drag a response, or focus it and press \
+         Alt+Arrow Up / Alt+Arrow Down, or use its buttons. Without JavaScript, type each rank (1 = best).</p>\
+         <ol class=\"rank-list\" id=\"rank-{ci}\" data-criterion=\"{ci}\" aria-describedby=\"rank-help-{ci}\">"
+    );
+    for (i, c) in task.completions.iter().enumerate() {
+        let name = esc(&field(ci, c.id.as_str(), None));
+        let r = i + 1;
+        let _ = write!(
+            b,
+            "<li class=\"rank-item\" draggable=\"true\" tabindex=\"0\" data-cid=\"{cid}\" data-name=\"Response {r}\" \
+             aria-label=\"Response {r}\"><span class=\"rank-name\">Response {r}</span>\
+             <label>Rank <input type=\"number\" class=\"rank-input\" id=\"{name}\" name=\"{name}\" min=\"1\" max=\"{n}\" step=\"1\" value=\"{r}\" required></label>\
+             <button type=\"button\" data-move=\"up\" aria-label=\"Move response {r} up\">\u{2191}</button>\
+             <button type=\"button\" data-move=\"down\" aria-label=\"Move response {r} down\">\u{2193}</button></li>",
+            cid = esc(c.id.as_str()),
+        );
+    }
+    b.push_str("</ol><p class=\"rank-status meta\" aria-live=\"polite\"></p></section>");
 }
 
 fn slider(b: &mut String, name: &str, label: &str, min: f64, max: f64) {
@@ -1274,7 +1296,13 @@ fn answers_from_form(task: &Task, fields: &[(String, String)]) -> Result<Vec<Ans
             });
         let value = serde_json::Value::String(v.clone());
         match (criterion, option) {
-            (Criterion::Ranking, _) => entry.rank = Some(value),
+            // The page shows ranks from 1; the API (and storage) count from 0.
+            (Criterion::Ranking, _) => {
+                entry.rank = Some(match v.trim().parse::<i64>() {
+                    Ok(r) => serde_json::Value::from(r - 1),
+                    Err(_) => value,
+                })
+            }
             (Criterion::Text { .. }, _) => entry.text = Some(v.clone()),
             (_, Some(o)) => {
                 entry

@@ -13,8 +13,9 @@ use crate::LoadError;
 pub const ORT_VERSION: &str = "1.31.1";
 
 /// The command that installs the library into the project cache.
-pub const INSTALL_HINT: &str =
-    "run `cargo xtask setup-ort` (add `--gpu` for CUDA) and export the printed ORT_DYLIB_PATH";
+pub const INSTALL_HINT: &str = "run `cargo xtask setup` in a dojo checkout (it installs ONNX Runtime and links \
+     ~/.cache/dojo to its cache), or `cargo xtask setup-ort` (add `--gpu` for CUDA) and export the \
+     printed ORT_DYLIB_PATH";
 
 /// Where inference runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,7 +32,8 @@ pub enum Device {
 }
 
 /// Resolves the ONNX Runtime library: `explicit`, else `$ORT_DYLIB_PATH`, else the project cache
-/// (`$DOJO_CACHE_DIR`, or `.dojo-cache` in the source tree) where `cargo xtask setup-ort` puts it.
+/// (`$DOJO_CACHE_DIR`, else the user cache `~/.cache/dojo` that `cargo xtask setup` links) where
+/// `cargo xtask setup-ort` puts it.
 pub fn resolve_dylib(explicit: Option<&Path>, device: Device) -> Result<PathBuf, LoadError> {
     let mut tried = Vec::new();
     let mut candidates: Vec<PathBuf> = Vec::new();
@@ -64,15 +66,25 @@ pub fn resolve_dylib(explicit: Option<&Path>, device: Device) -> Result<PathBuf,
     Err(LoadError::RuntimeMissing { tried })
 }
 
-/// Project cache candidates, most specific first.
+/// Project cache candidates, most specific first: `$DOJO_CACHE_DIR`, then the user cache
+/// [`user_cache_dir`], which `cargo xtask setup` links to the cache it filled. No path of the
+/// source tree is compiled in, so an installed binary behaves the same wherever it was built.
 pub(crate) fn cache_dirs() -> Vec<PathBuf> {
     let mut v = Vec::new();
     if let Some(d) = std::env::var_os("DOJO_CACHE_DIR").filter(|d| !d.is_empty()) {
         v.push(PathBuf::from(d));
     }
-    // A build from the source tree finds the cache `cargo xtask setup` filled without any variable.
-    v.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.dojo-cache"));
+    v.extend(user_cache_dir());
     v
+}
+
+/// The per-user cache location: `$XDG_CACHE_HOME/dojo`, else `$HOME/.cache/dojo`.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|h| h.join(".cache")))?;
+    Some(base.join("dojo"))
 }
 
 /// ONNX Runtime allows one environment per process and one loaded library; both live here.

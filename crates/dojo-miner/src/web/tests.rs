@@ -176,3 +176,41 @@ fn tokens_come_from_bearer_or_cookie() {
     assert_eq!(token_from(&h).as_deref(), Some("st-2"));
     assert_eq!(token_from(&HeaderMap::new()), None);
 }
+
+#[test]
+fn the_ranking_form_counts_from_one_and_the_api_from_zero() {
+    // What the page's rank inputs submit (also typed by hand when JavaScript is off).
+    let t = task(vec![Criterion::Ranking]);
+    let fields = [
+        ("c0.a".to_owned(), "2".to_owned()),
+        ("c0.b".to_owned(), "1".to_owned()),
+    ];
+    let answers = answers_from_form(&t, &fields).unwrap();
+    let r = validate_submission(&t, "w", &answers).unwrap();
+    let ranks: Vec<_> = r
+        .answers
+        .iter()
+        .map(|a| (a.completion.as_str(), a.answer.clone()))
+        .collect();
+    assert_eq!(ranks, [("a", Answer::Rank(1)), ("b", Answer::Rank(0))]);
+    // Rank 0 on the page is out of range, not "best".
+    let zero = [
+        ("c0.a".to_owned(), "0".to_owned()),
+        ("c0.b".to_owned(), "1".to_owned()),
+    ];
+    let answers = answers_from_form(&t, &zero).unwrap();
+    assert!(validate_submission(&t, "w", &answers).is_err());
+    // The page lists one rank input per response, 1 to n, in order.
+    let page = task_form(&crate::store::StoredTask {
+        caller: dojo_identity::Keypair::from_uri("//Alice").unwrap().ss58(),
+        task: t,
+        miner_task_id: "mt-1".into(),
+        state: crate::store::TaskState::Open,
+        declined_reason: None,
+        num_results: 0,
+        received_at_ms: 0,
+    });
+    assert!(page.contains("name=\"c0.a\" min=\"1\" max=\"2\" step=\"1\" value=\"1\""));
+    assert!(page.contains("draggable=\"true\""));
+    assert!(page.contains("aria-label=\"Move response 2 up\""));
+}

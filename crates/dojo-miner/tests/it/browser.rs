@@ -2,7 +2,9 @@
 //! would: join with a subscription key, open the task, set the sliders with the keyboard, submit.
 //! A signed validator-side `FetchResults` then gets exactly those scores. The completion page
 //! that tries to navigate the top window and read cookies stays inside its sandbox. Screenshots
-//! (1280×800 and phone width) go to `$CARGO_TARGET_TMPDIR/worker-page-*.png`.
+//! (1280×800 and phone width) go to `$CARGO_TARGET_TMPDIR/worker-page-*.png`. A second task
+//! with a ranking criterion is ranked with the keyboard (Alt+Arrow keys on the list items, one
+//! move button) and by a drag and drop, and `FetchResults` gets that order.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -239,6 +241,108 @@ async fn a_worker_scores_a_task_in_chromium_and_the_validator_fetches_exactly_th
         .post(&format!("/session/{s}/element/{submit}/click"), json!({}))
         .await;
     find(&driver, &s, "#done").await;
+
+    // A ranking task: reorder by keyboard, a button and a drag; the list order is submitted.
+    driver
+        .post(
+            &format!("/session/{s}/window/rect"),
+            json!({"width": 1280, "height": 800}),
+        )
+        .await;
+    send(&alice, &t, ranking_task("browser-rank"))
+        .await
+        .unwrap();
+    driver
+        .post(
+            &format!("/session/{s}/url"),
+            json!({"url": format!("{web}/tasks")}),
+        )
+        .await;
+    let link = find(&driver, &s, "a.task-link").await;
+    driver
+        .post(&format!("/session/{s}/element/{link}/click"), json!({}))
+        .await;
+    // Start a, b, c, d. Alt+Up twice on c: c, a, b, d.
+    let c = find(&driver, &s, "li.rank-item[data-cid='r-c']").await;
+    driver
+        .post(
+            &format!("/session/{s}/element/{c}/value"),
+            json!({"text": "\u{E00A}\u{E013}\u{E013}\u{E000}"}),
+        )
+        .await;
+    assert_eq!(rank_order(&driver, &s).await, "r-c r-a r-b r-d");
+    // Focus stays on the moved item: Alt+Down once more moves c back below a: a, c, b, d.
+    let active = driver.get(&format!("/session/{s}/element/active")).await;
+    assert_eq!(
+        active[ELEMENT].as_str(),
+        Some(c.as_str()),
+        "focus left the moved item"
+    );
+    driver
+        .post(
+            &format!("/session/{s}/actions"),
+            json!({"actions": [{"type": "key", "id": "kb", "actions": [
+                {"type": "keyDown", "value": "\u{E00A}"}, {"type": "keyDown", "value": "\u{E015}"},
+                {"type": "keyUp", "value": "\u{E015}"}, {"type": "keyUp", "value": "\u{E00A}"}]}]}),
+        )
+        .await;
+    assert_eq!(rank_order(&driver, &s).await, "r-a r-c r-b r-d");
+    // The button "Move response 2 up" (b) once: a, c → b above c: a, b, c, d.
+    let up = find(&driver, &s, "button[aria-label='Move response 2 up']").await;
+    driver
+        .post(&format!("/session/{s}/element/{up}/click"), json!({}))
+        .await;
+    assert_eq!(rank_order(&driver, &s).await, "r-a r-b r-c r-d");
+    // Alt+Down three times on a: b, c, d, a.
+    let a = find(&driver, &s, "li.rank-item[data-cid='r-a']").await;
+    driver
+        .post(
+            &format!("/session/{s}/element/{a}/value"),
+            json!({"text": "\u{E00A}\u{E015}\u{E015}\u{E015}\u{E000}"}),
+        )
+        .await;
+    assert_eq!(rank_order(&driver, &s).await, "r-b r-c r-d r-a");
+    // HTML5 drag and drop (WebDriver cannot drive it natively): drag d onto the top half of b:
+    // d, b, c, a.
+    let dragged = driver
+        .post(
+            &format!("/session/{s}/execute/sync"),
+            json!({"script": "var d = document.querySelector(\"li[data-cid='r-d']\"),
+                      b = document.querySelector(\"li[data-cid='r-b']\"), dt = new DataTransfer(),
+                      box = b.getBoundingClientRect();
+                  function fire(el, type) { el.dispatchEvent(new DragEvent(type, {bubbles: true,
+                      cancelable: true, dataTransfer: dt, clientX: box.left + 5, clientY: box.top + 2})); }
+                  fire(d, 'dragstart'); fire(b, 'dragover'); fire(b, 'drop'); fire(d, 'dragend');
+                  return Array.prototype.map.call(document.querySelectorAll('li.rank-item'),
+                      function (li) { return li.dataset.cid + '=' + li.querySelector('input').value; });",
+                   "args": []}),
+        )
+        .await;
+    assert_eq!(dragged, json!(["r-d=1", "r-b=2", "r-c=3", "r-a=4"]));
+    screenshot(&driver, &s, "worker-page-ranking.png").await;
+    let submit = find(&driver, &s, "#submit").await;
+    driver
+        .post(&format!("/session/{s}/element/{submit}/click"), json!({}))
+        .await;
+    find(&driver, &s, "#done").await;
+    let ranked = fetch(&alice, &t, "browser-rank").await.unwrap();
+    assert_eq!(ranked.status, v1::ResultStatus::Complete as i32);
+    let order: Vec<_> = ranked.results[0]
+        .answers
+        .iter()
+        .map(|a| (a.completion_id.as_str(), a.answer.clone()))
+        .collect();
+    let rank = |r| Some(v1::completion_answer::Answer::Rank(r));
+    assert_eq!(
+        order,
+        vec![
+            ("r-a", rank(3)),
+            ("r-b", rank(1)),
+            ("r-c", rank(2)),
+            ("r-d", rank(0))
+        ]
+    );
+
     let _ = driver
         .http
         .delete(format!("{}/session/{s}", driver.base))
@@ -263,4 +367,33 @@ async fn a_worker_scores_a_task_in_chromium_and_the_validator_fetches_exactly_th
     m.stop().await;
     let mut child = driver.child;
     let _ = child.kill().await;
+}
+
+/// The ranking list's order, as `data-cid`s.
+async fn rank_order(d: &Driver, s: &str) -> String {
+    let v = d
+        .post(
+            &format!("/session/{s}/execute/sync"),
+            json!({"script": "return Array.prototype.map.call(document.querySelectorAll('li.rank-item'),
+                      function (li) { return li.dataset.cid; }).join(' ');", "args": []}),
+        )
+        .await;
+    v.as_str().unwrap().to_owned()
+}
+
+/// Four text responses and one ranking criterion.
+fn ranking_task(id: &str) -> v1::SendTaskRequest {
+    let mut req = text_task(id, Duration::from_secs(600));
+    let task = req.task.as_mut().unwrap();
+    task.completions = ["r-a", "r-b", "r-c", "r-d"]
+        .iter()
+        .map(|cid| v1::Completion {
+            completion_id: (*cid).to_owned(),
+            content: Some(v1::completion::Content::Text(format!("answer {cid}"))),
+        })
+        .collect();
+    task.criteria = vec![v1::Criterion {
+        kind: Some(v1::criterion::Kind::Ranking(v1::RankingCriterion {})),
+    }];
+    req
 }

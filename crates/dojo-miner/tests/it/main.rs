@@ -4,6 +4,8 @@
 mod browser;
 mod fixtures;
 mod miner;
+#[cfg(feature = "mturk")]
+mod mturk;
 mod page;
 mod providers;
 mod roles;
