@@ -413,9 +413,10 @@ async fn harness(db: &str) {
             + store.count("scored").await.unwrap())
             < KILLS as i64
     {
+        // About 35 s on an idle 2-core machine; the bound leaves room for a loaded CI run.
         assert!(
-            t0.elapsed() < Duration::from_secs(90),
-            "crash phase too slow"
+            t0.elapsed() < Duration::from_secs(240),
+            "crash phase too slow: {kills} kills"
         );
         let mut child = spawn(&net, &synthetic, db);
         tokio::time::sleep(Duration::from_millis(rng.random_range(150..1800))).await;
