@@ -551,6 +551,40 @@ async fn harness(db: &str) {
         reference.values().any(|s| *s > 0.0),
         "the average moved: {reference:?}"
     );
+    // `dojo-validator export` on what the harness collected: one line per ordered pair.
+    let pairs: usize = stored
+        .iter()
+        .map(|t| t.task.completions.len() * (t.task.completions.len() - 1) / 2)
+        .sum();
+    let out = tempfile::tempdir().unwrap();
+    for format in ["jsonl", "parquet"] {
+        let st = Command::new(env!("CARGO_BIN_EXE_dojo-validator"))
+            .args(["export", "--format", format, "--database.url", db])
+            .arg("--out")
+            .arg(out.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "export --format {format}");
+    }
+    let jsonl = std::fs::read_to_string(out.path().join("train.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), pairs);
+    let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    for k in [
+        "prompt",
+        "chosen",
+        "rejected",
+        "chosen_score",
+        "ground_truth",
+        "miner_uids",
+    ] {
+        assert!(first.get(k).is_some(), "{k} in {first}");
+    }
+    assert!(
+        std::fs::metadata(out.path().join("train.parquet"))
+            .unwrap()
+            .len()
+            > 0
+    );
     store.close().await;
     eprintln!(
         "crash harness: {kills} kills, {} tasks, {} dropped in flight, {} weight sets, {:.1} s",
