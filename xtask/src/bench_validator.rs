@@ -36,7 +36,12 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let pass_s = f("full_pass_seconds");
     println!(
         "validator bench: {} miners, {} stored tasks ({}), scoring batch {} ({} passes); store filled in {:.1} s",
-        v["miners"], v["tasks"], v["database"].as_str().unwrap_or("?"), v["batch"], v["passes"], f("fill_seconds")
+        v["miners"],
+        v["tasks"],
+        v["database"].as_str().unwrap_or("?"),
+        v["batch"],
+        v["passes"],
+        f("fill_seconds")
     );
     println!(
         "  peak RSS while scoring   {rss:>8.1} MiB   target < {RSS_TARGET_MIB} MiB   {}",

@@ -254,8 +254,12 @@ fn validate(args: RunArgs) -> Result<()> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         anyhow::bail!("--neuron.timeout must be a positive number of seconds");
     }
-    let database_url =
-        database_url(args.database_url.clone(), &args.wallet, &wallet, args.netuid)?;
+    let database_url = database_url(
+        args.database_url.clone(),
+        &args.wallet,
+        &wallet,
+        args.netuid,
+    )?;
     let config = dojo_validator::service::Config {
         netuid: args.netuid,
         hotkey: keypair.ss58(),

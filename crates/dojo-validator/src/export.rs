@@ -336,8 +336,7 @@ pub async fn export(
         match &mut sink {
             Sink::Jsonl(w) => {
                 for r in &new {
-                    serde_json::to_writer(&mut *w, r)
-                        .map_err(|e| io(std::io::Error::other(e)))?;
+                    serde_json::to_writer(&mut *w, r).map_err(|e| io(std::io::Error::other(e)))?;
                     w.write_all(b"\n").map_err(io)?;
                 }
             }

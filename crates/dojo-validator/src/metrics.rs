@@ -141,7 +141,8 @@ impl Metrics {
         let series = series
             .into_iter()
             .map(|(labels, v)| {
-                let refs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let refs: Vec<(&str, &str)> =
+                    labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 (label_text(&refs), v)
             })
             .collect();

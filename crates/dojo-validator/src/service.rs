@@ -459,7 +459,11 @@ impl<C: Chain + 'static> Validator<C> {
     }
 
     /// Sends each miner its copy of `task` and records each outcome.
-    async fn send_views(&self, task: &dojo_types::task::Task, targets: Vec<(AxonTarget, MinerView)>) {
+    async fn send_views(
+        &self,
+        task: &dojo_types::task::Task,
+        targets: Vec<(AxonTarget, MinerView)>,
+    ) {
         let id = &task.id;
         let mut sends = JoinSet::new();
         for (target, view) in targets {

@@ -21,7 +21,10 @@ use crate::store::{answer, hk, parts, task};
 async fn fill(store: &Store) {
     for (i, id) in ["ta", "tb", "tc", "td"].iter().enumerate() {
         let (t, truth) = task(id, 1_000 + i as i64);
-        store.insert_round(&t, &truth, &parts(&t), 10).await.unwrap();
+        store
+            .insert_round(&t, &truth, &parts(&t), 10)
+            .await
+            .unwrap();
         let flat: CompletionMap<f64> = t.completions.iter().map(|c| (c.id.clone(), 50.0)).collect();
         let collected = vec![
             Collected {
@@ -55,12 +58,19 @@ async fn fill(store: &Store) {
 }
 
 fn check(rows: &[PreferenceRow]) {
-    assert_eq!(rows.len(), 3 * 6, "C(4,2) pairs for each of the 3 scored tasks");
+    assert_eq!(
+        rows.len(),
+        3 * 6,
+        "C(4,2) pairs for each of the 3 scored tasks"
+    );
     let tasks: BTreeMap<&str, usize> = rows.iter().fold(BTreeMap::new(), |mut m, r| {
         *m.entry(r.task_id.as_str()).or_default() += 1;
         m
     });
-    assert_eq!(tasks.keys().copied().collect::<Vec<_>>(), ["ta", "tb", "tc"]);
+    assert_eq!(
+        tasks.keys().copied().collect::<Vec<_>>(),
+        ["ta", "tb", "tc"]
+    );
     for r in rows {
         assert!(r.chosen_rank < r.rejected_rank, "{r:?}");
         assert_eq!(r.chosen, format!("<html>{}</html>", r.chosen_id));
@@ -91,7 +101,10 @@ fn u32s(b: &RecordBatch, name: &str) -> Vec<u32> {
 }
 
 fn f64s(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let a = b.column_by_name(name).unwrap().as_primitive::<Float64Type>();
+    let a = b
+        .column_by_name(name)
+        .unwrap()
+        .as_primitive::<Float64Type>();
     (0..a.len())
         .map(|i| (!a.is_null(i)).then(|| a.value(i)))
         .collect()
@@ -145,11 +158,7 @@ fn read_parquet(path: &std::path::Path) -> Vec<PreferenceRow> {
                 chosen_score: cols.8[i],
                 rejected_score: cols.9[i],
                 ground_truth: cols.10[i].clone(),
-                miner_uids: uids
-                    .value(i)
-                    .as_primitive::<UInt32Type>()
-                    .values()
-                    .to_vec(),
+                miner_uids: uids.value(i).as_primitive::<UInt32Type>().values().to_vec(),
                 miner_hotkeys: cols.11[i].clone(),
             });
         }
@@ -186,7 +195,10 @@ async fn export_round_trip(url: String) -> Store {
     );
     store
 }
-both_backends!(export_writes_jsonl_and_parquet_that_read_back, export_round_trip);
+both_backends!(
+    export_writes_jsonl_and_parquet_that_read_back,
+    export_round_trip
+);
 
 /// The Parquet file loads in Python's `pyarrow` (what Hugging Face `datasets` reads Parquet with),
 /// with the columns TRL expects and the same values.
@@ -223,7 +235,13 @@ print(json.dumps({"names": t.column_names, "n": t.num_rows, "first": rows[0],
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["n"], 18);
-    for c in ["prompt", "chosen", "rejected", "chosen_score", "rejected_score"] {
+    for c in [
+        "prompt",
+        "chosen",
+        "rejected",
+        "chosen_score",
+        "rejected_score",
+    ] {
         assert!(
             v["names"].as_array().unwrap().iter().any(|n| n == c),
             "{c} in {v}"

@@ -124,7 +124,11 @@ async fn briefly_unavailable(db: &Db, url: String) -> Store {
     for id in &ids {
         let t = store.load(id).await.unwrap();
         assert_eq!(t.assignments.len(), net.miners.len(), "every part of {id}");
-        assert_eq!(t.responses.len(), t.assignments.len(), "every result of {id}");
+        assert_eq!(
+            t.responses.len(),
+            t.assignments.len(),
+            "every result of {id}"
+        );
     }
     store
 }

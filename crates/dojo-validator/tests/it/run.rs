@@ -332,10 +332,16 @@ async fn full_run(commit_reveal: bool) {
     let truthful_hk = net.miners[0].0.ss58();
     let t_uid = uid_of(&net.miners[0].0);
     let series = |name: &str| format!("{name}{{uid=\"{t_uid}\",hotkey=\"{truthful_hk}\"}}");
-    assert!(gauge(&series("dojo_miner_ema")) > 0.0, "truthful miner's average is published");
+    assert!(
+        gauge(&series("dojo_miner_ema")) > 0.0,
+        "truthful miner's average is published"
+    );
     assert!(gauge(&series("dojo_miner_task_score")) > 0.0);
     // Values: read while no scoring pass lands in between (the tasks-scored counter is unchanged).
-    let labels = [("uid", t_uid.to_string()), ("hotkey", truthful_hk.to_string())];
+    let labels = [
+        ("uid", t_uid.to_string()),
+        ("hotkey", truthful_hk.to_string()),
+    ];
     let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut checked = false;
     for _ in 0..20 {
@@ -374,7 +380,10 @@ async fn full_run(commit_reveal: bool) {
         )),
         "every miner has a series"
     );
-    assert!(gauge("dojo_weights_last_block") > 0.0, "weights block published");
+    assert!(
+        gauge("dojo_weights_last_block") > 0.0,
+        "weights block published"
+    );
     let health = http
         .get(format!("http://{listen}/healthz"))
         .send()
