@@ -628,6 +628,16 @@ fn read_validator(url: &str) -> Result<ValidatorView> {
 }
 
 fn progress(label: &str, done: usize, total: usize, note: &str) {
+    use std::sync::Mutex;
+    // Redraw only on change: a log file of a run would otherwise fill with identical lines.
+    static LAST: Mutex<String> = Mutex::new(String::new());
+    let key = format!("{label}{done}{total}{note}");
+    if let Ok(mut last) = LAST.lock() {
+        if *last == key {
+            return;
+        }
+        *last = key;
+    }
     let width = 30;
     let filled = (done.min(total) * width) / total.max(1);
     eprint!(
