@@ -231,5 +231,26 @@ fn check_score(real: &CompletionId, v: f64, bounds: Option<(f64, f64)>) -> Resul
     Ok(())
 }
 
+/// Mechanisms whose miners submitted rankings (Dojo v0). The validator's round asks for scores (the
+/// synthetic tasks' criteria), so their answers are turned into the ranking they imply.
+pub const RANKING_MECHANISMS: [&str; 1] = ["dojo-v0-consensus"];
+
+/// The ranking a score answer implies: highest score first (rank 0), ties by completion id, so two
+/// miners giving equal scores get the same ranking. A ranking answer is returned as it is.
+pub fn ranks_from_scores(answer: &Answer) -> Answer {
+    let Answer::Scores(scores) = answer else {
+        return answer.clone();
+    };
+    let mut order: Vec<(&CompletionId, f64)> = scores.iter().map(|(c, v)| (c, *v)).collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    Answer::Ranks(
+        order
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (c, _))| (c.clone(), u32::try_from(rank).unwrap_or(u32::MAX)))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests;

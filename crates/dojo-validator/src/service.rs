@@ -709,13 +709,18 @@ impl<C: Chain + 'static> Validator<C> {
                     return Ok(0);
                 }
             };
+            let wants_ranks = bridge::RANKING_MECHANISMS.contains(&self.mechanism.name());
             let responses: Vec<Response> = stored
                 .responses
                 .iter()
                 .filter_map(|c| {
-                    c.answer.clone().map(|answer| Response {
+                    c.answer.as_ref().map(|answer| Response {
                         hotkey: c.hotkey.clone(),
-                        answer,
+                        answer: if wants_ranks {
+                            bridge::ranks_from_scores(answer)
+                        } else {
+                            answer.clone()
+                        },
                     })
                 })
                 .collect();

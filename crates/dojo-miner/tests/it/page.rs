@@ -140,13 +140,19 @@ async fn keys_sessions_and_submissions_refuse_bad_input_with_reasons() {
             200 * 1024
         );
         conn.write_all(head.as_bytes()).await.unwrap();
-        conn.write_all("x".repeat(70 * 1024).as_bytes()).await.unwrap();
+        conn.write_all("x".repeat(70 * 1024).as_bytes())
+            .await
+            .unwrap();
         let mut buf = vec![0u8; 1024];
         let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
             .await
             .expect("the miner answers an oversized body without waiting for it")
             .unwrap();
-        String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned()
+        String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
     };
     assert!(status_line.contains(" 413 "), "{status_line}");
 

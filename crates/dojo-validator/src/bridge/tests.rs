@@ -200,3 +200,35 @@ fn workers_that_split_completions_are_averaged_per_completion() {
     assert_eq!(m.get("real0"), Some(&20.0));
     assert_eq!(m.get("real1"), Some(&5.0));
 }
+
+#[test]
+fn scores_become_the_ranking_they_imply() {
+    let c = |s: &str| CompletionId::new(s).unwrap();
+    let scores = Answer::Scores(
+        [
+            (c("b"), 10.0),
+            (c("a"), 90.0),
+            (c("d"), 10.0),
+            (c("c"), 50.0),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let Answer::Ranks(r) = ranks_from_scores(&scores) else {
+        panic!("expected ranks")
+    };
+    let got: Vec<(String, u32)> = r.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let mut got = got;
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("a".into(), 0),
+            ("b".into(), 2),
+            ("c".into(), 1),
+            ("d".into(), 3)
+        ]
+    );
+    let ranks = Answer::Ranks([(c("x"), 1), (c("y"), 0)].into_iter().collect());
+    assert_eq!(ranks_from_scores(&ranks), ranks);
+}
