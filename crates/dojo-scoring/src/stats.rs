@@ -117,8 +117,9 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Result<Option<f64>, StatsError> {
     let (mut con, mut dis, mut xtie, mut ytie) = (0i64, 0i64, 0i64, 0i64);
     for i in 0..n {
         for j in i + 1..n {
-            let dx = x[i].total_cmp(&x[j]) as i8;
-            let dy = y[i].total_cmp(&y[j]) as i8;
+            // `+ 0.0`: -0.0 and 0.0 are a tie, as in scipy (total_cmp alone orders them).
+            let dx = (x[i] + 0.0).total_cmp(&(x[j] + 0.0)) as i8;
+            let dy = (y[i] + 0.0).total_cmp(&(y[j] + 0.0)) as i8;
             if dx == 0 {
                 xtie += 1;
             }
@@ -179,11 +180,13 @@ pub fn cohen_kappa(
     if y1.is_empty() {
         return Ok(None);
     }
-    let mut labels: Vec<f64> = y1.iter().chain(y2).copied().collect();
+    // `+ 0.0` turns -0.0 into 0.0: numpy treats them as one label, but `total_cmp` orders them
+    // apart, so without it the dedup (which uses `==`) and the lookup disagree.
+    let mut labels: Vec<f64> = y1.iter().chain(y2).map(|v| v + 0.0).collect();
     labels.sort_by(f64::total_cmp);
     labels.dedup();
     let l = labels.len();
-    let index = |v: f64| labels.partition_point(|x| x.total_cmp(&v).is_lt());
+    let index = |v: f64| labels.partition_point(|x| x.total_cmp(&(v + 0.0)).is_lt());
     let mut confusion = vec![0.0f64; l * l];
     for (a, b) in y1.iter().zip(y2) {
         confusion[index(*a) * l + index(*b)] += 1.0;
@@ -385,6 +388,14 @@ mod tests {
             if let Some(k) = cohen_kappa(&x, &x, KappaWeights::Unweighted).unwrap() {
                 prop_assert!((k - 1.0).abs() < 1e-12);
             }
+        }
+
+        #[test]
+        fn signed_zeros_are_one_label(n in 1usize..6) {
+            let x: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 0.0 } else { -0.0 }).collect();
+            let y: Vec<f64> = x.iter().map(|v| -v).collect();
+            // Both raters give one label everywhere: scikit-learn's kappa is NaN (None here).
+            prop_assert_eq!(cohen_kappa(&x, &y, KappaWeights::Unweighted).unwrap(), None);
         }
 
         #[test]
