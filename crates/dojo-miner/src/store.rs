@@ -542,7 +542,10 @@ impl Store {
         max_results: u32,
         now_ms: i64,
     ) -> Result<Result<(), ResultRefused>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: these transactions read, then write. A deferred one would need a lock upgrade,
+        // which SQLite refuses at once (SQLITE_BUSY, no busy wait) when another writer got in
+        // between; seen as a 503 on the worker page right after a miner restart.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "SELECT state, expire_at_ms,
                 (SELECT COUNT(*) FROM results r WHERE r.caller = t.caller AND r.task_id = t.task_id),
@@ -624,7 +627,10 @@ impl Store {
     pub async fn purge(&self, now_ms: i64, retention: Duration) -> Result<u64, StoreError> {
         let cutoff =
             now_ms.saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: these transactions read, then write. A deferred one would need a lock upgrade,
+        // which SQLite refuses at once (SQLITE_BUSY, no busy wait) when another writer got in
+        // between; seen as a 503 on the worker page right after a miner restart.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "DELETE FROM feedback WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.caller = feedback.caller
                AND t.task_id = feedback.task_id AND t.expire_at_ms < ?)",
@@ -844,7 +850,10 @@ impl Store {
 
     /// Revokes a key and ends its sessions; `false` if no live key has that id.
     pub async fn revoke_key(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: these transactions read, then write. A deferred one would need a lock upgrade,
+        // which SQLite refuses at once (SQLITE_BUSY, no busy wait) when another writer got in
+        // between; seen as a 503 on the worker page right after a miner restart.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done =
             sqlx::query("UPDATE keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL")
                 .bind(now_ms)
