@@ -172,32 +172,9 @@ pub fn run(
     }
     let py: PythonOut = serde_json::from_slice(&out.stdout)
         .map_err(|e| backend(format!("bench.py output: {e}")))?;
-    // Warm-up: one batch, so allocator and ORT arenas are primed as on the Python side.
-    model.score_batch(&inputs[..opts.batch.min(inputs.len())])?;
-    let t = Instant::now();
-    let rust_scores = model.score_batch(&inputs)?;
-    let secs = t.elapsed().as_secs_f64();
-    let rust = SideResult {
-        pairs: inputs.len(),
-        seconds: secs,
-        pairs_per_s: inputs.len() as f64 / secs,
-    };
-
+    let (rust, rust_scores) = time_rust(model, &inputs, opts.batch)?;
     let int8_side = int8
-        .map(|m| -> Result<(SideResult, Vec<f32>), RewardError> {
-            m.score_batch(&inputs[..opts.batch.min(inputs.len())])?;
-            let t = Instant::now();
-            let scores = m.score_batch(&inputs)?;
-            let secs = t.elapsed().as_secs_f64();
-            Ok((
-                SideResult {
-                    pairs: inputs.len(),
-                    seconds: secs,
-                    pairs_per_s: inputs.len() as f64 / secs,
-                },
-                scores,
-            ))
-        })
+        .map(|m| time_rust(m, &inputs, opts.batch))
         .transpose()?;
     let max_abs_score_diff_int8 = int8_side.as_ref().map(|(_, s)| {
         s.iter()
@@ -232,6 +209,25 @@ pub fn run(
         rust_peak_rss_mib: peak_rss_mib().unwrap_or(f64::NAN),
         max_abs_score_diff,
     })
+}
+
+/// Times one Rust model on `inputs` after a one-batch warm-up (allocator and ORT arenas primed, as
+/// on the Python side).
+fn time_rust(
+    model: &OnnxRewardModel,
+    inputs: &[RewardInput<'_>],
+    batch: usize,
+) -> Result<(SideResult, Vec<f32>), RewardError> {
+    model.score_batch(&inputs[..batch.min(inputs.len())])?;
+    let t = Instant::now();
+    let scores = model.score_batch(inputs)?;
+    let secs = t.elapsed().as_secs_f64();
+    let side = SideResult {
+        pairs: inputs.len(),
+        seconds: secs,
+        pairs_per_s: inputs.len() as f64 / secs,
+    };
+    Ok((side, scores))
 }
 
 /// `VmHWM` of this process (Linux), in MiB.

@@ -999,26 +999,23 @@ fn run_one(
         }
         if opts.chaos && !killed_miner && scored * 3 >= opts.rounds {
             let victim = miner_procs[miner_procs.len().min(2) - 1];
-            net.procs[victim].kill_hard();
-            injected.push(format!(
-                "SIGKILL {} after {scored} rounds, restarted 2 s later",
-                net.procs[victim].spec.name
-            ));
-            sleep(Duration::from_secs(2))?;
-            let logs = net.logs.clone();
-            net.procs[victim].restart(&logs, Duration::from_secs(60))?;
+            crash_and_restart(
+                &mut net,
+                victim,
+                scored,
+                Duration::from_secs(2),
+                &mut injected,
+            )?;
             killed_miner = true;
         }
         if opts.chaos && !killed_validator && scored * 2 >= opts.rounds {
-            let v = validator_procs[0];
-            net.procs[v].kill_hard();
-            injected.push(format!(
-                "SIGKILL {} after {scored} rounds, restarted 1 s later",
-                net.procs[v].spec.name
-            ));
-            sleep(Duration::from_secs(1))?;
-            let logs = net.logs.clone();
-            net.procs[v].restart(&logs, Duration::from_secs(60))?;
+            crash_and_restart(
+                &mut net,
+                validator_procs[0],
+                scored,
+                Duration::from_secs(1),
+                &mut injected,
+            )?;
             killed_validator = true;
         }
         for p in &mut net.procs {
@@ -1181,6 +1178,25 @@ fn run_one(
     let doc = report::to_json(mechanism, opts.rounds, &rows, &summary, extra);
     net.shutdown();
     Ok(doc)
+}
+
+/// `--chaos`: SIGKILL one process, wait, start it again with the same flags, and note it.
+fn crash_and_restart(
+    net: &mut Net<'_>,
+    idx: usize,
+    scored: usize,
+    pause: Duration,
+    injected: &mut Vec<String>,
+) -> Result<()> {
+    net.procs[idx].kill_hard();
+    injected.push(format!(
+        "SIGKILL {} after {scored} rounds, restarted {} s later",
+        net.procs[idx].spec.name,
+        pause.as_secs()
+    ));
+    sleep(pause)?;
+    let logs = net.logs.clone();
+    net.procs[idx].restart(&logs, Duration::from_secs(60))
 }
 
 fn neuron(mg: &Value, uid: u16) -> Option<&Value> {
