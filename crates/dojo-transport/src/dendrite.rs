@@ -368,6 +368,11 @@ impl Dendrite {
                     response: r.into_inner(),
                     elapsed: start.elapsed(),
                 },
+                // tonic's own `grpc-timeout` layer can expire a moment before the outer deadline below;
+                // it is the same deadline, and the connection is healthy, so it is kept.
+                Err(status) if deadline_expired_locally(&status) => CallOutcome::Timeout {
+                    elapsed: start.elapsed(),
+                },
                 // A status built locally from an I/O error has a source; one sent by the axon does not.
                 Err(status) if std::error::Error::source(&status).is_some() => {
                     self.forget(target.addr);
@@ -442,6 +447,18 @@ fn with_headers<M>(message: M, signed: &SignedHeaders) -> tonic::Request<M> {
     request
 }
 
+/// Whether tonic's client-side deadline, not the axon, ended the call.
+fn deadline_expired_locally(status: &tonic::Status) -> bool {
+    let mut src = std::error::Error::source(status);
+    while let Some(inner) = src {
+        if inner.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        src = inner.source();
+    }
+    false
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
@@ -467,5 +484,22 @@ impl Client for MinerClient<Channel> {
 impl Client for MinerRolesClient<Channel> {
     fn new(channel: Channel, max_response_bytes: usize) -> Self {
         MinerRolesClient::new(channel).max_decoding_message_size(max_response_bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tonic_deadline_is_told_apart_from_other_local_errors() {
+        let expired = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert!(deadline_expired_locally(&expired));
+        let io = tonic::Status::from_error(Box::new(std::io::Error::other("reset")));
+        assert!(!deadline_expired_locally(&io));
+        // The axon's own Cancelled carries no source.
+        assert!(!deadline_expired_locally(&tonic::Status::cancelled(
+            "Timeout expired"
+        )));
     }
 }
