@@ -259,6 +259,17 @@ pub(crate) struct RunArgs {
         help_heading = "Scoring"
     )]
     pub(crate) mturk_poll_secs: u64,
+    /// mturk: what to do with a submitted assignment whose form is unusable (a slider missing or
+    /// not a number): `reject` it unpaid, with the reason as feedback, or `keep` it unreviewed, so
+    /// MTurk approves and pays it after the auto-approval delay. Never stored as a result.
+    #[arg(
+        long = "mturk.unusable",
+        env = "DOJO_MTURK_UNUSABLE",
+        default_value = "reject",
+        value_parser = ["reject", "keep"],
+        help_heading = "Scoring"
+    )]
+    pub(crate) mturk_unusable: String,
     /// Tasks an automatic provider judges at once (mturk: one per open task, this is ignored).
     #[arg(
         long = "neuron.judge_concurrency",

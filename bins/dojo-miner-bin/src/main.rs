@@ -203,6 +203,7 @@ fn mturk_provider(args: &RunArgs) -> Result<Arc<dyn Provider>> {
             lifetime: Duration::from_secs(args.mturk_lifetime_secs.max(30)),
             assignment_duration: Duration::from_secs(args.mturk_assignment_duration_secs.max(30)),
             poll_interval: Duration::from_secs(args.mturk_poll_secs.max(1)),
+            reject_unusable: args.mturk_unusable == "reject",
             ..mturk::MturkConfig::default()
         },
     )))

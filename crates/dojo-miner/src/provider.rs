@@ -75,12 +75,15 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     /// Delivers every result for `task` into `out` as it arrives, returning when no more will
     /// come. By default that is [`Provider::judge`]'s one result; a provider whose answers trickle
     /// in (MTurk workers) sends each one as soon as it has it, so a result is stored even when the
-    /// deadline cuts the rest short.
+    /// deadline cuts the rest short, and keeps the handle of its outside job (the HIT) in
+    /// `ledger`, so a restarted miner resumes that job instead of starting a second one.
     fn collect<'a>(
         &'a self,
         task: &'a Task,
+        ledger: &'a dyn JobLedger,
         out: tokio::sync::mpsc::Sender<WorkerResult>,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        let _ = ledger;
         Box::pin(async move {
             if let Some(result) = self.judge(task).await? {
                 // The receiver lives as long as this call's caller; a closed one means shutdown.
@@ -109,6 +112,16 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         let _ = task;
         Box::pin(async { Ok(None) })
     }
+}
+
+/// Durable memory of the one outside job (an MTurk HIT) a provider started for one task.
+///
+/// The miner's store implements it per task; what is recorded survives a restart or a SIGKILL.
+pub trait JobLedger: Send + Sync {
+    /// The handle recorded for this task, if any.
+    fn handle(&self) -> BoxFuture<'_, Result<Option<String>, ProviderError>>;
+    /// Records `handle` for this task (a second call for the same task keeps the first handle).
+    fn record<'a>(&'a self, handle: &'a str) -> BoxFuture<'a, Result<(), ProviderError>>;
 }
 
 /// Human workers on the miner's worker page: nothing happens until they submit.

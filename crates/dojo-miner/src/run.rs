@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use dojo_identity::Keypair;
 use dojo_transport::{AxonConfig, AxonLayer, MetagraphCache, serve_miner_with_roles};
-use dojo_types::Hotkey;
 use dojo_types::chain::{AxonInfo, Chain, ChainError, Netuid};
+use dojo_types::{Hotkey, TaskId};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::grpc::{MinerGrpc, MinerRolesGrpc, now_ms};
-use crate::provider::Provider;
+use crate::provider::{BoxFuture, JobLedger, Provider, ProviderError};
 use crate::service::{Job, JobKind, MinerService, TaskLimits};
 use crate::store::{Store, StoreError};
 use crate::web::{WebConfig, WorkerPage};
@@ -461,7 +461,8 @@ async fn judge_loop(
 async fn rescan_jobs(service: &MinerService) -> Vec<Job> {
     let now = now_ms();
     let mut jobs = Vec::new();
-    match service.store().unanswered_tasks(now, 256).await {
+    let owed = service.provider().max_results();
+    match service.store().unanswered_tasks(now, owed, 256).await {
         Ok(tasks) => jobs.extend(tasks.into_iter().map(|t| Job {
             caller: t.caller,
             task: t.task.id,
@@ -525,11 +526,19 @@ async fn judge_one(service: &MinerService, job: &Job) {
             return;
         }
     };
-    if stored.num_results > 0 || stored.task.expire_at_unix_ms <= now_ms() {
+    if stored.num_results >= service.provider().max_results()
+        || stored.task.expire_at_unix_ms <= now_ms()
+    {
         return;
     }
     let (tx, mut rx) = mpsc::channel(16);
-    let collecting = service.provider().collect(&stored.task, tx);
+    let ledger = StoreLedger {
+        store: service.store(),
+        caller: &job.caller,
+        task: &job.task,
+        provider: service.provider().method().as_str(),
+    };
+    let collecting = service.provider().collect(&stored.task, &ledger, tx);
     let storing = async {
         while let Some(result) = rx.recv().await {
             match service
@@ -551,5 +560,39 @@ async fn judge_one(service: &MinerService, job: &Job) {
     let (collected, ()) = tokio::join!(collecting, storing);
     if let Err(e) = collected {
         tracing::warn!(target: "miner::judge", task = %job.task, error = %e, "judging failed; retried on the next rescan");
+    }
+}
+
+/// The miner's store as one task's [`JobLedger`].
+struct StoreLedger<'a> {
+    store: &'a Store,
+    caller: &'a Hotkey,
+    task: &'a TaskId,
+    provider: &'static str,
+}
+
+impl JobLedger for StoreLedger<'_> {
+    fn handle(&self) -> BoxFuture<'_, Result<Option<String>, ProviderError>> {
+        Box::pin(async move {
+            self.store
+                .provider_job(self.caller, self.task, self.provider)
+                .await
+                .map_err(|e| ledger_error(self.provider, &e))
+        })
+    }
+    fn record<'a>(&'a self, handle: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            self.store
+                .record_provider_job(self.caller, self.task, self.provider, handle, now_ms())
+                .await
+                .map_err(|e| ledger_error(self.provider, &e))
+        })
+    }
+}
+
+fn ledger_error(provider: &'static str, e: &StoreError) -> ProviderError {
+    ProviderError::Backend {
+        provider,
+        message: format!("job ledger: {e}"),
     }
 }

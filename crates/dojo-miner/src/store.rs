@@ -241,6 +241,16 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (caller, task_id)
     )",
     "CREATE INDEX IF NOT EXISTS generations_by_expiry ON generations (state, expire_at_ms)",
+    // The outside job (an MTurk HIT) a provider started for a task; kept so a restart resumes it.
+    "CREATE TABLE IF NOT EXISTS provider_jobs (
+        caller TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (caller, task_id, provider),
+        FOREIGN KEY (caller, task_id) REFERENCES tasks (caller, task_id) ON DELETE CASCADE
+    )",
     "CREATE TABLE IF NOT EXISTS keys (
         id TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
@@ -468,14 +478,15 @@ impl Store {
         rows.iter().map(Self::task_from_row).collect()
     }
 
-    /// Open tasks before their deadline that have no result yet (what an automatic provider still
-    /// owes after a restart), oldest first.
+    /// Open tasks before their deadline with fewer than `max_results` results (what a provider
+    /// still owes after a restart), oldest first.
     pub async fn unanswered_tasks(
         &self,
         now_ms: i64,
+        max_results: u32,
         limit: u32,
     ) -> Result<Vec<StoredTask>, StoreError> {
-        self.open_tasks(now_ms, 1, None, limit).await
+        self.open_tasks(now_ms, max_results, None, limit).await
     }
 
     /// Open tasks and unwritten generation tasks whose deadline has not passed (the miner's
@@ -620,6 +631,46 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?,
         )
+    }
+
+    /// The handle of the outside job `provider` started for a task, if it recorded one.
+    pub async fn provider_job(
+        &self,
+        caller: &Hotkey,
+        task: &TaskId,
+        provider: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT handle FROM provider_jobs WHERE caller = ? AND task_id = ? AND provider = ?",
+        )
+        .bind(caller.as_str())
+        .bind(task.as_str())
+        .bind(provider)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Records the outside job `provider` started for a task; the first handle recorded stays.
+    pub async fn record_provider_job(
+        &self,
+        caller: &Hotkey,
+        task: &TaskId,
+        provider: &str,
+        handle: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO provider_jobs (caller, task_id, provider, handle, created_at_ms)
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (caller, task_id, provider) DO NOTHING",
+        )
+        .bind(caller.as_str())
+        .bind(task.as_str())
+        .bind(provider)
+        .bind(handle)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Deletes tasks (with their results and feedback) whose deadline is more than `retention`

@@ -6,8 +6,14 @@
 //! present, finite, in range), approved (`ApproveAssignment`) and handed to the miner as one
 //! [`WorkerResult`] (worker id `mturk-<WorkerId>`): a slider value `v` becomes the preference
 //! `(v − 1) / 99` and is mapped into the task's criteria by [`answers_from_preferences`], as the
-//! automatic providers do. An assignment that cannot be parsed is neither approved nor stored
-//! (MTurk auto-approves it after the HIT's auto-approval delay).
+//! automatic providers do. An assignment that cannot be parsed is not stored; it is rejected with
+//! the reason as feedback to the worker (`RejectAssignment`), or, with
+//! [`MturkConfig::reject_unusable`] off, left to MTurk's auto-approval.
+//!
+//! The HIT's id is recorded in the miner's store ([`JobLedger`]) as soon as it exists, so a
+//! restarted miner polls the same HIT instead of paying for a second one; a crash in the moment
+//! between `CreateHIT` and that record is caught by the `UniqueRequestToken` (see
+//! `MturkProvider::hit_for`).
 //!
 //! Requests speak MTurk's JSON 1.1 protocol (`X-Amz-Target: MTurkRequesterServiceV20170117.<Op>`)
 //! and are signed with AWS's own SigV4 signer (`aws-sigv4`), service `mturk-requester`. The
@@ -25,7 +31,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BoxFuture, Provider, ProviderError, answers_from_preferences, check_automatic, flatten,
+    BoxFuture, JobLedger, Provider, ProviderError, answers_from_preferences, check_automatic,
+    flatten,
 };
 
 /// MTurk's requester sandbox (work is free and nobody is paid).
@@ -118,7 +125,7 @@ pub enum MturkError {
     },
     /// MTurk refused the request (`__type` is e.g. `RequestError`, `ServiceFault`,
     /// `InvalidSignatureException`).
-    #[error("MTurk refused {operation} ({status}, {kind}): {message}")]
+    #[error("MTurk refused {operation} ({status}, {kind} {turk_code}): {message}")]
     Api {
         /// The operation.
         operation: &'static str,
@@ -126,6 +133,8 @@ pub enum MturkError {
         status: u16,
         /// The error type MTurk named.
         kind: String,
+        /// MTurk's own code (`TurkErrorCode`, e.g. `AWS.MechanicalTurk.HitAlreadyExists`), or empty.
+        turk_code: String,
         /// Its message.
         message: String,
     },
@@ -219,6 +228,24 @@ struct CreateHitResponse {
     hit: Hit,
 }
 
+/// `GetHIT`'s answer: the HIT with the annotation the miner wrote into it.
+#[derive(Debug, Deserialize)]
+struct GetHitResponse {
+    #[serde(rename = "HIT")]
+    hit: HitDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct HitDetail {
+    #[serde(rename = "HITId")]
+    hit_id: String,
+    #[serde(rename = "RequesterAnnotation", default)]
+    requester_annotation: String,
+}
+
+/// MTurk's code for a `CreateHIT` whose `UniqueRequestToken` already made a HIT.
+pub const HIT_ALREADY_EXISTS: &str = "AWS.MechanicalTurk.HitAlreadyExists";
+
 /// One worker's assignment.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Assignment {
@@ -250,6 +277,8 @@ struct ApiError {
     kind: String,
     #[serde(rename = "Message", alias = "message", default)]
     message: String,
+    #[serde(rename = "TurkErrorCode", default)]
+    turk_code: String,
 }
 
 impl MturkClient {
@@ -356,6 +385,7 @@ impl MturkClient {
             let err: ApiError = serde_json::from_slice(&bytes).unwrap_or(ApiError {
                 kind: String::new(),
                 message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+                turk_code: String::new(),
             });
             // `__type` may carry a namespace: `com.amazonaws.mturk#RequestError`.
             let kind = err.kind.rsplit('#').next().unwrap_or_default().to_owned();
@@ -364,6 +394,7 @@ impl MturkClient {
                 status: status.as_u16(),
                 kind,
                 message: err.message,
+                turk_code: err.turk_code,
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| MturkError::BadResponse {
@@ -401,6 +432,29 @@ impl MturkClient {
         }
     }
 
+    /// `GetHIT`: the HIT's id and requester annotation.
+    async fn get_hit(&self, hit_id: &str) -> Result<HitDetail, MturkError> {
+        let body = serde_json::json!({ "HITId": hit_id });
+        let r: GetHitResponse = self.call("GetHIT", &body).await?;
+        Ok(r.hit)
+    }
+
+    /// `RejectAssignment` with the reason shown to the worker (no pay).
+    pub async fn reject_assignment(
+        &self,
+        assignment_id: &str,
+        feedback: &str,
+    ) -> Result<(), MturkError> {
+        // MTurk caps requester feedback at 1024 characters.
+        let feedback: String = feedback.chars().take(1024).collect();
+        let body = serde_json::json!({
+            "AssignmentId": assignment_id,
+            "RequesterFeedback": feedback,
+        });
+        let _: serde_json::Value = self.call("RejectAssignment", &body).await?;
+        Ok(())
+    }
+
     /// `ApproveAssignment` (pays the worker).
     pub async fn approve_assignment(&self, assignment_id: &str) -> Result<(), MturkError> {
         let body = serde_json::json!({
@@ -431,6 +485,9 @@ pub struct MturkConfig {
     pub title: String,
     /// HIT description.
     pub description: String,
+    /// Reject (unpaid, with the reason) a submitted assignment whose form is unusable, instead of
+    /// leaving it to MTurk's auto-approval.
+    pub reject_unusable: bool,
 }
 
 impl Default for MturkConfig {
@@ -446,6 +503,7 @@ impl Default for MturkConfig {
             description:
                 "Read a request and a few responses, and rate each response from 1 to 100."
                     .to_owned(),
+            reject_unusable: true,
         }
     }
 }
@@ -504,13 +562,82 @@ impl MturkProvider {
             assignment_duration_secs: self.config.assignment_duration.as_secs().min(lifetime),
             auto_approval_delay_secs: self.config.auto_approval_delay.as_secs(),
             question,
-            requester_annotation: format!("dojo-miner task {}", task.id)
+            // The token first: it is how a HIT found again after a crash is confirmed as this task's.
+            requester_annotation: format!("dojo-miner {} task {}", request_token(task), task.id)
                 .chars()
                 .take(255)
                 .collect(),
             unique_request_token: request_token(task),
         })
     }
+
+    /// The HIT of `task`: the one recorded in `ledger` (a restart resumes it), else a new one,
+    /// recorded at once. A crash between `CreateHIT` and the record leaves MTurk holding a HIT the
+    /// ledger does not know; the retried `CreateHIT` then fails with [`HIT_ALREADY_EXISTS`], whose
+    /// message names the HIT, and the HIT is confirmed by its annotation and adopted.
+    async fn hit_for(
+        &self,
+        task: &Task,
+        req: &CreateHit,
+        ledger: &dyn JobLedger,
+    ) -> Result<String, ProviderError> {
+        let backend = |e: MturkError| ProviderError::Backend {
+            provider: "mturk",
+            message: e.to_string(),
+        };
+        if let Some(hit) = ledger.handle().await? {
+            tracing::info!(target: "miner::mturk", task = %task.id, %hit, "resuming the recorded HIT");
+            return Ok(hit);
+        }
+        let hit = match self.client.create_hit(req).await {
+            Ok(hit) => {
+                tracing::info!(target: "miner::mturk", task = %task.id, hit = %hit.hit_id, assignments = req.max_assignments, lifetime_secs = req.lifetime_secs, "HIT created");
+                hit.hit_id
+            }
+            Err(MturkError::Api {
+                turk_code, message, ..
+            }) if turk_code == HIT_ALREADY_EXISTS => {
+                let hit = self
+                    .adopt(&message, &req.unique_request_token)
+                    .await
+                    .map_err(backend)?
+                    .ok_or_else(|| ProviderError::Backend {
+                        provider: "mturk",
+                        message: format!(
+                            "MTurk holds a HIT for this task but its id could not be confirmed from `{message}`"
+                        ),
+                    })?;
+                tracing::info!(target: "miner::mturk", task = %task.id, %hit, "adopted the HIT created before a crash");
+                hit
+            }
+            Err(e) => return Err(backend(e)),
+        };
+        ledger.record(&hit).await?;
+        Ok(hit)
+    }
+
+    /// The HIT named in a `HitAlreadyExists` message whose annotation carries `token`.
+    async fn adopt(&self, message: &str, token: &str) -> Result<Option<String>, MturkError> {
+        for candidate in hit_ids_in(message) {
+            let hit = self.client.get_hit(candidate).await?;
+            if hit.requester_annotation.contains(token) {
+                return Ok(Some(hit.hit_id));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Words of a message shaped like MTurk ids (upper-case letters and digits, 20 or more).
+pub fn hit_ids_in(message: &str) -> Vec<&str> {
+    message
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| {
+            w.len() >= 20
+                && w.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+        .collect()
 }
 
 fn now_ms() -> i64 {
@@ -542,24 +669,20 @@ impl Provider for MturkProvider {
     fn collect<'a>(
         &'a self,
         task: &'a Task,
+        ledger: &'a dyn JobLedger,
         out: tokio::sync::mpsc::Sender<WorkerResult>,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
-            let backend = |e: MturkError| ProviderError::Backend {
-                provider: "mturk",
-                message: e.to_string(),
-            };
             let req =
                 self.hit_request(task, now_ms())
                     .map_err(|message| ProviderError::BadAnswer {
                         provider: "mturk",
                         message,
                     })?;
-            let hit = self.client.create_hit(&req).await.map_err(backend)?;
-            tracing::info!(target: "miner::mturk", task = %task.id, hit = %hit.hit_id, assignments = req.max_assignments, lifetime_secs = req.lifetime_secs, "HIT created");
+            let hit_id = self.hit_for(task, &req, ledger).await?;
             let mut seen = std::collections::HashSet::new();
             loop {
-                match self.client.list_assignments(&hit.hit_id).await {
+                match self.client.list_assignments(&hit_id).await {
                     Ok(assignments) => {
                         for a in assignments {
                             if !seen.insert(a.assignment_id.clone()) {
@@ -578,6 +701,24 @@ impl Provider for MturkProvider {
                                         return Ok(());
                                     }
                                 }
+                                Err(reason)
+                                    if self.config.reject_unusable && a.status == "Submitted" =>
+                                {
+                                    let feedback =
+                                        format!("The submitted form could not be used: {reason}.");
+                                    match self
+                                        .client
+                                        .reject_assignment(&a.assignment_id, &feedback)
+                                        .await
+                                    {
+                                        Ok(()) => {
+                                            tracing::warn!(target: "miner::mturk", task = %task.id, assignment = %a.assignment_id, %reason, "unusable assignment rejected")
+                                        }
+                                        Err(e) => {
+                                            tracing::warn!(target: "miner::mturk", assignment = %a.assignment_id, %reason, error = %e, "unusable assignment; rejecting failed")
+                                        }
+                                    }
+                                }
                                 Err(reason) => {
                                     tracing::warn!(target: "miner::mturk", task = %task.id, assignment = %a.assignment_id, %reason, "unusable assignment; not approved");
                                 }
@@ -585,7 +726,7 @@ impl Provider for MturkProvider {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(target: "miner::mturk", hit = %hit.hit_id, error = %e, "listing assignments failed; retrying");
+                        tracing::warn!(target: "miner::mturk", hit = %hit_id, error = %e, "listing assignments failed; retrying");
                     }
                 }
                 if seen.len() >= usize::try_from(req.max_assignments).unwrap_or(usize::MAX) {

@@ -77,10 +77,16 @@ impl TestMiner {
             self.running.as_ref().unwrap().web_addr.unwrap()
         )
     }
-    pub(crate) async fn stop(mut self) {
+    pub(crate) async fn stop(self) {
+        drop(self.stop_keeping_data().await);
+    }
+    /// Stops the miner and hands back its data directory, for [`start_miner_in`].
+    pub(crate) async fn stop_keeping_data(mut self) -> tempfile::TempDir {
         let r = self.running.take().unwrap();
         r.shutdown();
         r.wait().await.unwrap();
+        self.store.close().await;
+        self._dir
     }
 }
 
@@ -90,7 +96,24 @@ pub(crate) async fn start_miner(
     provider: Arc<dyn Provider>,
     config: MinerConfig,
 ) -> TestMiner {
-    let dir = tempfile::tempdir().unwrap();
+    start_miner_in(
+        tempfile::tempdir().unwrap(),
+        devnet,
+        owner,
+        provider,
+        config,
+    )
+    .await
+}
+
+/// [`start_miner`] on the database a stopped miner left in `dir` (a restart).
+pub(crate) async fn start_miner_in(
+    dir: tempfile::TempDir,
+    devnet: &Devnet,
+    owner: &Hotkey,
+    provider: Arc<dyn Provider>,
+    config: MinerConfig,
+) -> TestMiner {
     let store = Store::open(&dir.path().join("m.sqlite")).await.unwrap();
     let hotkey = key("//Miner");
     let ss58 = hotkey.ss58();

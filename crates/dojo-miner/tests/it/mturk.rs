@@ -13,7 +13,10 @@ use axum::response::{IntoResponse, Response};
 use dojo_miner::provider::mturk::{
     self, AwsCredentials, MturkClient, MturkConfig, MturkError, MturkProvider,
 };
+use dojo_miner::provider::{BoxFuture, JobLedger, Provider, ProviderError};
 use dojo_proto::v1;
+use dojo_transport::{AxonTarget, Dendrite};
+use dojo_types::task::Task;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -127,8 +130,18 @@ pub(crate) struct Double {
     pub(crate) shape_errors: Vec<String>,
     /// `(assignment id, worker id, status, answer)`.
     assignments: Vec<(String, String, String, String)>,
+    /// How many of `assignments` workers have submitted so far (`None`: all).
+    pub(crate) visible: Option<usize>,
     pub(crate) approved: Vec<String>,
+    /// `(assignment id, feedback)` of every rejection.
+    pub(crate) rejected: Vec<(String, String)>,
+    /// The `UniqueRequestToken` and annotation of the one HIT, once created.
+    hit: Option<(String, String)>,
+    /// `CreateHIT` calls refused as duplicates.
+    pub(crate) duplicates: usize,
 }
+
+const HIT_ID: &str = "3HITDOUBLE000000000000000001";
 
 type Shared = Arc<Mutex<Double>>;
 
@@ -137,6 +150,17 @@ fn error(kind: &str, message: &str) -> Response {
         StatusCode::BAD_REQUEST,
         [("content-type", "application/x-amz-json-1.1")],
         serde_json::json!({"__type": kind, "message": message}).to_string(),
+    )
+        .into_response()
+}
+
+/// A `RequestError` with MTurk's own code, as the requester API sends it.
+fn turk_error(code: &str, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [("content-type", "application/x-amz-json-1.1")],
+        serde_json::json!({"__type": "com.amazonaws.mturk#RequestError", "Message": message, "TurkErrorCode": code})
+            .to_string(),
     )
         .into_response()
 }
@@ -197,8 +221,29 @@ async fn handle(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
                 d.shape_errors
                     .push("CreateHIT: task text reached the form unescaped".to_owned());
             }
+            let token = json["UniqueRequestToken"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if d.hit.as_ref().is_some_and(|(t, _)| *t == token) {
+                d.duplicates += 1;
+                return turk_error(
+                    "AWS.MechanicalTurk.HitAlreadyExists",
+                    &format!(
+                        "There is already a HIT which exists with the same UniqueRequestToken. HIT ID: {HIT_ID}"
+                    ),
+                );
+            }
+            if d.hit.is_some() {
+                d.shape_errors.push("CreateHIT: a second HIT".to_owned());
+            }
+            let annotation = json["RequesterAnnotation"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            d.hit = Some((token, annotation));
             serde_json::json!({"HIT": {
-                "HITId": "3HITDOUBLE000000000000000001", "HITTypeId": "3TYPEDOUBLE",
+                "HITId": HIT_ID, "HITTypeId": "3TYPEDOUBLE",
                 "HITGroupId": "3GROUP", "CreationTime": 1764680000.0, "Title": json["Title"],
                 "Question": json["Question"], "HITStatus": "Assignable",
                 "MaxAssignments": json["MaxAssignments"], "Reward": json["Reward"],
@@ -206,23 +251,39 @@ async fn handle(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
                 "NumberOfAssignmentsCompleted": 0
             }})
         }
+        "GetHIT" => {
+            let Some((_, annotation)) = d.hit.clone().filter(|_| json["HITId"] == HIT_ID) else {
+                d.shape_errors.push(format!("GetHIT for {}", json["HITId"]));
+                return error("RequestError", "no such HIT");
+            };
+            serde_json::json!({"HIT": {"HITId": HIT_ID, "RequesterAnnotation": annotation, "HITStatus": "Assignable"}})
+        }
         "ListAssignmentsForHIT" => {
-            if json["HITId"] != "3HITDOUBLE000000000000000001" {
+            if json["HITId"] != HIT_ID || d.hit.is_none() {
                 d.shape_errors
                     .push(format!("ListAssignmentsForHIT for {}", json["HITId"]));
             }
+            let visible = d.visible.unwrap_or(d.assignments.len());
+            let wanted: Vec<&str> = json["AssignmentStatuses"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            let submitted: Vec<_> = d.assignments[..visible.min(d.assignments.len())]
+                .iter()
+                .filter(|a| wanted.contains(&a.2.as_str()))
+                .collect();
             // Two pages: the first assignment, then the rest.
             let (page, next): (Vec<_>, Option<&str>) = if json.get("NextToken").is_none() {
-                (d.assignments.iter().take(1).collect(), Some("page-2"))
+                (submitted.iter().copied().take(1).collect(), Some("page-2"))
             } else {
-                (d.assignments.iter().skip(1).collect(), None)
+                (submitted.iter().copied().skip(1).collect(), None)
             };
             let assignments: Vec<_> = page
                 .iter()
                 .map(|(id, worker, status, answer)| {
                     serde_json::json!({
                         "AssignmentId": id, "WorkerId": worker,
-                        "HITId": "3HITDOUBLE000000000000000001", "AssignmentStatus": status,
+                        "HITId": HIT_ID, "AssignmentStatus": status,
                         "AutoApprovalTime": 1764766400.0, "AcceptTime": 1764680100.0,
                         "SubmitTime": 1764680200.0, "Answer": answer
                     })
@@ -245,6 +306,26 @@ async fn handle(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
                 }
             }
             d.approved.push(id);
+            serde_json::json!({})
+        }
+        "RejectAssignment" => {
+            let id = json["AssignmentId"].as_str().unwrap_or_default().to_owned();
+            let feedback = json["RequesterFeedback"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if feedback.is_empty() || feedback.chars().count() > 1024 {
+                d.shape_errors
+                    .push(format!("rejecting {id} with feedback {feedback:?}"));
+            }
+            match d.assignments.iter_mut().find(|a| a.0 == id) {
+                Some(a) if a.2 == "Submitted" => a.2 = "Rejected".to_owned(),
+                _ => {
+                    d.shape_errors.push(format!("rejecting {id}"));
+                    return error("RequestError", "not submitted");
+                }
+            }
+            d.rejected.push((id, feedback));
             serde_json::json!({})
         }
         other => {
@@ -279,7 +360,7 @@ async fn start_double(secret: &str) -> (String, Shared) {
                 "Submitted".into(),
                 answer_xml(&[("completion-1", "100"), ("completion-0", "1")]),
             ),
-            // A broken form: neither approved nor stored.
+            // A broken form: rejected, not stored.
             (
                 "A3".into(),
                 "WORKER3".into(),
@@ -388,8 +469,190 @@ async fn mturk_hits_are_signed_polled_approved_and_returned_through_fetch_result
             ["A1", "A2"],
             "the broken assignment is not approved"
         );
+        assert_eq!(d.rejected.len(), 1, "{:?}", d.rejected);
+        assert_eq!(d.rejected[0].0, "A3");
+        assert!(
+            d.rejected[0].1.contains("completion-0"),
+            "the worker is told what was wrong: {}",
+            d.rejected[0].1
+        );
     }
     miner.stop().await;
+}
+
+fn provider_for(url: &str) -> MturkProvider {
+    MturkProvider::new(
+        MturkClient::new(url, credentials(SECRET)).unwrap(),
+        MturkConfig {
+            assignments_per_hit: 3,
+            poll_interval: Duration::from_millis(200),
+            ..MturkConfig::default()
+        },
+    )
+}
+
+async fn wait_for_results(alice: &Dendrite, t: &AxonTarget, id: &str, n: usize) -> v1::TaskResults {
+    for _ in 0..150 {
+        let r = fetch(alice, t, id).await.unwrap();
+        if r.results.len() >= n {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{id}: fewer than {n} results");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_miner_polls_the_same_hit_and_keeps_collecting() {
+    let (url, double) = start_double(SECRET).await;
+    // Only the first worker has submitted before the miner goes down.
+    double.lock().unwrap().visible = Some(1);
+    let (devnet, owner) = devnet();
+    let miner = start_miner(&devnet, &owner, Arc::new(provider_for(&url)), config(false)).await;
+    let alice = dendrite("//Alice");
+    send(
+        &alice,
+        &miner.target(),
+        text_task("t-restart", Duration::from_secs(600)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        wait_for_results(&alice, &miner.target(), "t-restart", 1)
+            .await
+            .results
+            .len(),
+        1
+    );
+    let dir = miner.stop_keeping_data().await;
+
+    // The other two submit while it is down; a new process on the same database picks up.
+    double.lock().unwrap().visible = None;
+    let miner = start_miner_in(
+        dir,
+        &devnet,
+        &owner,
+        Arc::new(provider_for(&url)),
+        config(false),
+    )
+    .await;
+    let r = wait_for_results(&alice, &miner.target(), "t-restart", 2).await;
+    let mut workers: Vec<&str> = r.results.iter().map(|w| w.worker_id.as_str()).collect();
+    workers.sort_unstable();
+    assert_eq!(workers, ["mturk-WORKER1", "mturk-WORKER2"]);
+    // Wait for the broken third assignment to be dealt with before looking at the calls.
+    for _ in 0..100 {
+        if !double.lock().unwrap().rejected.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    {
+        let d = double.lock().unwrap();
+        assert!(d.shape_errors.is_empty(), "{:?}", d.shape_errors);
+        let creates = d
+            .verified
+            .iter()
+            .filter(|(op, _)| op == "CreateHIT")
+            .count();
+        assert_eq!(creates, 1, "the restart resumed the recorded HIT");
+        assert_eq!(d.duplicates, 0);
+        let mut approved = d.approved.clone();
+        approved.sort();
+        assert_eq!(approved, ["A1", "A2"], "nobody is paid twice");
+        assert_eq!(
+            d.rejected.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            ["A3"]
+        );
+    }
+    miner.stop().await;
+}
+
+/// A ledger in memory, standing in for the store in the moment of a crash.
+#[derive(Default)]
+struct MemoryLedger(Mutex<Option<String>>);
+
+impl JobLedger for MemoryLedger {
+    fn handle(&self) -> BoxFuture<'_, Result<Option<String>, ProviderError>> {
+        let h = self.0.lock().unwrap().clone();
+        Box::pin(async move { Ok(h) })
+    }
+    fn record<'a>(&'a self, handle: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.0
+            .lock()
+            .unwrap()
+            .get_or_insert_with(|| handle.to_owned());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn a_hit_created_just_before_a_crash_is_adopted_not_duplicated() {
+    let (url, double) = start_double(SECRET).await;
+    double.lock().unwrap().visible = Some(1);
+    let provider = provider_for(&url);
+    let task: Task = text_task("t-crash", Duration::from_secs(600))
+        .task
+        .unwrap()
+        .try_into()
+        .unwrap();
+    // First life: the HIT is created; its record is lost with the process.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let lost = MemoryLedger::default();
+    let first = tokio::spawn({
+        let provider = provider_for(&url);
+        let task = task.clone();
+        async move {
+            let _ = provider.collect(&task, &lost, tx).await;
+        }
+    });
+    assert!(rx.recv().await.is_some(), "the first life got a result");
+    first.abort();
+    let _ = first.await;
+    double.lock().unwrap().visible = None;
+    assert_eq!(
+        double
+            .lock()
+            .unwrap()
+            .verified
+            .iter()
+            .filter(|(op, _)| op == "CreateHIT")
+            .count(),
+        1
+    );
+
+    // Second life, empty ledger: CreateHIT is refused as a duplicate, and the HIT is adopted.
+    let ledger = MemoryLedger::default();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let collecting = tokio::spawn(async move {
+        let r = provider.collect(&task, &ledger, tx).await;
+        (r, ledger.0.into_inner().unwrap())
+    });
+    let mut got = Vec::new();
+    while let Some(r) = rx.recv().await {
+        got.push(r.worker_id.to_string());
+    }
+    let (result, recorded) = collecting.await.unwrap();
+    result.unwrap();
+    assert_eq!(recorded.as_deref(), Some("3HITDOUBLE000000000000000001"));
+    got.sort();
+    assert_eq!(got, ["mturk-WORKER1", "mturk-WORKER2"]);
+    let d = double.lock().unwrap();
+    assert_eq!(d.duplicates, 1);
+    assert!(d.verified.iter().any(|(op, _)| op == "GetHIT"));
+    assert!(d.shape_errors.is_empty(), "{:?}", d.shape_errors);
+}
+
+#[test]
+fn hit_ids_are_found_in_mturk_messages() {
+    assert_eq!(
+        mturk::hit_ids_in(
+            "There is already a HIT which exists with the same UniqueRequestToken. HIT ID: 3XYZ0123456789ABCDEFGHIJ"
+        ),
+        ["3XYZ0123456789ABCDEFGHIJ"]
+    );
+    assert!(mturk::hit_ids_in("UniqueRequestToken already used").is_empty());
+    assert!(mturk::hit_ids_in("").is_empty());
 }
 
 #[tokio::test]
