@@ -6,6 +6,8 @@
 //!   `dojo-validator score`. Operators and auditors use it to check what a validator paid.
 //! * [`view`]: per-miner obfuscation of completion ids and order, and the mapping back.
 //! * [`bridge`]: a miner's worker results → one scoring answer, with typed rejections.
+//! * [`duel`]: Dojo v2 round planning (PvP, PvV, trap pairings) and the bridge to v2 vote scoring;
+//!   not yet driven by `run`.
 //! * [`scores`]: the moving average kept by uid and hotkey.
 //! * [`schedule`]: when and how weights go on chain (rate limit, version key, commit-reveal v2).
 //! * [`service`]: `dojo-validator run`'s loops over any [`dojo_types::chain::Chain`].
@@ -14,6 +16,7 @@
 //! * [`export`]: the collected data as a Hugging Face preference dataset (JSONL or Parquet).
 
 pub mod bridge;
+pub mod duel;
 pub mod export;
 pub mod metrics;
 pub mod replay;
