@@ -21,7 +21,9 @@ pub mod keyfile;
 mod keys;
 mod wallet;
 
-pub use keys::{DEV_PHRASE, KeyError, Keypair, SIGNING_CONTEXT, verify, verify_with_public};
+pub use keys::{
+    DEV_PHRASE, KeyError, Keypair, SIGNING_CONTEXT, VerifyingKey, verify, verify_with_public,
+};
 pub use wallet::{Wallet, WalletError};
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use dojo_identity::VerifyingKey;
 use dojo_proto::v1::miner_roles_server::{MinerRoles, MinerRolesServer};
 use dojo_proto::v1::miner_server::{Miner, MinerServer};
 use dojo_types::{Hotkey, Uid};
@@ -118,8 +119,13 @@ struct State {
     directory: Arc<dyn CallerDirectory>,
     nonces: Mutex<NonceBook>,
     buckets: Mutex<HashMap<Hotkey, Bucket>>,
+    /// Decoded keys of registered callers; see [`State::verify_signature`].
+    keys: Mutex<HashMap<Hotkey, VerifyingKey>>,
     gate: Arc<Gate>,
 }
+
+/// Most caller keys kept decoded; a metagraph holds at most 4096 neurons.
+const MAX_CACHED_KEYS: usize = 4096;
 
 #[derive(Default)]
 struct NonceBook {
@@ -145,7 +151,7 @@ impl State {
         now: u64,
     ) -> Result<(SignedHeaders, CallerInfo), Rejection> {
         let h = headers::parse(map)?;
-        if !dojo_identity::verify(&h.dendrite_hotkey, h.message().as_bytes(), &h.signature) {
+        if !self.verify_signature(&h) {
             return Err(Rejection::BadSignature {
                 hotkey: h.dendrite_hotkey.to_string(),
             });
@@ -195,6 +201,33 @@ impl State {
         }
         self.take_token(&h.dendrite_hotkey)?;
         Ok((h, info))
+    }
+
+    /// Checks the signature with the caller's decoded key. Only registered callers' keys are kept
+    /// (an unregistered flood cannot grow the cache), and the cache starts over when full.
+    fn verify_signature(&self, h: &SignedHeaders) -> bool {
+        let message = h.message();
+        let cached = self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&h.dendrite_hotkey)
+            .cloned();
+        if let Some(key) = cached {
+            return key.verify(message.as_bytes(), &h.signature);
+        }
+        let Some(key) = VerifyingKey::from_hotkey(&h.dendrite_hotkey) else {
+            return false;
+        };
+        let ok = key.verify(message.as_bytes(), &h.signature);
+        if ok && self.directory.lookup(&h.dendrite_hotkey).is_some() {
+            let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            if keys.len() >= MAX_CACHED_KEYS {
+                keys.clear();
+            }
+            keys.insert(h.dendrite_hotkey.clone(), key);
+        }
+        ok
     }
 
     fn take_token(&self, hotkey: &Hotkey) -> Result<(), Rejection> {
@@ -314,6 +347,7 @@ impl AxonLayer {
                 directory,
                 nonces: Mutex::default(),
                 buckets: Mutex::default(),
+                keys: Mutex::default(),
                 gate,
             }),
         }

@@ -372,7 +372,8 @@ async fn a_hanging_node_hits_the_deadline() {
         "{err}"
     );
     // One deadline, one reconnect, one more deadline.
-    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // Generous: it guards against waiting forever, not a speed.
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
     node.state().fault = Fault::None;
     assert_eq!(client.metagraph(1).await.map(|m| m.neurons.len()), Ok(2));
 }

@@ -269,6 +269,17 @@ async fn every_bad_request_is_refused_with_its_own_status() {
         Code::ResourceExhausted,
         "body-too-large",
     );
+    // Forged again, now that the validator's key is known to the axon from its honest call.
+    refused(
+        send(
+            &mut c,
+            &signed(&w.stranger, v, m, now_ns(), &body),
+            task("forged-later", 10),
+        )
+        .await,
+        Code::Unauthenticated,
+        "bad-signature",
+    );
     // Only the one honest request reached the handler.
     assert_eq!(
         w.axon
