@@ -42,6 +42,12 @@ pub(crate) fn setup_env(sh: &Shell) -> Result<Vec<(String, String)>> {
         "DOJO_DATASET_PYTHON".to_owned(),
         dataset.display().to_string(),
     ));
+    let drand = crate::python::ensure_venv(
+        sh,
+        "drand-interop",
+        "crates/dojo-chain/tests/python/requirements.txt",
+    )?;
+    env.push(("DOJO_DRAND_PYTHON".to_owned(), drand.display().to_string()));
     env.extend(crate::reward::setup_env(sh)?);
     env.extend(crate::synthetic::setup_env(sh)?);
     Ok(env)

@@ -4,13 +4,14 @@ use anyhow::{Context, Result};
 use dojo_chain::{Backend, Selection, Subtensor};
 use dojo_devnet::grpc::RemoteChain;
 use dojo_identity::Keypair;
+use dojo_types::chain::CommitScheme;
 
 /// What the validator service runs on.
 pub(crate) type AnyChain = Backend<RemoteChain>;
 
 /// Connects to the selected backend. On subtensor, weights and commits are signed with `hotkey`,
-/// and the subnet's weight scheme is checked first: a subnet that needs timelocked
-/// commit-reveal (v3/v4, not implemented) is refused here rather than failing every weight round.
+/// and the chain's commit-reveal scheme is checked first: a timelocked version other than the v4
+/// payload dojo-chain builds is refused here rather than failing every weight round.
 pub(crate) async fn connect(
     network: &Selection,
     chain_endpoint: Option<&str>,
@@ -32,10 +33,24 @@ pub(crate) async fn connect(
                 .await
                 .with_context(|| format!("connecting to subtensor at {net} (--subtensor.network)"))?
                 .with_hotkey(hotkey.clone());
-            chain
-                .check_weights_supported(netuid)
+            let scheme = chain
+                .read_commit_scheme(netuid)
                 .await
                 .with_context(|| format!("netuid {netuid} on subtensor at {net}"))?;
+            if let CommitScheme::Timelocked { version } = scheme
+                && version != dojo_chain::tlock::COMMIT_REVEAL_VERSION
+            {
+                anyhow::bail!(
+                    "netuid {netuid} on subtensor at {net}: the chain expects timelocked \
+                     commit-reveal v{version}; dojo-chain builds v{} payloads",
+                    dojo_chain::tlock::COMMIT_REVEAL_VERSION
+                );
+            }
+            tracing::info!(
+                netuid,
+                ?scheme,
+                "commit-reveal scheme (used while the subnet has it on)"
+            );
             tracing::info!(endpoint = %net, netuid, "chain: subtensor");
             Ok(Backend::Subtensor(chain))
         }

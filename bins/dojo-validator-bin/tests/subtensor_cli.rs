@@ -247,10 +247,15 @@ fn unreachable_node_and_unknown_network_are_clear_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_refuses_a_subnet_that_needs_timelocked_commit_reveal() {
+async fn run_refuses_a_chain_that_expects_another_timelocked_commit_version() {
     let node = Node::start().await;
     let alice = Keypair::from_uri("//Alice").unwrap();
-    // Commit-reveal on, and `CommitRevealWeightsVersion` left at finney's default (4).
+    // Commit-reveal on, and `CommitRevealWeightsVersion` 5: a payload dojo-chain does not build.
+    node.state().set_storage_value(
+        "SubtensorModule",
+        "CommitRevealWeightsVersion",
+        &Value::u128(5),
+    );
     node.state().set_subnet(
         1,
         &[NeuronSpec {
@@ -287,7 +292,7 @@ async fn run_refuses_a_subnet_that_needs_timelocked_commit_reveal() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        err.contains("timelocked commit-reveal v4") && err.contains("netuid 1"),
+        err.contains("timelocked commit-reveal v5") && err.contains("netuid 1"),
         "{err}"
     );
     assert!(node.submitted().is_empty(), "nothing signed or sent");

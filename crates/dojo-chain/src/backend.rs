@@ -10,7 +10,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use dojo_types::chain::{
-    AxonInfo, Chain, ChainError, Hyperparams, MetagraphSnapshot, Netuid, RevealWeights, SetWeights,
+    AxonInfo, Chain, ChainError, CommitScheme, Hyperparams, MetagraphSnapshot, Netuid,
+    RevealWeights, SetWeights,
 };
 use dojo_types::{Hotkey, Uid};
 
@@ -132,6 +133,22 @@ impl<D: Chain> Chain for Backend<D> {
         hotkey: &Hotkey,
     ) -> Result<Uid, ChainError> {
         delegate!(self, c => c.burned_register(coldkey, netuid, hotkey))
+    }
+
+    async fn commit_scheme(&self, netuid: Netuid) -> Result<CommitScheme, ChainError> {
+        delegate!(self, c => c.commit_scheme(netuid))
+    }
+
+    async fn commit_timelocked_weights(&self, req: SetWeights) -> Result<u64, ChainError> {
+        delegate!(self, c => c.commit_timelocked_weights(req))
+    }
+
+    async fn weights_row(
+        &self,
+        hotkey: &Hotkey,
+        netuid: Netuid,
+    ) -> Result<Option<Vec<(u16, u16)>>, ChainError> {
+        delegate!(self, c => c.weights_row(hotkey, netuid))
     }
 }
 

@@ -113,3 +113,28 @@ pub fn burned_register(netuid: u16, hotkey: [u8; 32]) -> Call {
         ],
     )
 }
+
+/// `commit_timelocked_mechanism_weights(netuid, mecid, commit, reveal_round,
+/// commit_reveal_version)`, call index 118: a drand-timelocked payload from [`crate::tlock`] that
+/// the chain decrypts and applies itself once the round's pulse is on chain.
+pub fn commit_timelocked_mechanism_weights(
+    netuid: u16,
+    mecid: u8,
+    commit: &[u8],
+    reveal_round: u64,
+    commit_reveal_version: u16,
+) -> Call {
+    call(
+        "commit_timelocked_mechanism_weights",
+        vec![
+            ("netuid", Value::u128(u128::from(netuid))),
+            ("mecid", Value::u128(u128::from(mecid))),
+            ("commit", Value::from_bytes(commit)),
+            ("reveal_round", Value::u128(u128::from(reveal_round))),
+            (
+                "commit_reveal_version",
+                Value::u128(u128::from(commit_reveal_version)),
+            ),
+        ],
+    )
+}

@@ -47,6 +47,12 @@ pub struct Options {
     /// every row of the subnet at the same block, so much heavier. Off by default; no service
     /// reads the rows today.
     pub rows: bool,
+    /// Seconds per block, for turning a reveal block into a drand round (bittensor-drand's
+    /// `block_time`: 12 on finney and testnet, 0.25 on a fast-runtime localnet).
+    pub block_time: f64,
+    /// drand's BLS public key (compressed G2, hex) that timelocked commits are encrypted to:
+    /// quicknet's, which subtensor's `pallet_drand` verifies pulses against.
+    pub drand_public_key: String,
 }
 
 impl Default for Options {
@@ -60,6 +66,8 @@ impl Default for Options {
             backoff: Duration::from_millis(500),
             mortality: 64,
             rows: false,
+            block_time: 12.0,
+            drand_public_key: crate::tlock::QUICKNET_PUBLIC_KEY.to_owned(),
         }
     }
 }

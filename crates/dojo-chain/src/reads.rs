@@ -3,7 +3,8 @@
 
 use dojo_types::Hotkey;
 use dojo_types::chain::{
-    AxonInfo, ChainError, HyperparamValue, Hyperparams, MetagraphSnapshot, Netuid, NeuronInfo,
+    AxonInfo, ChainError, CommitScheme, HyperparamValue, Hyperparams, MetagraphSnapshot, Netuid,
+    NeuronInfo,
 };
 use subxt::dynamic::Value;
 use subxt::ext::scale_decode::DecodeAsType;
@@ -388,23 +389,60 @@ impl Subtensor {
         Ok(Some(u16::from_le_bytes(bytes)))
     }
 
-    /// Fails when `netuid` has commit-reveal on and the chain expects timelocked commits (v3/v4),
-    /// which this crate does not implement: a hash commit would be the wrong scheme. Passes when
+    /// The commit scheme of `netuid` while commit-reveal is on: timelocked from
+    /// `CommitRevealWeightsVersion` 3 on, hash commits below it or when the runtime has no such
+    /// item.
+    pub async fn read_commit_scheme(&self, _netuid: Netuid) -> Result<CommitScheme, ChainError> {
+        Ok(match self.commit_reveal_version().await? {
+            Some(version) if version >= TIMELOCKED_FROM => CommitScheme::Timelocked { version },
+            _ => CommitScheme::Hash,
+        })
+    }
+
+    /// Fails when `netuid` has commit-reveal on and the chain expects timelocked commits (v3/v4):
+    /// a hash commit would be the wrong scheme and could never be revealed. Passes when
     /// commit-reveal is off (plain `set_mechanism_weights`) or the chain still takes hash commits.
     pub async fn check_weights_supported(&self, netuid: Netuid) -> Result<(), ChainError> {
         let hp = self.read_hyperparams(netuid).await?;
         if !hp.flag("commit_reveal_weights_enabled")? {
             return Ok(());
         }
-        match self.commit_reveal_version().await? {
-            Some(v) if v >= TIMELOCKED_FROM => Err(ChainError::InvalidInput(format!(
+        match self.read_commit_scheme(netuid).await? {
+            CommitScheme::Timelocked { version } => Err(ChainError::InvalidInput(format!(
                 "subnet {netuid} has commit-reveal on and the chain expects timelocked \
-                 commit-reveal v{v} (drand); dojo-chain implements only hash commit-reveal (v2), \
-                 so it cannot set weights on this subnet"
+                 commit-reveal v{version} (drand): a hash commit could never be revealed; \
+                 commit with commit_timelocked_weights"
             ))),
-            _ => Ok(()),
+            CommitScheme::Hash => Ok(()),
         }
     }
+
+    /// The weight row of `hotkey` on `netuid` at the latest finalized block, from
+    /// `NeuronInfoRuntimeApi.get_neurons` (the chain leaves zero entries out); `None` when the
+    /// hotkey has no uid there.
+    pub async fn read_weights_row(
+        &self,
+        hotkey: &Hotkey,
+        netuid: Netuid,
+    ) -> Result<Option<Vec<(u16, u16)>>, ChainError> {
+        let Some(pk) = hotkey.public_key() else {
+            return Err(ChainError::InvalidInput(format!(
+                "{hotkey} is not an SS58 address"
+            )));
+        };
+        let at = self.at_finalized().await?;
+        let full: Vec<NeuronRow> =
+            runtime_api(&at, "NeuronInfoRuntimeApi", "get_neurons", netuid).await?;
+        Ok(full.into_iter().find(|n| n.hotkey == pk).map(|n| n.weights))
+    }
+}
+
+/// The parts of the full `NeuronInfo` a reveal check reads.
+#[derive(DecodeAsType)]
+#[decode_as_type(crate_path = "subxt::ext::scale_decode")]
+struct NeuronRow {
+    hotkey: [u8; 32],
+    weights: Vec<(u16, u16)>,
 }
 
 #[cfg(test)]

@@ -31,6 +31,16 @@ const CALLS: &[(&str, &[&str])] = &[
         ],
     ),
     ("burned_register", &["netuid", "hotkey"]),
+    (
+        "commit_timelocked_mechanism_weights",
+        &[
+            "netuid",
+            "mecid",
+            "commit",
+            "reveal_round",
+            "commit_reveal_version",
+        ],
+    ),
 ];
 
 /// Events whose presence confirms a call (spec §1.2).
@@ -40,6 +50,7 @@ const EVENTS: &[&str] = &[
     "WeightsRevealed",
     "AxonServed",
     "NeuronRegistered",
+    "TimelockedWeightsCommitted",
 ];
 
 /// Fields of `SubnetInfoRuntimeApi.get_metagraph`'s `Metagraph` that the snapshot reads.

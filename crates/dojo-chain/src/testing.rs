@@ -441,6 +441,15 @@ impl State {
                     "WeightsRevealed",
                     [who, netuid, Value::from_bytes([0u8; 32])],
                 ),
+                "commit_timelocked_mechanism_weights" => Value::unnamed_variant(
+                    "TimelockedWeightsCommitted",
+                    [
+                        who,
+                        netuid,
+                        Value::from_bytes([0u8; 32]),
+                        arg("reveal_round").unwrap(),
+                    ],
+                ),
                 "serve_axon" => Value::unnamed_variant("AxonServed", [netuid, who]),
                 "burned_register" => {
                     let uid = self.next_uid;

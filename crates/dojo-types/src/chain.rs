@@ -410,6 +410,71 @@ pub trait Chain: Send + Sync {
         netuid: Netuid,
         hotkey: &Hotkey,
     ) -> impl Future<Output = Result<Uid, ChainError>> + Send;
+    /// Which commit scheme `netuid` takes while commit-reveal is on. Backends without timelocked
+    /// commits (the devnet) take hash commits.
+    fn commit_scheme(
+        &self,
+        netuid: Netuid,
+    ) -> impl Future<Output = Result<CommitScheme, ChainError>> + Send {
+        let _ = netuid;
+        async { Ok(CommitScheme::Hash) }
+    }
+    /// A drand-timelocked commit of `req`'s weights (commit-reveal v3/v4); the chain reveals it
+    /// itself. Returns the drand round it is locked to.
+    fn commit_timelocked_weights(
+        &self,
+        req: SetWeights,
+    ) -> impl Future<Output = Result<u64, ChainError>> + Send {
+        let _ = req;
+        async {
+            Err(ChainError::InvalidInput(
+                "this chain backend has no timelocked commits".into(),
+            ))
+        }
+    }
+    /// The weight row of `hotkey` on `netuid` as the chain holds it now (zeros left out), `None`
+    /// when the hotkey has no uid: how a client confirms that a reveal landed, since failed
+    /// reveals leave no error.
+    fn weights_row(
+        &self,
+        hotkey: &Hotkey,
+        netuid: Netuid,
+    ) -> impl Future<Output = Result<Option<Vec<(u16, u16)>>, ChainError>> + Send {
+        let _ = (hotkey, netuid);
+        async {
+            Err(ChainError::InvalidInput(
+                "this chain backend cannot read weight rows".into(),
+            ))
+        }
+    }
+}
+
+/// The commit scheme of a subnet with commit-reveal on (`CommitRevealWeightsVersion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitScheme {
+    /// v2: `commit_weights(hash)`, then the client's `reveal_weights`.
+    Hash,
+    /// v3/v4: a drand-timelocked payload that the chain decrypts and applies itself.
+    Timelocked {
+        /// The `commit_reveal_version` the chain expects.
+        version: u16,
+    },
+}
+
+/// Whether the weight row the chain holds is the one a client set: `uids`/`values` with zeros
+/// left out (the chain's read path filters them), order ignored. The chain stores rows
+/// max-upscaled, which leaves rows whose maximum is already 65535 unchanged.
+pub fn row_matches(row: &[(u16, u16)], uids: &[u16], values: &[u16]) -> bool {
+    let mut want: Vec<(u16, u16)> = uids
+        .iter()
+        .copied()
+        .zip(values.iter().copied())
+        .filter(|(_, v)| *v != 0)
+        .collect();
+    let mut have: Vec<(u16, u16)> = row.iter().copied().filter(|(_, v)| *v != 0).collect();
+    want.sort_unstable();
+    have.sort_unstable();
+    want == have
 }
 
 /// Commit-reveal epoch index of `block`: subtensor's legacy `(block + netuid + 1) / (tempo + 1)`.
@@ -581,6 +646,23 @@ mod tests {
         push_compact_len(&mut v, 64);
         push_compact_len(&mut v, 16384);
         assert_eq!(hex(&v), "fc".to_owned() + "0101" + "02000100");
+    }
+
+    #[test]
+    fn rows_match_ignoring_order_and_zeros() {
+        assert!(row_matches(
+            &[(1, 5), (0, 65535)],
+            &[0, 1, 2],
+            &[65535, 5, 0]
+        ));
+        assert!(row_matches(
+            &[(1, 5), (0, 65535), (2, 0)],
+            &[0, 1],
+            &[65535, 5]
+        ));
+        assert!(!row_matches(&[(1, 5)], &[0, 1], &[65535, 5]));
+        assert!(!row_matches(&[(1, 6), (0, 65535)], &[0, 1], &[65535, 5]));
+        assert!(!row_matches(&[], &[0], &[1]));
     }
 
     #[test]

@@ -19,8 +19,8 @@ use dojo_scoring::{AbsentMiners, Mechanism, MechanismConfig, MovingAverage, Resp
 use dojo_synthetic_api::client::{Fetched, SyntheticClient};
 use dojo_transport::{AxonTarget, CallOutcome, Dendrite};
 use dojo_types::chain::{
-    Chain, ChainError, MetagraphSnapshot, Netuid, RevealWeights, SetWeights, account_id,
-    commit_hash_v2,
+    Chain, ChainError, CommitScheme, MetagraphSnapshot, Netuid, RevealWeights, SetWeights,
+    account_id, commit_hash_v2, row_matches,
 };
 use dojo_types::{Hotkey, TaskId, Uid};
 use rand::rngs::StdRng;
@@ -870,7 +870,7 @@ impl<C: Chain + 'static> Validator<C> {
             let landed = me.last_update >= s.block;
             let status = match (s.kind.as_str(), landed) {
                 ("set", true) => "set",
-                ("commit", true) => "committed",
+                ("commit" | "tlock", true) => "committed",
                 _ => "abandoned",
             };
             tracing::info!(id = %s.id, kind = %s.kind, status, "resolved a submission interrupted by a restart");
@@ -921,6 +921,12 @@ impl<C: Chain + 'static> Validator<C> {
             }
             Decision::WaitUntil(_) => Ok(()),
             Decision::Expired => {
+                if let Some(s) = pending.as_ref().filter(|s| s.kind == "tlock") {
+                    // The chain reveals timelocked commits itself and says nothing when that
+                    // fails: the last word is the weight row it holds now.
+                    self.confirm_timelocked(s, netuid, true).await;
+                    return Ok(());
+                }
                 if let Some(s) = pending {
                     tracing::warn!(id = %s.id, "weight commit expired unrevealed");
                     self.metrics.inc(
@@ -939,6 +945,10 @@ impl<C: Chain + 'static> Validator<C> {
             }
             Decision::Reveal => {
                 let Some(s) = pending else { return Ok(()) };
+                if s.kind == "tlock" {
+                    self.confirm_timelocked(&s, netuid, false).await;
+                    return Ok(());
+                }
                 let req = RevealWeights {
                     hotkey: self.config.hotkey.clone(),
                     netuid,
@@ -972,7 +982,16 @@ impl<C: Chain + 'static> Validator<C> {
                     }
                 };
                 let commit = d == Decision::Commit;
-                let salt: Vec<u16> = if commit {
+                let timelocked = commit
+                    && match self.chain.commit_scheme(netuid).await {
+                        Ok(CommitScheme::Timelocked { .. }) => true,
+                        Ok(CommitScheme::Hash) => false,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "commit scheme unreadable; retrying next block");
+                            return Ok(());
+                        }
+                    };
+                let salt: Vec<u16> = if commit && !timelocked {
                     let mut rng = self
                         .rng
                         .lock()
@@ -983,7 +1002,14 @@ impl<C: Chain + 'static> Validator<C> {
                 };
                 let sub = Submission {
                     id: uuid::Uuid::new_v4().to_string(),
-                    kind: if commit { "commit" } else { "set" }.into(),
+                    kind: if timelocked {
+                        "tlock"
+                    } else if commit {
+                        "commit"
+                    } else {
+                        "set"
+                    }
+                    .into(),
                     block,
                     uids,
                     weights,
@@ -997,7 +1023,20 @@ impl<C: Chain + 'static> Validator<C> {
                     self.store_error("insert_submission", &e);
                     return Ok(());
                 }
-                let r = if commit {
+                let r = if timelocked {
+                    self.chain
+                        .commit_timelocked_weights(SetWeights {
+                            hotkey: self.config.hotkey.clone(),
+                            netuid,
+                            uids: sub.uids.clone(),
+                            weights: sub.weights.clone(),
+                            version_key: sub.version_key,
+                        })
+                        .await
+                        .map(|round| {
+                            tracing::info!(id = %sub.id, reveal_round = round, "timelocked commit locked to drand round");
+                        })
+                } else if commit {
                     let hash = commit_hash_v2(
                         &account_id(&self.config.hotkey),
                         netuid,
@@ -1028,6 +1067,48 @@ impl<C: Chain + 'static> Validator<C> {
                 self.finish(&sub, ok, kind, r, block).await;
                 Ok(())
             }
+        }
+    }
+
+    /// Whether the chain revealed timelocked commit `s`: its weight row equals what was
+    /// committed. Landed → `revealed`; not yet → wait, unless `last` (the reveal epoch is over),
+    /// which makes it a failed reveal, counted and logged.
+    async fn confirm_timelocked(&self, s: &Submission, netuid: Netuid, last: bool) {
+        let row = match self.chain.weights_row(&self.config.hotkey, netuid).await {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::warn!(id = %s.id, error = %e, "weight row unreadable; checking the reveal again next block");
+                return;
+            }
+        };
+        let landed = row
+            .as_deref()
+            .is_some_and(|r| row_matches(r, &s.uids, &s.weights));
+        let status = match (landed, last) {
+            (true, _) => {
+                self.metrics
+                    .inc("dojo_weights_set_total", &[("kind", "reveal")]);
+                self.metrics.set("dojo_weights_last_block", s.block as f64);
+                tracing::info!(id = %s.id, uids = s.uids.len(), "timelocked weights revealed by the chain");
+                "revealed"
+            }
+            (false, false) => {
+                tracing::debug!(id = %s.id, "timelocked weights not revealed yet");
+                return;
+            }
+            (false, true) => {
+                self.metrics
+                    .inc("dojo_weight_errors_total", &[("error", "RevealFailed")]);
+                tracing::warn!(id = %s.id, commit_block = s.block, "timelocked reveal did not land: the chain holds other weights after the reveal epoch (drand pulse missing or payload rejected)");
+                "reveal_failed"
+            }
+        };
+        if let Err(e) = self
+            .store
+            .resolve_submission(&s.id, status, None, now_ms())
+            .await
+        {
+            self.store_error("resolve_submission", &e);
         }
     }
 

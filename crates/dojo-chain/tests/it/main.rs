@@ -5,6 +5,7 @@
 
 mod live;
 mod subtensor;
+mod tlock;
 
 use dojo_chain::testing as node;
 
@@ -56,6 +57,14 @@ enum Call {
         values: Vec<u16>,
         salt: Vec<u16>,
         version_key: u64,
+    },
+    #[codec(index = 118)]
+    commit_timelocked_mechanism_weights {
+        netuid: u16,
+        mecid: u8,
+        commit: Vec<u8>,
+        reveal_round: u64,
+        commit_reveal_version: u16,
     },
     #[codec(index = 119)]
     set_mechanism_weights {
@@ -234,6 +243,22 @@ fn other_calls_match_scale_of_the_signature() {
             protocol: 4,
             placeholder1: 0,
             placeholder2: 0
+        })
+    );
+    assert_eq!(
+        encode(&calls::commit_timelocked_mechanism_weights(
+            1,
+            0,
+            &[9, 8, 7],
+            12_345,
+            4
+        )),
+        expect(Call::commit_timelocked_mechanism_weights {
+            netuid: 1,
+            mecid: 0,
+            commit: vec![9, 8, 7],
+            reveal_round: 12_345,
+            commit_reveal_version: 4
         })
     );
     // Compact lengths for a long vector (> 63 entries) go through the same path.

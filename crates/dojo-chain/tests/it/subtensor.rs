@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
+use dojo_chain::tlock::{self, TestBeacon};
 use dojo_chain::{Network, Options, Subtensor};
 use dojo_identity::Keypair;
 use dojo_types::Uid;
 use dojo_types::chain::{
-    AxonInfo, Chain, ChainError, HyperparamValue, RevealWeights, SetWeights, commit_hash_v2,
+    AxonInfo, Chain, ChainError, CommitScheme, HyperparamValue, RevealWeights, SetWeights,
+    commit_hash_v2, row_matches,
 };
 use subxt::dynamic::Value;
 use subxt::ext::scale_value::At;
@@ -116,7 +118,7 @@ fn fast() -> Options {
         reconnect_attempts: 3,
         backoff: Duration::from_millis(20),
         mortality: 64,
-        rows: false,
+        ..Options::default()
     }
 }
 
@@ -446,34 +448,104 @@ async fn wait_for_block_sees_new_blocks_and_detects_a_stale_chain() {
     );
 }
 
+/// Bytes of a `Vec<u8>` argument, through the `BoundedVec` newtype around it if there is one.
+fn bytes(v: &Value) -> Vec<u8> {
+    use subxt::ext::scale_value::{Composite, ValueDef};
+    match &v.value {
+        ValueDef::Composite(Composite::Unnamed(one))
+            if one.len() == 1 && matches!(one[0].value, ValueDef::Composite(_)) =>
+        {
+            bytes(&one[0])
+        }
+        _ => u16s(v).into_iter().map(|b| b as u8).collect(),
+    }
+}
+
 #[tokio::test]
-async fn timelocked_commit_reveal_is_refused_with_a_clear_error_and_nothing_submitted() {
-    let (node, client) = node_and_client().await;
+async fn timelocked_commit_is_a_signed_v4_commit_that_opens_with_its_rounds_signature_only() {
+    let node = Node::start().await;
+    subnet(&mut node.state());
+    // A stand-in beacon's key instead of quicknet's, so the test can sign the (future) round.
+    let beacon = TestBeacon::new(7);
+    let client = Subtensor::connect_with(
+        Network::Custom(node.url.clone()),
+        Options {
+            drand_public_key: beacon.public_key_hex(),
+            ..fast()
+        },
+    )
+    .await
+    .unwrap()
+    .with_hotkey(alice());
     // Nothing written: the item's default in finney's metadata, which is v4 (drand timelock).
     assert_eq!(client.commit_reveal_version().await, Ok(Some(4)));
-    let err = client.check_weights_supported(1).await.unwrap_err();
+    assert_eq!(
+        client.commit_scheme(1).await,
+        Ok(CommitScheme::Timelocked { version: 4 })
+    );
+    // A hash commit could never be revealed there: refused before anything is sent.
+    let err = client
+        .commit_weights(&alice().ss58(), 1, [7u8; 32])
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, ChainError::InvalidInput(m) if m.contains("timelocked commit-reveal v4")),
         "{err}"
     );
-    let hash = [7u8; 32];
-    let err = client
-        .commit_weights(&alice().ss58(), 1, hash)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ChainError::InvalidInput(m) if m.contains("v4")),
-        "{err}"
-    );
     assert!(node.state().submitted.is_empty());
-    // Hash commits accepted by the chain (v2), or commit-reveal off: weights are supported.
+
+    let block = node.state().best;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let round = client
+        .commit_timelocked_weights(weights(&alice()))
+        .await
+        .unwrap();
+    // tempo 360, reveal period 1 (the fixture subnet), 12 s blocks; a second of slack for the
+    // clock reading on either side.
+    let lo = tlock::reveal_round(1, 360, block, 1, now - 1.0, 12.0);
+    let hi = tlock::reveal_round(1, 360, block, 1, now + 60.0, 12.0);
+    assert!((lo..=hi).contains(&round), "{lo} <= {round} <= {hi}");
+    let subs = node.state().submitted.clone();
+    assert_eq!(subs.len(), 1);
+    let sub = &subs[0];
+    assert_eq!(sub.call, "commit_timelocked_mechanism_weights");
+    assert!(sub.signature_ok);
+    assert_eq!(sub.signer, alice().public());
+    assert!(sub.mortal.is_some());
+    assert_eq!(arg(sub, "netuid").as_u128(), Some(1));
+    assert_eq!(arg(sub, "mecid").as_u128(), Some(0));
+    assert_eq!(arg(sub, "reveal_round").as_u128(), Some(u128::from(round)));
+    assert_eq!(arg(sub, "commit_reveal_version").as_u128(), Some(4));
+    let commit = bytes(&arg(sub, "commit"));
+    assert!(commit.len() <= tlock::MAX_COMMIT_LEN);
+    let want = tlock::payload(&alice().public(), &[0, 1], &[65535, 32768], 3);
+    assert_eq!(
+        tlock::decrypt(&commit, &beacon.signature(round)).unwrap(),
+        want
+    );
+    assert!(tlock::decrypt(&commit, &beacon.signature(round - 1)).is_err());
+
+    // Hash commits accepted by the chain (v2): a timelocked commit is refused, a hash one passes
+    // the check; commit-reveal off: weights are supported either way.
     node.state().set_storage_value(
         "SubtensorModule",
         "CommitRevealWeightsVersion",
         &Value::u128(2),
     );
-    assert_eq!(client.commit_reveal_version().await, Ok(Some(2)));
+    assert_eq!(client.commit_scheme(1).await, Ok(CommitScheme::Hash));
     assert_eq!(client.check_weights_supported(1).await, Ok(()));
+    let err = client
+        .commit_timelocked_weights(weights(&alice()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ChainError::InvalidInput(m) if m.contains("hash commits")),
+        "{err}"
+    );
+    assert_eq!(node.state().submitted.len(), 1);
     node.state().set_storage_value(
         "SubtensorModule",
         "CommitRevealWeightsVersion",
@@ -497,6 +569,53 @@ async fn timelocked_commit_reveal_is_refused_with_a_clear_error_and_nothing_subm
         );
     }
     assert_eq!(client.check_weights_supported(1).await, Ok(()));
+}
+
+#[tokio::test]
+async fn weights_row_reads_back_what_the_chain_holds_for_the_hotkey() {
+    let (node, client) = node_and_client().await;
+    let pairs = |v: &[(u16, u16)]| {
+        list(
+            v.iter()
+                .map(|(a, b)| list([Value::u128(u128::from(*a)), Value::u128(u128::from(*b))])),
+        )
+    };
+    let set_rows = |s: &mut State, alice_row: &[(u16, u16)]| {
+        let full: Vec<Value> = [
+            (alice().public(), alice_row.to_vec()),
+            (bob().public(), vec![]),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(uid, (key, w))| {
+            let mut n = s.zero_inner("NeuronInfoRuntimeApi", "get_neurons");
+            set(&mut n, "hotkey", Value::from_bytes(key));
+            set(&mut n, "uid", Value::u128(uid as u128));
+            set(&mut n, "weights", pairs(&w));
+            n
+        })
+        .collect();
+        s.set_answer("NeuronInfoRuntimeApi", "get_neurons", &list(full));
+    };
+    set_rows(&mut node.state(), &[(1, 32768), (0, 65535)]);
+    let row = client
+        .weights_row(&alice().ss58(), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row, [(1, 32768), (0, 65535)]);
+    assert!(row_matches(&row, &[0, 1], &[65535, 32768]));
+    assert!(!row_matches(&row, &[0, 1], &[65535, 32767]));
+    // A reveal that did not land leaves the old (here: empty) row.
+    set_rows(&mut node.state(), &[]);
+    let row = client
+        .weights_row(&alice().ss58(), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!row_matches(&row, &[0, 1], &[65535, 32768]));
+    let stranger = Keypair::from_uri("//Charlie").unwrap();
+    assert_eq!(client.weights_row(&stranger.ss58(), 1).await, Ok(None));
 }
 
 #[tokio::test]

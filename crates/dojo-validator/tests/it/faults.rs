@@ -7,7 +7,8 @@ use std::time::Duration;
 use dojo_synthetic_api::client::SyntheticClient;
 use dojo_transport::{Dendrite, DendriteConfig};
 use dojo_types::chain::{
-    AxonInfo, Chain, ChainError, Hyperparams, MetagraphSnapshot, Netuid, RevealWeights, SetWeights,
+    AxonInfo, Chain, ChainError, CommitScheme, Hyperparams, MetagraphSnapshot, Netuid,
+    RevealWeights, SetWeights,
 };
 use dojo_types::{Hotkey, Uid};
 use dojo_validator::service::{ServiceError, Validator};
@@ -252,4 +253,129 @@ async fn a_commit_left_pending_by_a_crash_is_resolved_from_the_chain_not_resent(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(store.submissions(Some("revealed")).await.unwrap().len(), 1);
+}
+
+/// The devnet as a chain that takes timelocked commits (v4) and reveals them itself: when `lands`,
+/// the weight row it reports is the last commit's; otherwise the reveal fails silently and the row
+/// stays empty, as on subtensor when the drand pulse is missing. The commit itself goes to the
+/// devnet as a hash commit, so `LastUpdate` and the reveal window follow the chain's rules.
+struct Timelocked {
+    inner: dojo_devnet::Devnet,
+    lands: bool,
+    committed: std::sync::Mutex<Vec<SetWeights>>,
+}
+
+impl Chain for Timelocked {
+    async fn current_block(&self) -> Result<u64, ChainError> {
+        self.inner.current_block().await
+    }
+    async fn wait_for_block(&self, after: u64) -> Result<u64, ChainError> {
+        self.inner.wait_for_block(after).await
+    }
+    async fn metagraph(&self, netuid: Netuid) -> Result<MetagraphSnapshot, ChainError> {
+        self.inner.metagraph(netuid).await
+    }
+    async fn hyperparams(&self, netuid: Netuid) -> Result<Hyperparams, ChainError> {
+        self.inner.hyperparams(netuid).await
+    }
+    async fn set_weights(&self, r: SetWeights) -> Result<(), ChainError> {
+        self.inner.set_weights(r).await
+    }
+    async fn commit_weights(&self, _: &Hotkey, _: Netuid, _: [u8; 32]) -> Result<(), ChainError> {
+        panic!("a hash commit on a timelocked chain")
+    }
+    async fn reveal_weights(&self, _: RevealWeights) -> Result<(), ChainError> {
+        panic!("the chain reveals timelocked commits itself")
+    }
+    async fn serve_axon(&self, h: &Hotkey, n: Netuid, a: AxonInfo) -> Result<(), ChainError> {
+        self.inner.serve_axon(h, n, a).await
+    }
+    async fn burned_register(&self, c: &Hotkey, n: Netuid, h: &Hotkey) -> Result<Uid, ChainError> {
+        self.inner.burned_register(c, n, h).await
+    }
+    async fn commit_scheme(&self, _: Netuid) -> Result<CommitScheme, ChainError> {
+        Ok(CommitScheme::Timelocked { version: 4 })
+    }
+    async fn commit_timelocked_weights(&self, req: SetWeights) -> Result<u64, ChainError> {
+        self.inner
+            .commit_weights(&req.hotkey, req.netuid, [1; 32])
+            .await?;
+        self.committed.lock().unwrap().push(req);
+        Ok(1234)
+    }
+    async fn weights_row(
+        &self,
+        _: &Hotkey,
+        _: Netuid,
+    ) -> Result<Option<Vec<(u16, u16)>>, ChainError> {
+        let committed = self.committed.lock().unwrap();
+        Ok(Some(match committed.last() {
+            Some(req) if self.lands => req.uids.iter().copied().zip(req.weights.clone()).collect(),
+            _ => Vec::new(),
+        }))
+    }
+}
+
+/// Steps the weight loop until the commit of `block` is past its reveal window (or resolved).
+async fn through_reveal_window<C: Chain + 'static>(
+    v: &Validator<C>,
+    devnet: &dojo_devnet::Devnet,
+    store: &Store,
+    block: u64,
+) {
+    let (_, last) = dojo_types::chain::reveal_window(1, 9, block, 1);
+    loop {
+        v.weights_step().await.unwrap();
+        if store
+            .submissions(Some("committed"))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            return;
+        }
+        assert!(
+            devnet.current_block().await.unwrap() <= last + 500,
+            "still unresolved well past the reveal window"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timelocked_commits_are_confirmed_from_the_weight_row_and_a_silent_failure_is_counted() {
+    for lands in [true, false] {
+        let (_dir, store) = sqlite().await;
+        let net = network(true, &store).await;
+        let chain = Timelocked {
+            inner: net.devnet.clone(),
+            lands,
+            committed: std::sync::Mutex::new(Vec::new()),
+        };
+        let v = validator_on(chain, &net, &store, &net.synthetic).await;
+        one_scored_round(&v).await;
+        v.weights_step().await.unwrap();
+        let subs = store.submissions(None).await.unwrap();
+        assert_eq!(subs.len(), 1, "{subs:?}");
+        assert_eq!(
+            (subs[0].kind.as_str(), subs[0].status.as_str()),
+            ("tlock", "committed")
+        );
+        assert!(subs[0].salt.is_empty(), "no salt: the chain reveals");
+        through_reveal_window(&v, &net.devnet, &store, subs[0].block).await;
+        let subs = store.submissions(None).await.unwrap();
+        let failed = v
+            .metrics
+            .get("dojo_weight_errors_total", &[("error", "RevealFailed")]);
+        let revealed = v
+            .metrics
+            .get("dojo_weights_set_total", &[("kind", "reveal")]);
+        if lands {
+            assert_eq!(subs[0].status, "revealed", "{subs:?}");
+            assert_eq!((revealed, failed), (1.0, 0.0));
+        } else {
+            assert_eq!(subs[0].status, "reveal_failed", "{subs:?}");
+            assert_eq!((revealed, failed), (0.0, 1.0));
+        }
+    }
 }
