@@ -328,7 +328,12 @@ pub(crate) struct RunArgs {
     )]
     pub(crate) worker_disable: bool,
 
-    /// Log filter (tracing EnvFilter syntax).
-    #[arg(long = "logging.level", env = "RUST_LOG", default_value = "info")]
+    /// Log filter (tracing EnvFilter syntax). The default keeps ONNX Runtime's own messages
+    /// (target `ort`, with `--scoring_method reward_model`) at warnings.
+    #[arg(
+        long = "logging.level",
+        env = "RUST_LOG",
+        default_value = "info,ort=warn"
+    )]
     pub(crate) log: String,
 }

@@ -27,6 +27,10 @@ struct Cli {
     /// shipped model).
     #[arg(long, global = true, default_value = "fp32")]
     precision: dojo_reward::Precision,
+    /// More log detail on stderr: `-v` shows debug lines and ONNX Runtime's own info lines,
+    /// `-vv` everything. Without it ONNX Runtime reports warnings only. `RUST_LOG` overrides both.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -95,14 +99,24 @@ enum Cmd {
     },
 }
 
+/// The log filter for `-v` given `verbose` times, when `RUST_LOG` is not set.
+fn default_filter(verbose: u8) -> String {
+    match verbose {
+        0 => format!("info,{}", dojo_reward::QUIET_RUNTIME_LOGS),
+        1 => "debug,ort=info".to_owned(),
+        _ => "trace".to_owned(),
+    }
+}
+
 fn main() -> Result<()> {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter(cli.verbose).into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let opts = LoadOptions {
         dylib: cli.ort_dylib.clone(),
         device: cli

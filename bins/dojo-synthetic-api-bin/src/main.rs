@@ -215,7 +215,7 @@ async fn serve<G: Generator>(
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let filter = if cli.debug { "debug" } else { "info" };
+    let filter = if cli.debug { "debug" } else { "info,ort=warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),

@@ -40,7 +40,7 @@ pub use model::{
     EXPECTED_INPUTS, EncodedBatch, InputFormat, LoadOptions, ModelConfig, OnnxRewardModel,
     Precision, decode_text,
 };
-pub use runtime::{Device, resolve_dylib};
+pub use runtime::{Device, QUIET_RUNTIME_LOGS, resolve_dylib};
 
 /// Directory of the sentence encoder `cargo xtask setup` builds in the cache.
 pub const EMBEDDING_MODEL: &str = "all-minilm-l6-v2";

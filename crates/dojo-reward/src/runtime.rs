@@ -87,6 +87,22 @@ pub fn user_cache_dir() -> Option<PathBuf> {
     Some(base.join("dojo"))
 }
 
+/// The `tracing` filter directive that keeps ONNX Runtime's own messages at WARN and above; the
+/// binaries add it to their default filter (a `-v` or an explicit `RUST_LOG` replaces it).
+pub const QUIET_RUNTIME_LOGS: &str = "ort=warn";
+
+/// The most detailed ONNX Runtime severity the installed subscriber would show.
+fn runtime_log_level() -> ort::logging::LogLevel {
+    use ort::logging::LogLevel;
+    if tracing::enabled!(target: "ort", tracing::Level::TRACE) {
+        LogLevel::Verbose
+    } else if tracing::enabled!(target: "ort", tracing::Level::INFO) {
+        LogLevel::Info
+    } else {
+        LogLevel::Warning
+    }
+}
+
 /// ONNX Runtime allows one environment per process and one loaded library; both live here.
 static ENVIRONMENT: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mutex::new(None);
 
@@ -116,6 +132,9 @@ pub(crate) fn environment(dylib: &Path) -> Result<ort::environment::Environment,
             path: dylib.to_path_buf(),
             message: e.to_string(),
         })?;
+    // ort forwards every ONNX Runtime message to `tracing` (target `ort`); asking the runtime for
+    // only what the subscriber shows spares it formatting verbose allocator lines nobody reads.
+    env.set_log_level(runtime_log_level());
     tracing::info!(path = %dylib.display(), "loaded ONNX Runtime");
     *guard = Some((dylib.to_path_buf(), env.clone()));
     Ok(env)
