@@ -1,7 +1,6 @@
 //! Dojo v2 round planning (spec §2.5) and the bridge from a v2 task's outcomes to
-//! `dojo-scoring`'s [`VoteTask`] (spec §4.10). Pure functions: no I/O, no store. The service
-//! loop that sends these plans over the signed dendrite does not exist yet; `dojo-validator run`
-//! still runs score-the-completions rounds only.
+//! `dojo-scoring`'s [`VoteTask`] (spec §4.10). Pure functions: no I/O, no store; the service's
+//! v2 round (`service::v2`) sends these plans over the signed dendrite and stores each phase.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,7 +15,7 @@ pub const DUEL_PERCENT: u32 = 20;
 pub const TRAP_PERCENT: u32 = 20;
 
 /// One planned v2 task: who generates, and against what.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pairing {
     /// PvP (two miners), PvV (a miner against the validator's reference) or trap.
     pub kind: VoteKind,

@@ -32,8 +32,10 @@ use crate::bridge;
 use crate::metrics::Metrics;
 use crate::schedule::{Decision, Me, WeightParams, decide, weights_for};
 use crate::scores::ScoreBook;
-use crate::store::{Collected, Store, StoreError, Submission};
+use crate::store::{Collected, Store, StoreError, Submission, TaskTable};
 use crate::view::MinerView;
+
+mod v2;
 
 /// Loop intervals and deadlines.
 #[derive(Debug, Clone, PartialEq)]
@@ -379,6 +381,9 @@ impl<C: Chain + 'static> Validator<C> {
     /// One task round. Returns how long to wait before the next one: the round interval, or a
     /// short back-off when the synthetic API had no task or was down.
     pub async fn round(&self) -> Result<Duration, ServiceError> {
+        if self.votes_round() {
+            return self.v2_round().await;
+        }
         let round = self.config.intervals.round;
         let mut miners = self.shared().active.clone();
         if miners.is_empty() {
@@ -552,6 +557,13 @@ impl<C: Chain + 'static> Validator<C> {
 
     /// Collects every task whose deadline has passed. Returns how many were collected.
     pub async fn collect(&self) -> Result<usize, ServiceError> {
+        // Tasks of the other shape may be in the store from before a mechanism change; both
+        // are collected, so nothing sent is left hanging.
+        let v2 = self.v2_collect().await?;
+        Ok(v2 + self.collect_rounds().await?)
+    }
+
+    async fn collect_rounds(&self) -> Result<usize, ServiceError> {
         let due = match self.store.tasks_in("sent", Some(now_ms()), 64).await {
             Ok(d) => d,
             Err(e) => {
@@ -683,6 +695,9 @@ impl<C: Chain + 'static> Validator<C> {
     /// One scoring pass over collected tasks: per-task scores, mean per miner, EMA, one
     /// transaction. Returns how many tasks were scored.
     pub async fn score(&self) -> Result<usize, ServiceError> {
+        if self.votes_round() {
+            return self.v2_score().await;
+        }
         let ids = match self
             .store
             .tasks_in("collected", None, self.config.scoring_batch as i64)
@@ -698,7 +713,6 @@ impl<C: Chain + 'static> Validator<C> {
             return Ok(0);
         }
         let start = Instant::now();
-        let mut per_task = Vec::with_capacity(ids.len());
         let mut all = Vec::with_capacity(ids.len());
         let mut events = Vec::new();
         for id in &ids {
@@ -759,6 +773,22 @@ impl<C: Chain + 'static> Validator<C> {
                 rejected: vec![],
             });
         }
+        self.apply_pass(TaskTable::Rounds, &ids, all, &events, start)
+            .await
+    }
+
+    /// The end of a scoring pass, shared by both round shapes: aggregate `all` (one entry per
+    /// task of `ids`), fold it into the moving average, and write scores, average and the tasks'
+    /// move to `scored` in one transaction.
+    async fn apply_pass(
+        &self,
+        table: TaskTable,
+        ids: &[TaskId],
+        all: Vec<TaskScores>,
+        events: &[serde_json::Value],
+        start: Instant,
+    ) -> Result<usize, ServiceError> {
+        let mut per_task = Vec::with_capacity(ids.len());
         let rewards = self.mechanism.aggregate(&all);
         per_task.extend(ids.iter().cloned().zip(all.into_iter().map(|t| t.scores)));
         let mut book = self.book.lock().await;
@@ -767,7 +797,11 @@ impl<C: Chain + 'static> Validator<C> {
             tracing::warn!(error = %e, "moving-average update skipped for this pass");
             next = book.clone();
         }
-        match self.store.apply_scores(&per_task, &next, now_ms()).await {
+        match self
+            .store
+            .apply_scores_in(table, &per_task, &next, now_ms())
+            .await
+        {
             Ok(()) => {
                 {
                     let mut sums = self
@@ -791,7 +825,7 @@ impl<C: Chain + 'static> Validator<C> {
                     &[],
                     start.elapsed().as_secs_f64(),
                 );
-                self.write_events(&events);
+                self.write_events(events);
                 tracing::info!(
                     tasks = ids.len(),
                     miners = rewards.len(),
@@ -962,8 +996,12 @@ impl<C: Chain + 'static> Validator<C> {
                 Ok(())
             }
             d @ (Decision::Set | Decision::Commit) => {
-                // Nothing scored yet: there is nothing to say on chain.
-                match self.store.count("scored").await {
+                // Nothing scored yet (in either round shape): there is nothing to say on chain.
+                let scored = match self.store.count("scored").await {
+                    Ok(n) => self.store.count_v2("scored").await.map(|m| n + m),
+                    Err(e) => Err(e),
+                };
+                match scored {
                     Ok(0) => return Ok(()),
                     Ok(_) => {}
                     Err(e) => {

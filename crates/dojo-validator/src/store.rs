@@ -58,11 +58,12 @@ pub enum Backend {
     Postgres,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// The one set of migrations, in order; each statement is valid SQLite and PostgreSQL.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS tasks (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE IF NOT EXISTS tasks (
         task_id TEXT PRIMARY KEY,
         created_ms BIGINT NOT NULL,
         expire_ms BIGINT NOT NULL,
@@ -72,8 +73,8 @@ const MIGRATIONS: &[&[&str]] = &[&[
         status TEXT NOT NULL,
         scored_ms BIGINT
     )",
-    "CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, expire_ms)",
-    "CREATE TABLE IF NOT EXISTS assignments (
+        "CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, expire_ms)",
+        "CREATE TABLE IF NOT EXISTS assignments (
         task_id TEXT NOT NULL,
         hotkey TEXT NOT NULL,
         uid BIGINT NOT NULL,
@@ -82,7 +83,7 @@ const MIGRATIONS: &[&[&str]] = &[&[
         miner_task_id TEXT,
         PRIMARY KEY (task_id, hotkey)
     )",
-    "CREATE TABLE IF NOT EXISTS responses (
+        "CREATE TABLE IF NOT EXISTS responses (
         task_id TEXT NOT NULL,
         hotkey TEXT NOT NULL,
         outcome TEXT NOT NULL,
@@ -91,18 +92,18 @@ const MIGRATIONS: &[&[&str]] = &[&[
         received_ms BIGINT NOT NULL,
         PRIMARY KEY (task_id, hotkey)
     )",
-    "CREATE TABLE IF NOT EXISTS task_scores (
+        "CREATE TABLE IF NOT EXISTS task_scores (
         task_id TEXT NOT NULL,
         hotkey TEXT NOT NULL,
         score DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (task_id, hotkey)
     )",
-    "CREATE TABLE IF NOT EXISTS ema (
+        "CREATE TABLE IF NOT EXISTS ema (
         uid BIGINT PRIMARY KEY,
         hotkey TEXT,
         score DOUBLE PRECISION NOT NULL
     )",
-    "CREATE TABLE IF NOT EXISTS weight_submissions (
+        "CREATE TABLE IF NOT EXISTS weight_submissions (
         id TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
         block BIGINT NOT NULL,
@@ -114,7 +115,40 @@ const MIGRATIONS: &[&[&str]] = &[&[
         error TEXT,
         updated_ms BIGINT NOT NULL
     )",
-]];
+    ],
+    // 2: Dojo v2 vote tasks. Their shape changes by phase (generators, then candidates and voters,
+    // then votes), so the task is one JSON document; `status` and `expire_ms` (the current phase's
+    // deadline) are columns because the loops select on them.
+    &[
+        "CREATE TABLE IF NOT EXISTS v2_tasks (
+        task_id TEXT PRIMARY KEY,
+        created_ms BIGINT NOT NULL,
+        expire_ms BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        body TEXT NOT NULL,
+        scored_ms BIGINT
+    )",
+        "CREATE INDEX IF NOT EXISTS v2_tasks_status ON v2_tasks (status, expire_ms)",
+    ],
+];
+
+/// Which table a scoring pass closes tasks in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskTable {
+    /// Score-the-completions tasks (`tasks`).
+    Rounds,
+    /// Dojo v2 vote tasks (`v2_tasks`).
+    Votes,
+}
+
+impl TaskTable {
+    fn name(self) -> &'static str {
+        match self {
+            TaskTable::Rounds => "tasks",
+            TaskTable::Votes => "v2_tasks",
+        }
+    }
+}
 
 /// One miner's part of a task round.
 #[derive(Debug, Clone, PartialEq)]
@@ -345,20 +379,125 @@ impl Store {
         expired_by: Option<i64>,
         limit: i64,
     ) -> Result<Vec<TaskId>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT task_id FROM tasks WHERE status = $1 AND expire_ms <= $2 ORDER BY expire_ms, task_id LIMIT $3",
-        )
-        .bind(status)
-        .bind(expired_by.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        self.ids_in(TaskTable::Rounds, status, expired_by, limit)
+            .await
+    }
+
+    /// Dojo v2 tasks in `status` (`generating`, `voting`, `collected`, `scored`, `void`), oldest
+    /// phase deadline first; with `expired_by`, only those whose phase deadline has passed.
+    pub async fn v2_tasks_in(
+        &self,
+        status: &str,
+        expired_by: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<TaskId>, StoreError> {
+        self.ids_in(TaskTable::Votes, status, expired_by, limit)
+            .await
+    }
+
+    async fn ids_in(
+        &self,
+        table: TaskTable,
+        status: &str,
+        expired_by: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<TaskId>, StoreError> {
+        let t = table.name();
+        // Static SQL per table: sqlx refuses strings built at run time, rightly.
+        let sql = match table {
+            TaskTable::Rounds => {
+                "SELECT task_id FROM tasks WHERE status = $1 AND expire_ms <= $2 ORDER BY expire_ms, task_id LIMIT $3"
+            }
+            TaskTable::Votes => {
+                "SELECT task_id FROM v2_tasks WHERE status = $1 AND expire_ms <= $2 ORDER BY expire_ms, task_id LIMIT $3"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(status)
+            .bind(expired_by.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 let s: String = r.try_get("task_id")?;
-                TaskId::new(s).map_err(|e| corrupt("tasks", e))
+                TaskId::new(s).map_err(|e| corrupt(t, e))
             })
             .collect()
+    }
+
+    /// Writes new v2 tasks (`generating`, with their generation deadline) in one transaction,
+    /// before anything is sent. A task id already present is a [`StoreError::Conflict`].
+    pub async fn insert_v2(
+        &self,
+        tasks: &[(TaskId, i64, String)],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (id, expire_ms, body) in tasks {
+            let r = sqlx::query(
+                "INSERT INTO v2_tasks (task_id, created_ms, expire_ms, status, body)
+                 VALUES ($1, $2, $3, 'generating', $4) ON CONFLICT (task_id) DO NOTHING",
+            )
+            .bind(id.as_str())
+            .bind(now_ms)
+            .bind(*expire_ms)
+            .bind(body.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() != 1 {
+                return Err(StoreError::Conflict(id.to_string()));
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One v2 task: its status and document.
+    pub async fn load_v2(&self, id: &TaskId) -> Result<(String, String), StoreError> {
+        let row = sqlx::query("SELECT status, body FROM v2_tasks WHERE task_id = $1")
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get("status")?, row.try_get("body")?))
+    }
+
+    /// Moves a v2 task from `from` to `to` (which may be equal, to record progress within a
+    /// phase), replacing its document and phase deadline in the same statement. A task not in
+    /// `from` is a [`StoreError::Conflict`]: the step was already done, by us before a restart.
+    pub async fn advance_v2(
+        &self,
+        id: &TaskId,
+        from: &str,
+        to: &str,
+        expire_ms: i64,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query(
+            "UPDATE v2_tasks SET status = $1, expire_ms = $2, body = $3 WHERE task_id = $4 AND status = $5",
+        )
+        .bind(to)
+        .bind(expire_ms)
+        .bind(body)
+        .bind(id.as_str())
+        .bind(from)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Err(StoreError::Conflict(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Counts v2 tasks by status.
+    pub async fn count_v2(&self, status: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM v2_tasks WHERE status = $1")
+                .bind(status)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
     }
 
     /// Counts tasks by status.
@@ -482,15 +621,33 @@ impl Store {
         book: &ScoreBook,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        self.apply_scores_in(TaskTable::Rounds, tasks, book, now_ms)
+            .await
+    }
+
+    /// [`Store::apply_scores`] for the tasks of `table`.
+    pub async fn apply_scores_in(
+        &self,
+        table: TaskTable,
+        tasks: &[(TaskId, Vec<(Hotkey, f64)>)],
+        book: &ScoreBook,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let update = match table {
+            TaskTable::Rounds => {
+                "UPDATE tasks SET status = 'scored', scored_ms = $1 WHERE task_id = $2 AND status = 'collected'"
+            }
+            TaskTable::Votes => {
+                "UPDATE v2_tasks SET status = 'scored', scored_ms = $1 WHERE task_id = $2 AND status = 'collected'"
+            }
+        };
         let mut tx = self.pool.begin().await?;
         for (id, scores) in tasks {
-            let r = sqlx::query(
-                "UPDATE tasks SET status = 'scored', scored_ms = $1 WHERE task_id = $2 AND status = 'collected'",
-            )
-            .bind(now_ms)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
+            let r = sqlx::query(update)
+                .bind(now_ms)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
             if r.rows_affected() != 1 {
                 return Err(StoreError::Conflict(id.to_string()));
             }

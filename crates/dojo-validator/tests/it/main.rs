@@ -9,3 +9,4 @@ mod miners;
 mod outage;
 mod run;
 mod store;
+mod v2;

@@ -1,13 +1,18 @@
 //! Test-double miners behind the real axon (signed gRPC): each answers with a policy. The honest
 //! ones are oracles that read the ground truth from the validator's store, so their quality order
-//! is known; the others lie, break the bounds, or copy another miner.
+//! is known; the others lie, break the bounds, or copy another miner. The same policies play the
+//! Dojo v2 roles: every miner but the decliner writes a page, and the honest voter reads the
+//! validator's stored task to vote as a perfect judge would (for the reference in a duel, against
+//! the trap), the reversed one does the opposite, the out-of-range one names a completion it was
+//! never shown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dojo_identity::Keypair;
+use dojo_proto::v1::miner_roles_server::MinerRoles;
 use dojo_proto::v1::{self, miner_server::Miner};
-use dojo_transport::{AxonConfig, AxonLayer, MetagraphCache, serve_miner};
+use dojo_transport::{AxonConfig, AxonLayer, MetagraphCache, serve_miner_with_roles};
 use dojo_types::Hotkey;
 use dojo_validator::store::Store;
 use tonic::{Request, Response, Status};
@@ -144,10 +149,120 @@ pub(crate) async fn serve(
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        let _ = serve_miner(miner, listener, layer, async {
+        let roles = miner.clone();
+        let _ = serve_miner_with_roles(miner, roles, listener, layer, async {
             let _ = rx.await;
         })
         .await;
     });
     (addr, tx)
+}
+
+impl TestMiner {
+    /// The completion a perfect judge votes for in v2 task `id`, and the one it votes against.
+    async fn judged(&self, id: &str) -> Option<(String, String)> {
+        let (_, body) = self.store.load_v2(&id.parse().ok()?).await.ok()?;
+        let doc: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let p = &doc["pairing"];
+        let delivered = |h: &serde_json::Value| {
+            doc["delivered"][h.as_str()?]["id"]
+                .as_str()
+                .map(str::to_owned)
+        };
+        let mut shown: Vec<String> = p["generators"]
+            .as_array()?
+            .iter()
+            .filter_map(delivered)
+            .collect();
+        let reference = doc["validator_completion"]["id"]
+            .as_str()
+            .map(str::to_owned);
+        if p["duel"].as_bool()? {
+            shown.extend(reference.clone());
+        }
+        if shown.len() < 2 {
+            return None;
+        }
+        let bad = match p["kind"].as_str()? {
+            "trap" => delivered(&p["negative_generator"]).or(reference.clone())?,
+            "pvv" => shown
+                .iter()
+                .find(|c| Some(*c) != reference.as_ref())?
+                .clone(),
+            _ => shown[1].clone(),
+        };
+        let good = shown.iter().find(|c| **c != bad)?.clone();
+        Some((good, bad))
+    }
+}
+
+#[tonic::async_trait]
+impl MinerRoles for TestMiner {
+    async fn assign_generation(
+        &self,
+        r: Request<v1::GenerationTask>,
+    ) -> Result<Response<v1::TaskAck>, Status> {
+        let id = r.into_inner().task_id;
+        Ok(Response::new(v1::TaskAck {
+            miner_task_id: match self.policy {
+                Policy::Decline => String::new(),
+                _ => format!("g-{id}"),
+            },
+        }))
+    }
+
+    async fn fetch_generation(
+        &self,
+        r: Request<v1::FetchResultsRequest>,
+    ) -> Result<Response<v1::GenerationResult>, Status> {
+        let task_id = r.into_inner().task_id;
+        let page = format!("<html><body>page by {}</body></html>", self.hotkey);
+        Ok(Response::new(v1::GenerationResult {
+            task_id,
+            status: v1::ResultStatus::Complete.into(),
+            completion: Some(v1::Completion {
+                completion_id: "mine".into(),
+                content: Some(v1::completion::Content::Code(v1::CodeAnswer {
+                    files: vec![v1::CodeFile {
+                        filename: "index.html".into(),
+                        content: page,
+                        language: "html".into(),
+                    }],
+                    installation_commands: String::new(),
+                })),
+            }),
+            author: "test".into(),
+        }))
+    }
+
+    async fn assign_vote(&self, r: Request<v1::VoteTask>) -> Result<Response<v1::TaskAck>, Status> {
+        self.assign_generation(Request::new(v1::GenerationTask {
+            task_id: r.into_inner().task_id,
+            ..Default::default()
+        }))
+        .await
+    }
+
+    async fn fetch_vote(
+        &self,
+        r: Request<v1::FetchResultsRequest>,
+    ) -> Result<Response<v1::VoteResult>, Status> {
+        let task_id = r.into_inner().task_id;
+        let (good, bad) = self
+            .judged(&task_id)
+            .await
+            .ok_or_else(|| Status::not_found("no such vote task"))?;
+        let chosen = match self.policy {
+            Policy::Truthful | Policy::Copy(_) => good,
+            Policy::Reversed => bad,
+            Policy::OutOfRange => "never-shown".into(),
+            Policy::Decline => return Err(Status::not_found("declined")),
+        };
+        Ok(Response::new(v1::VoteResult {
+            task_id,
+            status: v1::ResultStatus::Complete.into(),
+            chosen_completion_id: chosen,
+            tally: Default::default(),
+        }))
+    }
 }

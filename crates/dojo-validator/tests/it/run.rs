@@ -184,7 +184,7 @@ pub(crate) fn config(
     }
 }
 
-async fn wait_for(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !f().await {
         assert!(
