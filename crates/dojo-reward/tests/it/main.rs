@@ -1,6 +1,7 @@
 //! Integration tests against the real shipped model and ONNX Runtime (installed by `cargo xtask setup`).
 
 mod bad_input;
+mod independent;
 mod batching;
 mod load;
 mod parity;
