@@ -37,17 +37,26 @@ fn independent_pairs_parse_with_known_kinds() {
     let pairs = read_jsonl(&independent()).expect("committed independent pairs");
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, p) in pairs.iter().enumerate() {
-        let kind = p.kind.as_deref().unwrap_or_else(|| panic!("pair {i} has no kind"));
+        let kind = p
+            .kind
+            .as_deref()
+            .unwrap_or_else(|| panic!("pair {i} has no kind"));
         assert!(KINDS.contains(&kind), "pair {i}: unknown kind {kind:?}");
         assert!(
-            !p.prompt.trim().is_empty() && !p.chosen.trim().is_empty() && !p.rejected.trim().is_empty(),
+            !p.prompt.trim().is_empty()
+                && !p.chosen.trim().is_empty()
+                && !p.rejected.trim().is_empty(),
             "pair {i} has an empty field: {p:?}"
         );
         assert_ne!(p.chosen, p.rejected, "pair {i}: chosen equals rejected");
         *counts.entry(kind).or_default() += 1;
     }
     for k in KINDS {
-        assert_eq!(counts.get(k).copied().unwrap_or(0), PER_KIND, "pairs of kind {k}");
+        assert_eq!(
+            counts.get(k).copied().unwrap_or(0),
+            PER_KIND,
+            "pairs of kind {k}"
+        );
     }
 }
 

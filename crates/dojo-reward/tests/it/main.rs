@@ -1,8 +1,8 @@
 //! Integration tests against the real shipped model and ONNX Runtime (installed by `cargo xtask setup`).
 
 mod bad_input;
-mod independent;
 mod batching;
+mod independent;
 mod load;
 mod parity;
 mod props;
