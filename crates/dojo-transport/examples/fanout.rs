@@ -425,8 +425,7 @@ async fn measure(
     }
     let wall_s = start.elapsed().as_secs_f64();
     let cpu_after = cpu();
-    let per_round_cpu =
-        |a: Option<f64>, b: Option<f64>| Some((b? - a?) / rounds as f64);
+    let per_round_cpu = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / rounds as f64);
     per_call.sort_by(f64::total_cmp);
     per_round.sort_by(f64::total_cmp);
     Measured {
@@ -452,7 +451,9 @@ fn main() -> Result<(), BoxError> {
     let in_process = args.iter().any(|a| a == "--in-process");
     let pin = args.iter().any(|a| a == "--pin");
     if pin && in_process {
-        return Err("--pin separates the validator from miner processes; not with --in-process".into());
+        return Err(
+            "--pin separates the validator from miner processes; not with --in-process".into(),
+        );
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let miner_cpus = if pin {
@@ -461,7 +462,12 @@ fn main() -> Result<(), BoxError> {
         }
         // Before any thread or runtime starts, so that all of the validator's threads inherit it.
         set_affinity(&[0])?;
-        Some((1..cores).map(|c| c.to_string()).collect::<Vec<_>>().join(","))
+        Some(
+            (1..cores)
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     } else {
         None
     };
@@ -471,8 +477,12 @@ fn main() -> Result<(), BoxError> {
     let (procs, targets) = if in_process {
         (None, Vec::new())
     } else {
-        let (p, t) =
-            MinerProcesses::start(miners, per_process, &validator.ss58(), miner_cpus.as_deref())?;
+        let (p, t) = MinerProcesses::start(
+            miners,
+            per_process,
+            &validator.ss58(),
+            miner_cpus.as_deref(),
+        )?;
         (Some(p), t)
     };
     let pids = procs.as_ref().map(MinerProcesses::pids).unwrap_or_default();
@@ -534,7 +544,9 @@ fn main() -> Result<(), BoxError> {
         "fan-out: 1 validator -> {miners} miner axons on loopback, {rounds} rounds, {cores} cores"
     );
     match &miner_cpus {
-        _ if in_process => println!("  miners: axons served by the validator's own runtime (--in-process)"),
+        _ if in_process => {
+            println!("  miners: axons served by the validator's own runtime (--in-process)")
+        }
         Some(c) => println!(
             "  miners: {processes} separate processes of up to {per_process} axons; validator pinned to cpu 0, miners to cpus {c}"
         ),
