@@ -1,5 +1,5 @@
 //! `cargo xtask bench-fanout [--miners N] [--rounds R] [--json] [--in-process] [--pin]
-//! [--per-process K] [--no-python] [--python-miners M]`.
+//! [--per-process K] [--no-python] [--python-miners M] [--python-rounds R]`.
 //!
 //! Runs the release-mode fan-out benchmark of `dojo-transport` (one validator, N miner axons on
 //! loopback, the miners in separate processes of K axons as in a deployment) and, with
@@ -7,7 +7,9 @@
 //! it runs the same shape with Python bittensor 10.2's dendrite and axons (from a pinned venv),
 //! also with the miners in processes of K axons, then prints all of them and the ratio. One
 //! Python process of 256 axons did not finish starting within 7 minutes on a 2-core machine;
-//! processes of 32 start, so the Python side defaults to N as well.
+//! processes of 32 start, so the Python side defaults to N as well. Its dendrite is slower than its
+//! 12 s call timeout well before 256 miners on such a machine, so failures are printed with it,
+//! and `--python-rounds` shortens its run.
 
 use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
@@ -37,10 +39,11 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     };
 
     let py_miners = value(args, "--python-miners", miners).to_owned();
+    let py_rounds = value(args, "--python-rounds", rounds);
     let (python, rust_same_n) = if flag("--no-python") {
         (None, None)
     } else {
-        match python_run(sh, &py_miners, rounds, per_process) {
+        match python_run(sh, &py_miners, py_rounds, per_process) {
             Ok(v) if py_miners == miners => (Some(v), Some(rust.clone())),
             Ok(v) => (Some(v), Some(rust_run(sh, &py_miners, rounds, &shape)?)),
             Err(e) => {
@@ -74,10 +77,11 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     let line = |name: &str, v: &serde_json::Value| {
         println!(
-            "{name:>16}: {} miners x {} rounds  ok {}  call p50 {:.2} ms  p99 {:.2} ms  round p50 {:.2} ms  p99 {:.2} ms  {:.0} req/s",
+            "{name:>16}: {} miners x {} rounds  ok {}  failed {}  call p50 {:.2} ms  p99 {:.2} ms  round p50 {:.2} ms  p99 {:.2} ms  {:.0} req/s",
             v["miners"],
             v["rounds"],
             v["ok"],
+            v["failures"],
             f(&v["call_ms"]["p50"]),
             f(&v["call_ms"]["p99"]),
             f(&v["round_ms"]["p50"]),
