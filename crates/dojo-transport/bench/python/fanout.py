@@ -48,7 +48,8 @@ def wallet(root, name):
 
 def pct(xs, p):
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))] if xs else float("nan")
+    # None rather than NaN, which is not JSON: every call can fail on a loaded machine.
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))] if xs else None
 
 
 def serve_miners(root, first, count):
@@ -167,7 +168,7 @@ async def measure(args, root, procs, infos, load_before):
         "warmup_ok": sum(ok for _, ok in warm),
         "ok": len(calls),
         "failures": fails,
-        "call_ms": {"p50": pct(calls, 50), "p99": pct(calls, 99), "max": max(calls, default=float("nan"))},
+        "call_ms": {"p50": pct(calls, 50), "p99": pct(calls, 99), "max": max(calls, default=None)},
         "round_ms": {"p50": pct(rounds, 50), "p99": pct(rounds, 99)},
         "requests_per_s": len(calls) / wall,
         "loadavg": {"before": load_before, "after": loadavg()},
