@@ -1,11 +1,15 @@
-//! `cargo xtask bench-fanout [--miners N] [--rounds R] [--json] [--no-python] [--python-miners M]`.
+//! `cargo xtask bench-fanout [--miners N] [--rounds R] [--json] [--in-process] [--pin]
+//! [--per-process K] [--no-python] [--python-miners M] [--python-rounds R]`.
 //!
 //! Runs the release-mode fan-out benchmark of `dojo-transport` (one validator, N miner axons on
-//! loopback) and, unless `--no-python`, the same shape with Python bittensor 10.2's dendrite and
-//! axons (from a pinned venv), then prints both and the ratio. Python runs every axon as a uvicorn
-//! thread of one process; 256 of them did not finish starting within 7 minutes on a 2-core
-//! machine, so the Python side defaults to `min(N, 32)` axons and the ratio is taken against a
-//! Rust run with the same count.
+//! loopback, the miners in separate processes of K axons as in a deployment) and, with
+//! `--in-process`, the same with every axon inside the validator's process. Unless `--no-python`,
+//! it runs the same shape with Python bittensor 10.2's dendrite and axons (from a pinned venv),
+//! also with the miners in processes of K axons, then prints all of them and the ratio. One
+//! Python process of 256 axons did not finish starting within 7 minutes on a 2-core machine;
+//! processes of 32 start, so the Python side defaults to N as well. Its dendrite is slower than its
+//! 12 s call timeout well before 256 miners on such a machine, so failures are printed with it,
+//! and `--python-rounds` shortens its run.
 
 use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
@@ -20,24 +24,28 @@ fn value<'a>(args: &'a [String], name: &str, default: &'a str) -> &'a str {
 pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let miners = value(args, "--miners", "256");
     let rounds = value(args, "--rounds", "20");
+    let per_process = value(args, "--per-process", "32");
     let json = args.iter().any(|a| a == "--json");
-    let rust_out = cmd!(sh, "cargo run --release --locked -q -p dojo-transport --example fanout -- --miners {miners} --rounds {rounds} --json")
-        .read()
-        .context("running the rust fan-out benchmark")?;
-    let rust: serde_json::Value =
-        serde_json::from_str(rust_out.lines().last().unwrap_or_default())?;
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let mut shape = vec!["--per-process".to_owned(), per_process.to_owned()];
+    if flag("--pin") {
+        shape.push("--pin".to_owned());
+    }
+    let rust = rust_run(sh, miners, rounds, &shape)?;
+    let in_process = if flag("--in-process") {
+        Some(rust_run(sh, miners, rounds, &["--in-process".to_owned()])?)
+    } else {
+        None
+    };
 
-    let default_py = miners
-        .parse::<usize>()
-        .map_or(32, |m| m.min(32))
-        .to_string();
-    let py_miners = value(args, "--python-miners", &default_py).to_owned();
-    let (python, rust_same_n) = if args.iter().any(|a| a == "--no-python") {
+    let py_miners = value(args, "--python-miners", miners).to_owned();
+    let py_rounds = value(args, "--python-rounds", rounds);
+    let (python, rust_same_n) = if flag("--no-python") {
         (None, None)
     } else {
-        match python_run(sh, &py_miners, rounds) {
+        match python_run(sh, &py_miners, py_rounds, per_process) {
             Ok(v) if py_miners == miners => (Some(v), Some(rust.clone())),
-            Ok(v) => (Some(v), Some(rust_run(sh, &py_miners, rounds)?)),
+            Ok(v) => (Some(v), Some(rust_run(sh, &py_miners, rounds, &shape)?)),
             Err(e) => {
                 eprintln!("xtask: python bittensor side-by-side skipped: {e:#}");
                 (None, None)
@@ -57,6 +65,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     if json {
         let out = serde_json::json!({
             "rust": rust,
+            "rust_in_process": in_process,
             "python": python,
             "rust_same_miners_as_python": rust_same_n,
             "python_over_rust_p99": p99_ratio,
@@ -65,28 +74,67 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
         println!("{out}");
         return Ok(());
     }
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     let line = |name: &str, v: &serde_json::Value| {
         println!(
-            "{name:>16}: {} miners x {} rounds  ok {}  call p50 {:.2} ms  p99 {:.2} ms  round p99 {:.2} ms  {:.0} req/s",
+            "{name:>16}: {} miners x {} rounds  ok {}  failed {}  call p50 {:.2} ms  p99 {:.2} ms  round p50 {:.2} ms  p99 {:.2} ms  {:.0} req/s",
             v["miners"],
             v["rounds"],
             v["ok"],
-            v["call_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
-            v["call_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
-            v["round_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
-            v["requests_per_s"].as_f64().unwrap_or(f64::NAN),
+            v["failures"],
+            f(&v["call_ms"]["p50"]),
+            f(&v["call_ms"]["p99"]),
+            f(&v["round_ms"]["p50"]),
+            f(&v["round_ms"]["p99"]),
+            f(&v["requests_per_s"]),
+        );
+        let miners = if v["mode"] == "in-process" {
+            "axons inside the validator's process".to_owned()
+        } else {
+            format!(
+                "miners in {} processes of up to {} axons{}",
+                v["miner_processes"],
+                v["axons_per_process"],
+                if v["pinned"].is_object() {
+                    ", validator pinned to cpu 0"
+                } else {
+                    ""
+                }
+            )
+        };
+        println!(
+            "{:>16}  {miners}; load average {} -> {}",
+            "",
+            v["loadavg"]["before"].as_str().unwrap_or("?"),
+            v["loadavg"]["after"].as_str().unwrap_or("?"),
+        );
+        if let Some(c) = v["cpu_ms_per_round"]["validator"].as_f64() {
+            let miners = v["cpu_ms_per_round"]["miners"]
+                .as_f64()
+                .map_or(String::new(), |m| format!(", miners {m:.1} ms"));
+            println!(
+                "{:>16}  cpu per round (user + system): validator {c:.1} ms{miners}",
+                ""
+            );
+        }
+    };
+    let target = |v: &serde_json::Value| {
+        println!(
+            "{:>16}  round p99 target < 25 ms: {}",
+            "",
+            if v["meets_target"] == true {
+                "met"
+            } else {
+                "NOT met"
+            }
         );
     };
     line("dojo (rust gRPC)", &rust);
-    println!(
-        "{:>16}  round p99 target < 25 ms: {}",
-        "",
-        if rust["meets_target"] == true {
-            "met"
-        } else {
-            "NOT met"
-        }
-    );
+    target(&rust);
+    if let Some(v) = &in_process {
+        line("dojo in-process", v);
+        target(v);
+    }
     if let (Some(p), Some(r)) = (&python, &rust_same_n) {
         if r != &rust {
             line("dojo (rust gRPC)", r);
@@ -101,10 +149,10 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn rust_run(sh: &Shell, miners: &str, rounds: &str) -> Result<serde_json::Value> {
+fn rust_run(sh: &Shell, miners: &str, rounds: &str, extra: &[String]) -> Result<serde_json::Value> {
     let out = cmd!(
         sh,
-        "cargo run --release --locked -q -p dojo-transport --example fanout -- --miners {miners} --rounds {rounds} --json"
+        "cargo run --release --locked -q -p dojo-transport --example fanout -- --miners {miners} --rounds {rounds} --json {extra...}"
     )
     .read()
     .context("running the rust fan-out benchmark")?;
@@ -113,16 +161,24 @@ fn rust_run(sh: &Shell, miners: &str, rounds: &str) -> Result<serde_json::Value>
     )?)
 }
 
-fn python_run(sh: &Shell, miners: &str, rounds: &str) -> Result<serde_json::Value> {
+fn python_run(
+    sh: &Shell,
+    miners: &str,
+    rounds: &str,
+    per_process: &str,
+) -> Result<serde_json::Value> {
     let py = crate::python::ensure_venv(
         sh,
         "bittensor-bench",
         "crates/dojo-transport/bench/python/requirements.txt",
     )?;
     let script = "crates/dojo-transport/bench/python/fanout.py";
-    let out = cmd!(sh, "{py} {script} --miners {miners} --rounds {rounds}")
-        .read()
-        .context("running the python fan-out")?;
+    let out = cmd!(
+        sh,
+        "{py} {script} --miners {miners} --rounds {rounds} --per-process {per_process}"
+    )
+    .read()
+    .context("running the python fan-out")?;
     Ok(serde_json::from_str(
         out.lines().last().unwrap_or_default(),
     )?)

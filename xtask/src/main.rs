@@ -33,7 +33,7 @@ Tasks:
   bench-scoring [--json] [--quick] [--tasks N] [--miners N]
                          criterion benches + side-by-side run against the Python reference
   yuma-epoch --input F   run one devnet Yuma epoch on a JSON snapshot and print the result (docs/yuma-epoch.md)
-  bench-fanout           signed task fan-out to N loopback miner axons: [--miners 256] [--rounds 20] [--json] [--no-python]
+  bench-fanout           signed task fan-out to N loopback miner axons in processes of 32: [--miners 256] [--rounds 20] [--json] [--in-process] [--pin] [--no-python] [--python-miners M] [--python-rounds R]
                          [--python-miners M] (Python bittensor side-by-side, default min(N, 32))
   setup-ort [--gpu]      install ONNX Runtime 1.31.1 (onnxruntime or onnxruntime-gpu wheel) and print its path
   train-reward-model     train the dojo-minilm-rm head (Bradley-Terry) and re-export the model

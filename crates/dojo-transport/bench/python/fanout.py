@@ -1,8 +1,10 @@
 """Reference fan-out with Python bittensor 10.2 (the last release with axon/dendrite).
 
-One dendrite sends one signed synapse to N trivial axons on 127.0.0.1 (each a uvicorn server
-thread in this process), the same shape as dojo-transport's `fanout` example. Prints one JSON
-line with per-call and per-round latencies and requests/s.
+One dendrite sends one signed synapse to N trivial axons on 127.0.0.1, the same shape as
+dojo-transport's `fanout` example. As there, the axons run outside the validator: this script
+starts itself again as ceil(N / --per-process) miner processes (32 axons each unless told, each
+axon a uvicorn server thread of its process), which print their axon infos and serve until their
+stdin closes. Prints one JSON line with per-call and per-round latencies and requests/s.
 
 External-IP discovery is replaced by a constant: bittensor would otherwise query public IP
 services, and this benchmark must only talk to loopback.
@@ -12,6 +14,8 @@ import asyncio
 import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -44,17 +48,14 @@ def wallet(root, name):
 
 def pct(xs, p):
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))] if xs else float("nan")
+    # None rather than NaN, which is not JSON: every call can fail on a loaded machine.
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))] if xs else None
 
 
-async def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--miners", type=int, default=256)
-    ap.add_argument("--rounds", type=int, default=20)
-    args = ap.parse_args()
-    root = tempfile.mkdtemp(prefix="bt-fanout-")
+def serve_miners(root, first, count):
+    """Child mode: serve axons `first..first+count`, report them, and exit when stdin closes."""
     axons = []
-    for i in range(args.miners):
+    for i in range(first, first + count):
         # Axon cannot report a port chosen by the OS, so pick a free one first.
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -64,8 +65,77 @@ async def main():
         ax.attach(forward_fn=forward)
         ax.start()
         axons.append(ax)
-    await asyncio.sleep(2.0)
-    infos = [ax.info() for ax in axons]
+    # Uvicorn starts serving in its thread a moment after start() returns.
+    time.sleep(2.0)
+    for ax in axons:
+        print("axon " + json.dumps(vars(ax.info())), flush=True)
+    print("ready", flush=True)
+    # The validator holds the other end of stdin; it closes however the validator ends.
+    sys.stdin.read()
+    os._exit(0)
+
+
+def start_miners(root, miners, per_process):
+    procs = []
+    for first in range(0, miners, per_process):
+        count = min(per_process, miners - first)
+        procs.append(subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--serve-miners", str(count), "--first", str(first), "--root", root],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+    infos = []
+    try:
+        for i, p in enumerate(procs):
+            for line in p.stdout:
+                line = line.strip()
+                if line == "ready":
+                    break
+                if line.startswith("axon "):
+                    infos.append(bt.AxonInfo(**json.loads(line[len("axon "):])))
+            else:
+                raise RuntimeError(f"miner process {i} exited before it was ready")
+    except BaseException:
+        stop_miners(procs)
+        raise
+    return procs, infos
+
+
+def stop_miners(procs):
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return None
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--miners", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--per-process", type=int, default=32)
+    ap.add_argument("--serve-miners", type=int)
+    ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--root")
+    args = ap.parse_args()
+    if args.serve_miners is not None:
+        serve_miners(args.root, args.first, args.serve_miners)
+    load_before = loadavg()
+    root = tempfile.mkdtemp(prefix="bt-fanout-")
+    procs, infos = start_miners(root, args.miners, max(1, args.per_process))
+    try:
+        await measure(args, root, procs, infos, load_before)
+    finally:
+        stop_miners(procs)
+    os._exit(0)
+
+
+async def measure(args, root, procs, infos, load_before):
     d = bt.Dendrite(wallet=wallet(root, "BenchValidator"))
 
     async def one(info, rnd):
@@ -86,22 +156,23 @@ async def main():
             else:
                 fails += 1
     wall = time.perf_counter() - start
-    for ax in axons:
-        ax.stop()
     await d.aclose_session()
     print(json.dumps({
         "impl": "python-bittensor-10.2.0",
+        "mode": "processes",
+        "miner_processes": len(procs),
+        "axons_per_process": min(args.per_process, args.miners),
         "miners": args.miners,
         "rounds": args.rounds,
         "cores": os.cpu_count(),
         "warmup_ok": sum(ok for _, ok in warm),
         "ok": len(calls),
         "failures": fails,
-        "call_ms": {"p50": pct(calls, 50), "p99": pct(calls, 99), "max": max(calls, default=float("nan"))},
+        "call_ms": {"p50": pct(calls, 50), "p99": pct(calls, 99), "max": max(calls, default=None)},
         "round_ms": {"p50": pct(rounds, 50), "p99": pct(rounds, 99)},
         "requests_per_s": len(calls) / wall,
+        "loadavg": {"before": load_before, "after": loadavg()},
     }))
-    os._exit(0)
 
 
 if __name__ == "__main__":
