@@ -51,12 +51,14 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ),
     // L2 services: L0 and the adapters of the domain they serve.
     // The signed dendrite it sends through, the tasks it obfuscates, and the synthetic API's client
-    // (feature `client`, the wire types it shares with that service).
+    // (feature `client`, the wire types it shares with that service); the reward-modelling era's
+    // preference pairs and accuracy evaluator.
     (
         "dojo-validator",
         &[
             "dojo-types",
             "dojo-scoring",
+            "dojo-reward",
             "dojo-proto",
             "dojo-identity",
             "dojo-transport",

@@ -100,6 +100,16 @@ struct RunArgs {
         default_value = "dojo-v1-ground-truth"
     )]
     mechanism: String,
+    /// Reward-modelling era (with `--neuron.mechanism rm-consensus`): a JSONL file of held-out
+    /// preference pairs (`{"prompt", "chosen", "rejected"}` per line, as
+    /// `models/dojo-minilm-rm/heldout-pairs.jsonl`). Each round also sends every miner
+    /// `--neuron.rm_probes` of them as ordinary two-answer tasks; a miner's consensus score is
+    /// multiplied by its accuracy on them (era A). Without it, consensus alone.
+    #[arg(long = "neuron.rm_pairs", env = "DOJO_RM_PAIRS")]
+    rm_pairs: Option<PathBuf>,
+    /// Preference-pair probes per round, with `--neuron.rm_pairs`.
+    #[arg(long = "neuron.rm_probes", env = "DOJO_RM_PROBES", default_value_t = 2)]
+    rm_probes: usize,
     /// Moving-average α.
     #[arg(
         long = "neuron.moving_average_alpha",
@@ -254,6 +264,22 @@ fn validate(args: RunArgs) -> Result<()> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         anyhow::bail!("--neuron.timeout must be a positive number of seconds");
     }
+    let probes = match &args.rm_pairs {
+        None => None,
+        Some(_) if !matches!(mechanism, dojo_scoring::MechanismConfig::RmConsensus(_)) => {
+            anyhow::bail!(
+                "--neuron.rm_pairs is the reward-modelling era's accuracy check; it needs \
+                 --neuron.mechanism rm-consensus"
+            );
+        }
+        Some(_) if args.rm_probes == 0 => {
+            anyhow::bail!("--neuron.rm_probes must be at least 1 with --neuron.rm_pairs");
+        }
+        Some(path) => Some(
+            dojo_validator::probe::Probes::load(path, args.rm_probes)
+                .with_context(|| format!("reading --neuron.rm_pairs {}", path.display()))?,
+        ),
+    };
     let database_url = database_url(
         args.database_url.clone(),
         &args.wallet,
@@ -282,6 +308,7 @@ fn validate(args: RunArgs) -> Result<()> {
         metrics_listen: args.metrics_listen,
         event_log: args.events_path,
         scoring_batch: args.scoring_batch.max(1),
+        probes,
     };
     let timeout = std::time::Duration::from_secs_f64(args.timeout);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -355,6 +355,7 @@ async fn uninterrupted(net: &Net, qas: Vec<SyntheticQa>) -> BTreeMap<String, f64
         metrics_listen: None,
         event_log: None,
         scoring_batch: 1,
+        probes: None,
     };
     let dendrite = dojo_transport::Dendrite::new(
         net.validator.clone(),

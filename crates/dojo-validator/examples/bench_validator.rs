@@ -156,6 +156,7 @@ async fn score(url: &str, a: &Args) -> serde_json::Value {
         metrics_listen: None,
         event_log: None,
         scoring_batch: a.batch,
+        probes: None,
     };
     let dendrite = dojo_transport::Dendrite::new(me, dojo_transport::DendriteConfig::default());
     let client = dojo_synthetic_api::client::SyntheticClient::new(

@@ -6,8 +6,9 @@
 //!   `dojo-validator score`. Operators and auditors use it to check what a validator paid.
 //! * [`view`]: per-miner obfuscation of completion ids and order, and the mapping back.
 //! * [`bridge`]: a miner's worker results → one scoring answer, with typed rejections.
-//! * [`duel`]: Dojo v2 round planning (PvP, PvV, trap pairings) and the bridge to v2 vote scoring;
-//!   not yet driven by `run`.
+//! * [`duel`]: Dojo v2 round planning (PvP, PvV, trap pairings) and the bridge to v2 vote scoring,
+//!   driven by the service's v2 round under `dojo-v2-votes`.
+//! * [`probe`]: the reward-modelling era's accuracy probes (held-out preference pairs).
 //! * [`scores`]: the moving average kept by uid and hotkey.
 //! * [`schedule`]: when and how weights go on chain (rate limit, version key, commit-reveal v2).
 //! * [`service`]: `dojo-validator run`'s loops over any [`dojo_types::chain::Chain`].
@@ -19,6 +20,7 @@ pub mod bridge;
 pub mod duel;
 pub mod export;
 pub mod metrics;
+pub mod probe;
 pub mod replay;
 pub mod schedule;
 pub mod scores;

@@ -102,6 +102,26 @@ const HELP: &[(&str, &str, &str)] = &[
         "Block at which weights last landed on chain (a set, or a reveal); 0 before the first.",
     ),
     (
+        "dojo_probes_sent_total",
+        "counter",
+        "Reward-modelling era: preference-pair accuracy probes sent (one per probe task).",
+    ),
+    (
+        "dojo_v2_assignments_total",
+        "counter",
+        "Dojo v2 generation and vote assignments sent, by role and outcome.",
+    ),
+    (
+        "dojo_v2_responses_total",
+        "counter",
+        "Dojo v2 completions and votes fetched, by role and outcome.",
+    ),
+    (
+        "dojo_v2_tasks_total",
+        "counter",
+        "Dojo v2 tasks that left their vote phase (collected) or had nothing to vote on (void).",
+    ),
+    (
         "dojo_miner_ema",
         "gauge",
         "Moving average of each miner's score after the last scoring pass, by uid and hotkey.",

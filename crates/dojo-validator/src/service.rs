@@ -115,6 +115,9 @@ pub struct Config {
     pub event_log: Option<PathBuf>,
     /// Tasks per scoring pass at most (bounds memory and transaction size).
     pub scoring_batch: usize,
+    /// Reward-modelling era: held-out preference pairs sent with each round, whose accuracy
+    /// multiplies `rm-consensus` scores ([`crate::probe`]). `None`: consensus alone.
+    pub probes: Option<crate::probe::Probes>,
 }
 
 /// Fatal errors of the service. Everything else is logged, counted and retried.
@@ -457,10 +460,58 @@ impl<C: Chain + 'static> Validator<C> {
             .map(|(m, (_, _, view))| (m.target.clone(), view.clone()))
             .collect();
         self.send_views(&task, targets).await;
+        self.send_probes(&miners, task.expire_at_unix_ms).await;
         self.metrics
             .inc("dojo_rounds_total", &[("outcome", "sent")]);
         tracing::info!(task = %id, miners = parts.len(), "task round sent");
         Ok(round)
+    }
+
+    /// Reward-modelling era: the round's accuracy probes, each stored (marked as a probe) and sent
+    /// to the same miners as the synthetic task, each miner through its own view.
+    async fn send_probes(&self, miners: &[ActiveMiner], expire_at_unix_ms: i64) {
+        let Some(probes) = &self.config.probes else {
+            return;
+        };
+        for _ in 0..probes.per_round {
+            let id =
+                TaskId::new(uuid::Uuid::new_v4().to_string()).expect("a uuid is a valid task id");
+            let (task, truth, parts) = {
+                let mut rng = self
+                    .rng
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let (task, truth) =
+                    probes.task(id, expire_at_unix_ms, self.config.score_bounds, &mut *rng);
+                let parts: Vec<(Hotkey, Uid, MinerView)> = miners
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.target.hotkey.clone(),
+                            m.uid,
+                            MinerView::random(&task, &mut *rng),
+                        )
+                    })
+                    .collect();
+                (task, truth, parts)
+            };
+            if let Err(e) = retry(|| {
+                self.store
+                    .insert_round_as(&task, &truth, &parts, now_ms(), true)
+            })
+            .await
+            {
+                self.store_error("insert_probe", &e);
+                return;
+            }
+            let targets: Vec<(AxonTarget, MinerView)> = miners
+                .iter()
+                .zip(&parts)
+                .map(|(m, (_, _, view))| (m.target.clone(), view.clone()))
+                .collect();
+            self.send_views(&task, targets).await;
+            self.metrics.inc("dojo_probes_sent_total", &[]);
+        }
     }
 
     /// Sends each miner its copy of `task` and records each outcome.
@@ -715,6 +766,8 @@ impl<C: Chain + 'static> Validator<C> {
         let start = Instant::now();
         let mut all = Vec::with_capacity(ids.len());
         let mut events = Vec::new();
+        let mut loaded = Vec::with_capacity(ids.len());
+        let mut probe_responses = Vec::new();
         for id in &ids {
             let stored = match self.store.load(id).await {
                 Ok(s) => s,
@@ -723,6 +776,40 @@ impl<C: Chain + 'static> Validator<C> {
                     return Ok(0);
                 }
             };
+            let probe = match self.store.is_probe(id).await {
+                Ok(p) => p,
+                Err(e) => {
+                    self.store_error("is_probe", &e);
+                    return Ok(0);
+                }
+            };
+            if probe {
+                probe_responses.push(stored.responses.clone());
+            }
+            loaded.push((stored, probe));
+        }
+        // Reward-modelling era: this pass's probes give each miner its accuracy, and the pass is
+        // scored by `rm-consensus` with that multiplier (a miner with no probe answered gets 0).
+        let with_accuracy = match (&self.config.probes, &self.config.mechanism) {
+            (Some(_), MechanismConfig::RmConsensus(p)) => {
+                let accuracy = crate::probe::accuracy(probe_responses.iter().map(Vec::as_slice));
+                for (h, a) in &accuracy {
+                    tracing::debug!(miner = %h, accuracy = a, "probe accuracy this pass");
+                }
+                let mut p = p.clone();
+                p.accuracy = Some(accuracy);
+                Some(MechanismConfig::RmConsensus(p).build()?)
+            }
+            _ => None,
+        };
+        let mechanism: &dyn Mechanism = with_accuracy.as_deref().unwrap_or(&*self.mechanism);
+        for (stored, probe) in loaded {
+            let id = &stored.task.id;
+            if probe {
+                // A probe is scored through the accuracy, not as a task of its own.
+                all.push(TaskScores::default());
+                continue;
+            }
             let wants_ranks = bridge::RANKING_MECHANISMS.contains(&self.mechanism.name());
             let responses: Vec<Response> = stored
                 .responses
@@ -743,7 +830,7 @@ impl<C: Chain + 'static> Validator<C> {
             let scores = if task.responses.is_empty() {
                 TaskScores::default()
             } else {
-                match self.mechanism.score_task(&task) {
+                match mechanism.score_task(&task) {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::warn!(task = %id, error = %e, "task could not be scored; closed with no scores");

@@ -129,6 +129,9 @@ const MIGRATIONS: &[&[&str]] = &[
         scored_ms BIGINT
     )",
         "CREATE INDEX IF NOT EXISTS v2_tasks_status ON v2_tasks (status, expire_ms)",
+        // Reward-modelling era: which `tasks` are held-out preference pairs (accuracy probes),
+        // kept apart so miners cannot tell from the task itself.
+        "CREATE TABLE IF NOT EXISTS rm_probes (task_id TEXT PRIMARY KEY)",
     ],
 ];
 
@@ -317,6 +320,20 @@ impl Store {
         assignments: &[(Hotkey, Uid, MinerView)],
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        self.insert_round_as(task, truth, assignments, now_ms, false)
+            .await
+    }
+
+    /// [`Store::insert_round`]; with `probe`, the task is marked an accuracy probe in the same
+    /// transaction.
+    pub async fn insert_round_as(
+        &self,
+        task: &Task,
+        truth: &Ranking,
+        assignments: &[(Hotkey, Uid, MinerView)],
+        now_ms: i64,
+        probe: bool,
+    ) -> Result<(), StoreError> {
         let pb = hex::encode(v1::Task::from(task.clone()).encode_to_vec());
         let gt = serde_json::to_string(truth).map_err(|e| corrupt("tasks", e))?;
         let mut tx = self.pool.begin().await?;
@@ -346,6 +363,12 @@ impl Store {
             .bind(v)
             .execute(&mut *tx)
             .await?;
+        }
+        if probe {
+            sqlx::query("INSERT INTO rm_probes (task_id) VALUES ($1)")
+                .bind(task.id.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -487,6 +510,17 @@ impl Store {
             return Err(StoreError::Conflict(id.to_string()));
         }
         Ok(())
+    }
+
+    /// Whether task `id` is an accuracy probe.
+    pub async fn is_probe(&self, id: &TaskId) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT task_id FROM rm_probes WHERE task_id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 
     /// Counts v2 tasks by status.

@@ -7,6 +7,7 @@ mod export;
 mod faults;
 mod miners;
 mod outage;
+mod rm;
 mod run;
 mod store;
 mod v2;

@@ -181,6 +181,7 @@ pub(crate) fn config(
         metrics_listen: listen,
         event_log: events,
         scoring_batch: 256,
+        probes: None,
     }
 }
 
