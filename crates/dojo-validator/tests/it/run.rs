@@ -180,6 +180,7 @@ pub(crate) fn config(
         score_bounds: (1.0, 100.0),
         metrics_listen: listen,
         event_log: events,
+        wandb: None,
         scoring_batch: 256,
     }
 }
