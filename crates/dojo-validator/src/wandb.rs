@@ -145,8 +145,10 @@ impl Wandb {
             tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(s).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    tracing::debug!(target: "dojo_validator::wandb", "{line}");
-                    let mut t = tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    tracing::debug!(line = %line, "wandb stderr");
+                    let mut t = tail
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     if t.len() == STDERR_TAIL {
                         t.pop_front();
                     }

@@ -174,7 +174,10 @@ async fn a_dead_uploader_never_blocks_the_sender() {
     let (w, uploader) = Wandb::start(opts).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while metrics.get("dojo_wandb_dropped_total", &[("reason", "closed")]) == 0.0 {
-        assert!(tokio::time::Instant::now() < deadline, "uploader never seen gone");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "uploader never seen gone"
+        );
         w.log(&[event("t", &[0.5])], 1, &metrics);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
