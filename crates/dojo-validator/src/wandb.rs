@@ -250,16 +250,17 @@ async fn pump(
         .cloned()
         .collect::<Vec<_>>()
         .join("\n");
+    // The tail is logged quoted (`?`) so that a traceback stays on the one log line.
     match &status {
         Ok(s) if s.success() && !early => tracing::info!("wandb run finished"),
         Ok(s) => tracing::warn!(
             status = %s,
-            stderr = %tail,
+            stderr = ?tail,
             "wandb uploader exited; records are no longer uploaded (the validator keeps running)"
         ),
         Err(e) => tracing::warn!(
             error = %e,
-            stderr = %tail,
+            stderr = ?tail,
             "wandb uploader lost; records are no longer uploaded (the validator keeps running)"
         ),
     }

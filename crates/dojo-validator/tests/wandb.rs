@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dojo_validator::metrics::Metrics;
@@ -162,10 +163,34 @@ async fn a_full_queue_drops_and_counts_instead_of_waiting() {
     assert_eq!(logged, [json!("t0"), json!("t1")]);
 }
 
-/// wandb failing (here its init, as with no API key) ends the child; the sender keeps working and
-/// counts what it can no longer upload.
+/// Log lines of this thread (the test runtime is single-threaded, so the uploader's too).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// wandb failing (here its init, as with no API key) ends the child: that is logged once at WARN
+/// with the exit status and the end of its stderr, and the sender keeps working, counting what it
+/// can no longer upload.
 #[tokio::test]
 async fn a_dead_uploader_never_blocks_the_sender() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("calls.jsonl");
     let metrics = Metrics::default();
@@ -184,4 +209,14 @@ async fn a_dead_uploader_never_blocks_the_sender() {
     let status = uploader.finish(Duration::from_secs(10)).await;
     assert!(status.is_some_and(|s| !s.success()), "{status:?}");
     assert!(calls(&record).iter().all(|c| c["call"] != "log"));
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let warns: Vec<&str> = logs.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warns.len(), 1, "{logs}");
+    for want in [
+        "wandb uploader exited",
+        "exit status: 1",
+        "fake wandb: init refused",
+    ] {
+        assert!(warns[0].contains(want), "{want:?} not in {logs}");
+    }
 }
