@@ -143,6 +143,25 @@ struct RunArgs {
     /// Append one JSON line per scored task (Open Validators' event fields) to this file.
     #[arg(long = "events.path", env = "DOJO_EVENTS_PATH")]
     events_path: Option<PathBuf>,
+    /// Upload the same per-task records to this Weights & Biases project (off when omitted).
+    /// Through the `wandb` Python package (`pip install wandb`) in a child process, which finds
+    /// the API key itself: WANDB_API_KEY, or a prior `wandb login`. Best effort: records are
+    /// dropped (dojo_wandb_dropped_total) rather than slow scoring down.
+    #[arg(long = "wandb.project", env = "WANDB_PROJECT")]
+    wandb_project: Option<String>,
+    /// wandb entity (team or user) of the run; the API key's default entity when omitted.
+    #[arg(long = "wandb.entity", env = "WANDB_ENTITY")]
+    wandb_entity: Option<String>,
+    /// wandb run name; wandb picks one when omitted.
+    #[arg(long = "wandb.run_name")]
+    wandb_run_name: Option<String>,
+    /// Python interpreter with the wandb package; checked at startup.
+    #[arg(
+        long = "wandb.python",
+        env = "DOJO_WANDB_PYTHON",
+        default_value = "python3"
+    )]
+    wandb_python: PathBuf,
     /// Tasks per scoring pass at most; each pass is one moving-average step.
     #[arg(
         long = "neuron.scoring_batch",
@@ -286,7 +305,7 @@ fn validate(args: RunArgs) -> Result<()> {
         &wallet,
         args.netuid,
     )?;
-    let config = dojo_validator::service::Config {
+    let mut config = dojo_validator::service::Config {
         netuid: args.netuid,
         hotkey: keypair.ss58(),
         mechanism,
@@ -307,6 +326,7 @@ fn validate(args: RunArgs) -> Result<()> {
         score_bounds: (1.0, 100.0),
         metrics_listen: args.metrics_listen,
         event_log: args.events_path,
+        wandb: None,
         scoring_batch: args.scoring_batch.max(1),
         probes,
     };
@@ -316,6 +336,30 @@ fn validate(args: RunArgs) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        // Before anything slow, so that a missing wandb package fails the start at once.
+        let uploader = match &args.wandb_project {
+            Some(project) => {
+                let (w, u) = dojo_validator::wandb::Wandb::start(dojo_validator::wandb::Options {
+                    project: project.clone(),
+                    entity: args.wandb_entity.clone(),
+                    run_name: args.wandb_run_name.clone(),
+                    python: args.wandb_python.clone(),
+                    env: Vec::new(),
+                    run_config: serde_json::json!({
+                        "netuid": args.netuid,
+                        "hotkey": config.hotkey.to_string(),
+                        "mechanism": args.mechanism,
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "version_key": args.version_key,
+                    }),
+                    queue: 4096,
+                })
+                .await?;
+                config.wandb = Some(w);
+                Some(u)
+            }
+            None => None,
+        };
         let chain = chain::connect(
             &args.network,
             args.chain_endpoint.as_deref(),
@@ -354,7 +398,13 @@ fn validate(args: RunArgs) -> Result<()> {
                     .and_then(|()| out.flush());
             }
         });
-        dojo_validator::service::run(validator, shutdown_signal()).await?;
+        let stopped = dojo_validator::service::run(validator, shutdown_signal()).await;
+        if let Some(u) = uploader {
+            // The validator (and with it the last sender) is gone: wandb gets end of input and
+            // finishes the run.
+            u.finish(std::time::Duration::from_secs(30)).await;
+        }
+        stopped?;
         tracing::info!("validator stopped");
         Ok(())
     })

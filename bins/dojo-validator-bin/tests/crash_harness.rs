@@ -354,6 +354,7 @@ async fn uninterrupted(net: &Net, qas: Vec<SyntheticQa>) -> BTreeMap<String, f64
         score_bounds: (1.0, 100.0),
         metrics_listen: None,
         event_log: None,
+        wandb: None,
         scoring_batch: 1,
         probes: None,
     };

@@ -155,6 +155,7 @@ async fn score(url: &str, a: &Args) -> serde_json::Value {
         score_bounds: (1.0, 100.0),
         metrics_listen: None,
         event_log: None,
+        wandb: None,
         scoring_batch: a.batch,
         probes: None,
     };

@@ -14,6 +14,7 @@
 //! * [`service`]: `dojo-validator run`'s loops over any [`dojo_types::chain::Chain`].
 //! * [`metrics`]: Prometheus `/metrics` and `/healthz`.
 //! * [`store`]: SQLite/PostgreSQL persistence, one transaction per state change.
+//! * [`wandb`]: optional upload of the per-task event records to Weights & Biases.
 //! * [`export`]: the collected data as a Hugging Face preference dataset (JSONL or Parquet).
 
 pub mod bridge;
@@ -27,3 +28,4 @@ pub mod scores;
 pub mod service;
 pub mod store;
 pub mod view;
+pub mod wandb;

@@ -87,6 +87,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Database operations that failed, by step.",
     ),
     (
+        "dojo_wandb_dropped_total",
+        "counter",
+        "Event records not uploaded to wandb, by reason (full: the upload queue was full; closed: the uploader had exited).",
+    ),
+    (
         "dojo_active_miners",
         "gauge",
         "Miners that acknowledged the last heartbeat.",

@@ -113,6 +113,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// JSONL event log (Open Validators' per-step fields), if any.
     pub event_log: Option<PathBuf>,
+    /// Upload of the same records to wandb (`--wandb.project`), if any.
+    pub wandb: Option<crate::wandb::Wandb>,
     /// Tasks per scoring pass at most (bounds memory and transaction size).
     pub scoring_batch: usize,
     /// Reward-modelling era: held-out preference pairs sent with each round, whose accuracy
@@ -852,7 +854,7 @@ impl<C: Chain + 'static> Validator<C> {
                 .collect();
             // Events are only built when logged: with hundreds of miners they are the largest
             // thing a pass holds.
-            if self.config.event_log.is_some() {
+            if self.config.event_log.is_some() || self.config.wandb.is_some() {
                 events.push(event(&stored, &clean));
             }
             all.push(TaskScores {
@@ -928,13 +930,16 @@ impl<C: Chain + 'static> Validator<C> {
     }
 
     fn write_events(&self, events: &[serde_json::Value]) {
-        let Some(path) = &self.config.event_log else {
-            return;
-        };
         let block = self
             .metrics
             .last_block
             .load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(w) = &self.config.wandb {
+            w.log(events, block, &self.metrics);
+        }
+        let Some(path) = &self.config.event_log else {
+            return;
+        };
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::OpenOptions::new()
                 .create(true)

@@ -15,6 +15,7 @@ use dojo_types::Hotkey;
 use dojo_types::chain::{AxonInfo, Chain};
 use dojo_validator::service::{self, Config, Intervals, Validator};
 use dojo_validator::store::Store;
+use dojo_validator::wandb::{self, Wandb};
 
 use crate::miners::{Policy, TestMiner};
 
@@ -180,6 +181,7 @@ pub(crate) fn config(
         score_bounds: (1.0, 100.0),
         metrics_listen: listen,
         event_log: events,
+        wandb: None,
         scoring_batch: 256,
         probes: None,
     }
@@ -201,7 +203,32 @@ async fn full_run(commit_reveal: bool) {
     let url = format!("sqlite://{}", dir.path().join("v.db").display());
     let store = Store::open(&url).await.unwrap();
     let net = network(commit_reveal, &store).await;
-    let events = dir.path().join("events.jsonl");
+    // With commit-reveal the records go to both the event log and wandb, without only to wandb
+    // (a fake package recording its calls, tests/fixtures/fake_wandb).
+    let events = commit_reveal.then(|| dir.path().join("events.jsonl"));
+    let record = dir.path().join("wandb.jsonl");
+    let (wandb, uploader) = Wandb::start(wandb::Options {
+        project: "dojo-it".into(),
+        entity: None,
+        run_name: None,
+        python: "python3".into(),
+        env: vec![
+            (
+                "PYTHONPATH".into(),
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake_wandb").into(),
+            ),
+            ("FAKE_WANDB_RECORD".into(), record.clone().into()),
+        ],
+        run_config: serde_json::json!({"netuid": NETUID}),
+        queue: 4096,
+    })
+    .await
+    .unwrap();
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = probe.local_addr().unwrap();
+    drop(probe);
+    let mut cfg = config(net.validator.ss58(), Some(listen), events.clone());
+    cfg.wandb = Some(wandb);
     let dendrite = Dendrite::new(
         net.validator.clone(),
         DendriteConfig {
@@ -210,19 +237,10 @@ async fn full_run(commit_reveal: bool) {
         },
     );
     let client = SyntheticClient::new(&net.synthetic, None, Duration::from_secs(5)).unwrap();
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let listen = probe.local_addr().unwrap();
-    drop(probe);
     let v = Arc::new(
-        Validator::new(
-            config(net.validator.ss58(), Some(listen), Some(events.clone())),
-            net.devnet.clone(),
-            store.clone(),
-            dendrite,
-            client,
-        )
-        .await
-        .unwrap(),
+        Validator::new(cfg, net.devnet.clone(), store.clone(), dendrite, client)
+            .await
+            .unwrap(),
     );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(service::run(v.clone(), async move {
@@ -397,15 +415,46 @@ async fn full_run(commit_reveal: bool) {
         .await
         .expect("graceful shutdown");
     r.unwrap().unwrap();
-    let lines = std::fs::read_to_string(&events).unwrap();
-    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
-    for field in ["prompt", "uids", "completions", "rewards", "block"] {
-        assert!(first.get(field).is_some(), "event has {field}: {first}");
+    let scored = v.metrics.total("dojo_tasks_scored_total");
+    assert_eq!(v.metrics.total("dojo_wandb_dropped_total"), 0.0);
+    // The validator holds the last sender: dropping it ends the wandb run.
+    drop(v);
+    let status = uploader.finish(Duration::from_secs(30)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let calls: Vec<serde_json::Value> = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(calls[0]["call"], "init");
+    assert_eq!(calls[0]["project"], "dojo-it");
+    let logged: Vec<&serde_json::Value> = calls.iter().filter(|c| c["call"] == "log").collect();
+    assert_eq!(logged.len() as f64, scored, "one wandb.log per scored task");
+    for field in ["task_id", "block", "rewards_mean"] {
+        assert!(
+            logged[0]["data"].get(field).is_some(),
+            "wandb log has {field}: {}",
+            logged[0]
+        );
     }
-    assert_eq!(
-        lines.lines().count() as f64,
-        v.metrics.total("dojo_tasks_scored_total")
-    );
+    assert_eq!(calls.last().unwrap()["call"], "finish");
+    if let Some(events) = events {
+        let lines = std::fs::read_to_string(&events).unwrap();
+        let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+        for field in ["prompt", "uids", "completions", "rewards", "block"] {
+            assert!(first.get(field).is_some(), "event has {field}: {first}");
+        }
+        assert_eq!(lines.lines().count() as f64, scored);
+        let ids: Vec<serde_json::Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["task_id"].clone())
+            .collect();
+        let wandb_ids: Vec<serde_json::Value> = logged
+            .iter()
+            .map(|c| c["data"]["task_id"].clone())
+            .collect();
+        assert_eq!(ids, wandb_ids, "the same records in the same order");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
