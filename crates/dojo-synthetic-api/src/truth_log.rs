@@ -54,12 +54,17 @@ struct CompletionLine<'a> {
     rank: Option<u32>,
     augmentation: Option<&'a str>,
     files: Vec<FileLine<'a>>,
+    /// The content itself (files concatenated), so a simulated generator can deliver a page of a
+    /// known quality for a Dojo v2 generation task.
+    html: String,
 }
 
 #[derive(Debug, Serialize)]
 struct TaskLine<'a> {
     qa_id: &'a str,
     prompt_sha256: String,
+    /// The augmented prompts (a Dojo v2 trap generator is sent one instead of the prompt).
+    augmented_prompt_sha256: Vec<String>,
     completions: Vec<CompletionLine<'a>>,
 }
 
@@ -68,6 +73,11 @@ pub fn line(qa: &SyntheticQa) -> String {
     let task = TaskLine {
         qa_id: &qa.metadata.task_id,
         prompt_sha256: hex_sha256(qa.prompt.as_bytes()),
+        augmented_prompt_sha256: qa
+            .augmented_prompts
+            .iter()
+            .map(|p| hex_sha256(p.as_bytes()))
+            .collect(),
         completions: qa
             .responses
             .iter()
@@ -84,6 +94,12 @@ pub fn line(qa: &SyntheticQa) -> String {
                         filename: &f.filename,
                         content_sha256: hex_sha256(f.content.as_bytes()),
                     })
+                    .collect(),
+                html: r
+                    .completion
+                    .files
+                    .iter()
+                    .map(|f| f.content.as_str())
                     .collect(),
             })
             .collect(),
@@ -128,5 +144,41 @@ impl TruthLog {
                 path: self.path.clone(),
                 source,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_carries_each_page_and_the_augmented_prompts() {
+        let qa: SyntheticQa = serde_json::from_value(serde_json::json!({
+            "prompt": "build a clock",
+            "question_model": "m",
+            "responses": [
+                {"model": "m", "cid": "c1", "completion": {"files": [
+                    {"filename": "index.html", "content": "<p>good</p>", "language": "html"}]}},
+                {"model": "m", "cid": "c2", "completion": {"files": [
+                    {"filename": "index.html", "content": "<p>bad</p>", "language": "html"}]}},
+            ],
+            "ground_truth": {"c1": 0, "c2": 1},
+            "augmented_prompts": ["build a broken clock"],
+            "topic": "t",
+            "persona": "p",
+            "metadata": {"augment_type": "a", "generator": "g", "task_id": "q", "augmentations": {}},
+        }))
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line(&qa)).unwrap();
+        assert_eq!(v["completions"][1]["html"], "<p>bad</p>");
+        assert_eq!(v["completions"][1]["rank"], 1);
+        assert_eq!(
+            v["augmented_prompt_sha256"][0],
+            hex_sha256(b"build a broken clock")
+        );
+        assert_eq!(
+            v["completions"][0]["content_sha256"],
+            hex_sha256(b"<p>good</p>")
+        );
     }
 }

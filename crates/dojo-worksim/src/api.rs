@@ -130,6 +130,22 @@ struct TaskList {
     tasks: Vec<Task>,
 }
 
+/// A Dojo v2 generation task as `GET /api/v1/generations` shows it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Generation {
+    /// The miner's id for it.
+    pub id: String,
+    /// What to build.
+    pub prompt: String,
+    /// Deadline, ms since the epoch.
+    pub expire_at_ms: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct GenerationList {
+    generations: Vec<Generation>,
+}
+
 /// A joined worker: the bearer token the page issued.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -215,6 +231,36 @@ impl PageClient {
             .await
             .map_err(ApiError::Network)?;
         Ok(Self::json::<TaskList>(r).await?.tasks)
+    }
+
+    /// `GET /api/v1/generations`: open Dojo v2 generation tasks (a miner with the human provider).
+    pub async fn generations(&self, session: &Session) -> Result<Vec<Generation>, ApiError> {
+        let r = self
+            .http
+            .get(format!("{}/api/v1/generations", self.base))
+            .bearer_auth(&session.token)
+            .send()
+            .await
+            .map_err(ApiError::Network)?;
+        Ok(Self::json::<GenerationList>(r).await?.generations)
+    }
+
+    /// `POST /api/v1/generations/{id}` with the page.
+    pub async fn write_page(
+        &self,
+        session: &Session,
+        id: &str,
+        html: &str,
+    ) -> Result<(), ApiError> {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/generations/{id}", self.base))
+            .bearer_auth(&session.token)
+            .json(&serde_json::json!({ "html": html }))
+            .send()
+            .await
+            .map_err(ApiError::Network)?;
+        Self::check(r).await.map(|_| ())
     }
 
     /// `POST /api/v1/tasks/{id}/results`; the number of results the task now has.

@@ -231,6 +231,38 @@ pub fn latent(
     }
 }
 
+/// Which of a prompt's `n` known pages (best first) a writer of `population` delivers for a
+/// Dojo v2 generation task, or `None` for the page the lazy and copying writers hand in (an empty
+/// one: there is nothing to copy before anyone has written). A writer picks the page its latent
+/// quality ranks highest, so honest writers deliver the best page, reverse ones the worst,
+/// random ones any; an `augmented` prompt (a trap) is followed as written by honest and sybil
+/// writers, which delivers the degraded page.
+pub fn page_choice(
+    population: Population,
+    n: usize,
+    augmented: bool,
+    noise: f64,
+    rng: &mut ChaCha8Rng,
+) -> Option<usize> {
+    if n == 0 {
+        return None;
+    }
+    if augmented && matches!(population, Population::Honest | Population::Sybil) {
+        return Some(n - 1);
+    }
+    let denom = n.saturating_sub(1).max(1) as f64;
+    let truth: Vec<f64> = (0..n).map(|r| 1.0 - r as f64 / denom).collect();
+    let latent = latent(population, Some(&truth), noise, rng, n)?;
+    latent
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+        .map(|(i, _)| i)
+}
+
+/// The page lazy and copying writers hand in.
+pub const EMPTY_PAGE: &str = "<!doctype html><html><body></body></html>";
+
 /// The page's slider step for a range (whole numbers from a range of 10 up).
 fn step(min: f64, max: f64) -> f64 {
     if max - min >= 10.0 {

@@ -98,6 +98,7 @@ pub struct Counters {
     errors: AtomicU64,
     dropped: AtomicU64,
     delayed: AtomicU64,
+    pages: AtomicU64,
 }
 
 /// A copy of the [`Counters`].
@@ -117,6 +118,8 @@ pub struct CounterSnapshot {
     pub dropped: u64,
     /// Tasks answered after their deadline on purpose (`--late`).
     pub delayed: u64,
+    /// Dojo v2 pages written for generation tasks.
+    pub pages: u64,
 }
 
 impl Counters {
@@ -130,6 +133,7 @@ impl Counters {
             errors: self.errors.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             delayed: self.delayed.load(Ordering::Relaxed),
+            pages: self.pages.load(Ordering::Relaxed),
         }
     }
 }
@@ -206,12 +210,87 @@ impl Simulator {
         self.counters.snapshot()
     }
 
-    fn truth_for(&self, canonical: &Canonical) -> Option<Vec<f64>> {
+    fn truth_for(&self, canonical: &Canonical, vote: bool) -> Option<Vec<f64>> {
         let mut log = self.truth.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = log.refresh() {
             tracing::warn!(target: "worksim", error = %e, path = %self.config.ground_truth_log.display(), "cannot read the ground-truth log");
         }
-        log.index().qualities(&canonical.hashes)
+        let idx = log.index();
+        idx.qualities(&canonical.hashes).or_else(|| {
+            // A vote's candidates come from different writers, not from one synthetic task.
+            vote.then(|| idx.vote_qualities(&canonical.hashes))
+                .flatten()
+        })
+    }
+
+    /// The page worker `worker` writes for generation task `g`, if the ground-truth log knows the
+    /// prompt yet (`None`: wait and look again).
+    fn page_for(&self, g: &crate::api::Generation, worker: usize) -> Option<String> {
+        let mut log = self.truth.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = log.refresh() {
+            tracing::warn!(target: "worksim", error = %e, "cannot read the ground-truth log");
+        }
+        let pages = log
+            .index()
+            .pages(&crate::truth::sha256_hex(g.prompt.as_bytes()))?
+            .clone();
+        let p = self.config.population;
+        let salt = match p {
+            Population::Sybil => String::new(),
+            _ => format!("{p}/{worker}/page"),
+        };
+        let mut rng = population::answer_rng(
+            self.config.seed,
+            &crate::truth::sha256_hex(g.prompt.as_bytes()),
+            &salt,
+        );
+        Some(
+            match population::page_choice(
+                p,
+                pages.by_rank.len(),
+                pages.augmented,
+                self.config.noise,
+                &mut rng,
+            ) {
+                Some(i) => pages.by_rank[i].clone(),
+                None => population::EMPTY_PAGE.to_owned(),
+            },
+        )
+    }
+
+    /// Writes a page for every open generation task this simulator has not written yet (worker 0
+    /// only: a miner delivers one page per task, the first one written).
+    async fn write_pages(&self, s: &Session, written: &mut HashMap<String, i64>) {
+        let gens = match self.client.generations(s).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::debug!(target: "worksim", error = %e, "cannot list generation tasks");
+                return;
+            }
+        };
+        let now = now_ms();
+        written.retain(|_, exp| *exp > now);
+        for g in gens {
+            if written.contains_key(&g.id) {
+                continue;
+            }
+            let Some(html) = self.page_for(&g, 0) else {
+                continue;
+            };
+            match self.client.write_page(s, &g.id, &html).await {
+                Ok(()) => {
+                    bump(&self.counters.pages);
+                    written.insert(g.id, g.expire_at_ms);
+                }
+                Err(ApiError::Status { status, message }) if status < 500 && status != 429 => {
+                    tracing::warn!(target: "worksim", task = %g.id, status, reason = %message, "page refused");
+                    written.insert(g.id, g.expire_at_ms);
+                }
+                Err(e) => {
+                    tracing::warn!(target: "worksim", task = %g.id, error = %e, "page not written; will retry");
+                }
+            }
+        }
     }
 
     /// What worker `worker` does with `task` at time `now_ms`.
@@ -238,7 +317,7 @@ impl Simulator {
                 }),
             _ => {
                 let truth = if p.needs_truth() {
-                    self.truth_for(&canonical)
+                    self.truth_for(&canonical, task.role == "vote")
                 } else {
                     None
                 };
@@ -365,6 +444,7 @@ impl Simulator {
         let mut done: HashMap<String, i64> = HashMap::new();
         let mut waiting: HashMap<String, i64> = HashMap::new();
         let mut held: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut written: HashMap<String, i64> = HashMap::new();
         while !cancel.is_cancelled() {
             let s = if let Some(s) = session.clone() {
                 s
@@ -410,6 +490,9 @@ impl Simulator {
                     continue;
                 }
             };
+            if w == 0 {
+                self.write_pages(&s, &mut written).await;
+            }
             let now = now_ms();
             // Forget what the page no longer lists and has passed its deadline.
             waiting.retain(|_, exp| *exp > now);

@@ -25,6 +25,9 @@ pub struct TruthRecord {
     /// SHA-256 of the prompt.
     #[serde(default)]
     pub prompt_sha256: String,
+    /// SHA-256 of each augmented prompt (what a Dojo v2 trap generator is sent).
+    #[serde(default)]
+    pub augmented_prompt_sha256: Vec<String>,
     /// Each completion with its true rank.
     pub completions: Vec<TruthCompletion>,
 }
@@ -42,6 +45,19 @@ pub struct TruthCompletion {
     /// A score, when the generator gave one (unused: quality comes from the rank).
     #[serde(default)]
     pub score: Option<f64>,
+    /// The content, when the log carries it (what a simulated generator delivers).
+    #[serde(default)]
+    pub html: Option<String>,
+}
+
+/// The pages a simulated generator can deliver for one prompt: the record's contents best first,
+/// and whether the prompt was an augmented one (a trap, which an honest writer follows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pages {
+    /// Contents by true rank, best first.
+    pub by_rank: Vec<String>,
+    /// The prompt was one of the record's augmented prompts.
+    pub augmented: bool,
 }
 
 /// Ground truth read so far, indexed by completion content hash.
@@ -51,6 +67,8 @@ pub struct TruthIndex {
     records: Vec<(HashMap<String, u32>, usize)>,
     /// Content hash → records that contain it.
     by_content: HashMap<String, Vec<usize>>,
+    /// Prompt hash → (contents best first, augmented), the latest record for it.
+    by_prompt: HashMap<String, Pages>,
 }
 
 impl TruthIndex {
@@ -67,6 +85,51 @@ impl TruthIndex {
             self.by_content.entry(h.clone()).or_default().push(idx);
         }
         self.records.push((ranks, n));
+        let mut ranked: Vec<(u32, &str)> = record
+            .completions
+            .iter()
+            .filter_map(|c| Some((c.rank, c.html.as_deref()?)))
+            .collect();
+        if ranked.len() == n && n > 0 {
+            ranked.sort_by_key(|(r, _)| *r);
+            let by_rank: Vec<String> = ranked.into_iter().map(|(_, h)| h.to_owned()).collect();
+            for (hash, augmented) in std::iter::once((&record.prompt_sha256, false))
+                .chain(record.augmented_prompt_sha256.iter().map(|h| (h, true)))
+            {
+                self.by_prompt.insert(
+                    hash.to_ascii_lowercase(),
+                    Pages {
+                        by_rank: by_rank.clone(),
+                        augmented,
+                    },
+                );
+            }
+        }
+    }
+
+    /// What a generator can deliver for the prompt with this SHA-256, if the log has it.
+    pub fn pages(&self, prompt_sha256: &str) -> Option<&Pages> {
+        self.by_prompt.get(prompt_sha256)
+    }
+
+    /// Qualities for a Dojo v2 vote, whose candidates come from different writers: each from
+    /// the latest record holding it, and 0 (worst) for content no record holds (a page nobody
+    /// graded, such as a lazy writer's empty one). `None` when no candidate is known at all.
+    pub fn vote_qualities(&self, content_hashes: &[String]) -> Option<Vec<f64>> {
+        let mut any = false;
+        let q = content_hashes
+            .iter()
+            .map(|h| {
+                let Some(&i) = self.by_content.get(h).and_then(|v| v.last()) else {
+                    return 0.0;
+                };
+                any = true;
+                let (ranks, n) = &self.records[i];
+                let denom = n.saturating_sub(1).max(1) as f64;
+                (1.0 - f64::from(ranks[h]) / denom).clamp(0.0, 1.0)
+            })
+            .collect();
+        any.then_some(q)
     }
 
     /// Number of records.

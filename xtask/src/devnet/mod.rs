@@ -54,8 +54,9 @@ const STUDY: [&str; 4] = [
     "dojo-v1-ground-truth",
     "dojo-v2-votes",
 ];
-/// Mechanisms the validator's score-the-completions round can run today.
-const ROUND_MECHANISMS: [&str; 3] = ["rm-consensus", "dojo-v0-consensus", "dojo-v1-ground-truth"];
+/// Mechanisms the devnet runs: all of them (under `dojo-v2-votes` the validator runs Dojo v2
+/// rounds, whose pages the simulated workers write and on which every miner votes).
+const ROUND_MECHANISMS: [&str; 4] = STUDY;
 
 const NETUID: &str = "1";
 const TAO: u64 = 1_000_000_000;
@@ -241,13 +242,6 @@ fn parse_args(args: &[String]) -> Result<Opts> {
         bail!("--rounds must be at least 1");
     }
     if !o.study && !ROUND_MECHANISMS.contains(&o.mechanism.as_str()) {
-        if STUDY.contains(&o.mechanism.as_str()) {
-            bail!(
-                "--mechanism {}: the validator has no v2 (generation + vote) round yet; it runs {}",
-                o.mechanism,
-                ROUND_MECHANISMS.join(", ")
-            );
-        }
         bail!(
             "unknown mechanism `{}` (one of {})",
             o.mechanism,
@@ -292,13 +286,6 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     };
     let mut results = Vec::new();
     for mechanism in &runs {
-        if !ROUND_MECHANISMS.contains(&mechanism.as_str()) {
-            eprintln!(
-                "devnet: {mechanism}: not run — the validator has no v2 (generation + vote) round yet"
-            );
-            results.push(json!({"mechanism": mechanism, "skipped": "the validator has no v2 (generation + vote) round yet"}));
-            continue;
-        }
         let dir = if opts.study {
             out.join(mechanism)
         } else {

@@ -209,3 +209,35 @@ fn honest_waits_for_ground_truth_appended_later_and_falls_back_near_the_deadline
     let got = by_content(&t, &a);
     assert!(got.iter().all(|(i, (_, r))| *r == TRUTH[*i]));
 }
+
+/// Dojo v2 pages: which of four known pages (best first) each population delivers.
+#[test]
+fn writers_deliver_the_page_their_population_prefers() {
+    use dojo_worksim::population::{answer_rng, page_choice};
+    let pick = |p: Population, augmented: bool, seed: u64| {
+        page_choice(p, 4, augmented, 0.05, &mut answer_rng(seed, "t", "w"))
+    };
+    for seed in 0..20 {
+        assert_eq!(pick(Population::Honest, false, seed), Some(0));
+        assert_eq!(pick(Population::Reverse, false, seed), Some(3));
+        // A trap's augmented prompt, followed as written, gives the degraded page.
+        assert_eq!(pick(Population::Honest, true, seed), Some(3));
+        assert_eq!(pick(Population::Sybil, true, seed), Some(3));
+        assert_eq!(pick(Population::Lazy, false, seed), None);
+        assert_eq!(pick(Population::Copycat, false, seed), None);
+    }
+    let random: std::collections::BTreeSet<_> = (0..40)
+        .filter_map(|s| pick(Population::Random, false, s))
+        .collect();
+    assert!(random.len() > 2, "random writers spread: {random:?}");
+    assert_eq!(
+        page_choice(
+            Population::Honest,
+            0,
+            false,
+            0.0,
+            &mut answer_rng(0, "t", "w")
+        ),
+        None
+    );
+}

@@ -44,3 +44,44 @@ fn follows_the_log_line_by_line_as_it_grows() {
     assert_eq!(log.index().len(), 1);
     assert_eq!(log.index().qualities(&hashes(2)), Some(vec![0.0, 1.0]));
 }
+
+#[test]
+fn dojo_v2_pages_and_votes_come_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = gt_path(&dir);
+    let completions: Vec<serde_json::Value> = [2u32, 0, 1]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| serde_json::json!({"content_sha256": sha256_hex(content(i).as_bytes()), "rank": r, "html": content(i)}))
+        .collect();
+    let line = serde_json::json!({
+        "prompt_sha256": sha256_hex(b"build a clock"),
+        "augmented_prompt_sha256": [sha256_hex(b"build a broken clock")],
+        "completions": completions,
+    });
+    append(&path, &format!("{line}\n"));
+    let mut log = TruthLog::new(&path);
+    assert_eq!(log.refresh().unwrap(), 1);
+    let pages = log.index().pages(&sha256_hex(b"build a clock")).unwrap();
+    assert_eq!(
+        pages.by_rank,
+        vec![content(1), content(2), content(0)],
+        "best first"
+    );
+    assert!(!pages.augmented);
+    assert!(
+        log.index()
+            .pages(&sha256_hex(b"build a broken clock"))
+            .unwrap()
+            .augmented
+    );
+    assert!(log.index().pages(&sha256_hex(b"something else")).is_none());
+    // A vote between a known page and one nobody graded: the unknown one is the worst.
+    let h = hashes(3);
+    let unknown = sha256_hex(b"<html></html>");
+    assert_eq!(
+        log.index().vote_qualities(&[h[1].clone(), unknown.clone()]),
+        Some(vec![1.0, 0.0])
+    );
+    assert_eq!(log.index().vote_qualities(&[unknown]), None);
+}
