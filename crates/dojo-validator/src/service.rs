@@ -383,6 +383,29 @@ impl<C: Chain + 'static> Validator<C> {
         Ok(())
     }
 
+    /// The round's synthetic task, or, when the API has none or is down (counted and logged),
+    /// the back-off before the next round.
+    async fn fetch_qa(
+        &self,
+        round: Duration,
+    ) -> Result<Box<dojo_synthetic_api::wire::SyntheticQa>, Duration> {
+        match self.synthetic.fetch().await {
+            Ok(Fetched::Task(qa)) => Ok(qa),
+            Ok(Fetched::NotReady { reason }) => {
+                self.metrics
+                    .inc("dojo_rounds_total", &[("outcome", "synthetic_not_ready")]);
+                tracing::info!(%reason, "synthetic API has no task yet; backing off");
+                Err(backoff(round))
+            }
+            Err(e) => {
+                self.metrics
+                    .inc("dojo_rounds_total", &[("outcome", "synthetic_error")]);
+                tracing::warn!(error = %e, "synthetic API failed; round skipped");
+                Err(backoff(round))
+            }
+        }
+    }
+
     /// One task round. Returns how long to wait before the next one: the round interval, or a
     /// short back-off when the synthetic API had no task or was down.
     pub async fn round(&self) -> Result<Duration, ServiceError> {
@@ -396,20 +419,9 @@ impl<C: Chain + 'static> Validator<C> {
                 .inc("dojo_rounds_total", &[("outcome", "skipped_no_miners")]);
             return Ok(round);
         }
-        let qa = match self.synthetic.fetch().await {
-            Ok(Fetched::Task(qa)) => qa,
-            Ok(Fetched::NotReady { reason }) => {
-                self.metrics
-                    .inc("dojo_rounds_total", &[("outcome", "synthetic_not_ready")]);
-                tracing::info!(%reason, "synthetic API has no task yet; backing off");
-                return Ok(backoff(round));
-            }
-            Err(e) => {
-                self.metrics
-                    .inc("dojo_rounds_total", &[("outcome", "synthetic_error")]);
-                tracing::warn!(error = %e, "synthetic API failed; round skipped");
-                return Ok(backoff(round));
-            }
+        let qa = match self.fetch_qa(round).await {
+            Ok(qa) => qa,
+            Err(wait) => return Ok(wait),
         };
         let id = TaskId::new(uuid::Uuid::new_v4().to_string()).expect("a uuid is a valid task id");
         let deadline =

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use dojo_proto::v1;
 use dojo_scoring::TaskScores;
-use dojo_synthetic_api::client::Fetched;
 use dojo_transport::{AxonTarget, CallOutcome};
 use dojo_types::chain::Chain;
 use dojo_types::task::{
@@ -191,20 +190,9 @@ impl<C: Chain + 'static> Validator<C> {
                 .inc("dojo_rounds_total", &[("outcome", "skipped_no_miners")]);
             return Ok(round);
         }
-        let qa = match self.synthetic.fetch().await {
-            Ok(Fetched::Task(qa)) => qa,
-            Ok(Fetched::NotReady { reason }) => {
-                self.metrics
-                    .inc("dojo_rounds_total", &[("outcome", "synthetic_not_ready")]);
-                tracing::info!(%reason, "synthetic API has no task yet; backing off");
-                return Ok(backoff(round));
-            }
-            Err(e) => {
-                self.metrics
-                    .inc("dojo_rounds_total", &[("outcome", "synthetic_error")]);
-                tracing::warn!(error = %e, "synthetic API failed; round skipped");
-                return Ok(backoff(round));
-            }
+        let qa = match self.fetch_qa(round).await {
+            Ok(qa) => qa,
+            Err(wait) => return Ok(wait),
         };
         let probe = TaskId::new("v2-probe").expect("a valid task id");
         let (min, max) = self.config.score_bounds;

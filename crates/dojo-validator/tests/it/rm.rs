@@ -2,18 +2,15 @@
 //! sends every miner accuracy probes; a miner that agrees with nobody's truth (reversed) ends with
 //! nothing, however its consensus score looks, and the honest one is paid.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use dojo_scoring::MechanismConfig;
-use dojo_synthetic_api::client::SyntheticClient;
-use dojo_transport::{Dendrite, DendriteConfig};
 use dojo_types::chain::Chain;
 use dojo_validator::probe::Probes;
-use dojo_validator::service::{self, Validator};
+use dojo_validator::service;
 use dojo_validator::store::Store;
 
-use crate::run::{config, network, wait_for};
+use crate::run::{config, network, validator_on, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn probes_multiply_consensus_by_accuracy() {
@@ -21,24 +18,12 @@ async fn probes_multiply_consensus_by_accuracy() {
     let url = format!("sqlite://{}", dir.path().join("v.db").display());
     let store = Store::open(&url).await.unwrap();
     let net = network(false, &store).await;
-    let dendrite = Dendrite::new(
-        net.validator.clone(),
-        DendriteConfig {
-            timeout: Duration::from_secs(3),
-            ..DendriteConfig::default()
-        },
-    );
-    let client = SyntheticClient::new(&net.synthetic, None, Duration::from_secs(5)).unwrap();
     let pairs = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../models/dojo-minilm-rm/heldout-pairs.jsonl");
     let mut cfg = config(net.validator.ss58(), None, None);
     cfg.mechanism = MechanismConfig::from_name("rm-consensus").unwrap();
     cfg.probes = Some(Probes::load(&pairs, 2).unwrap());
-    let v = Arc::new(
-        Validator::new(cfg, net.devnet.clone(), store.clone(), dendrite, client)
-            .await
-            .unwrap(),
-    );
+    let v = validator_on(&net, store.clone(), cfg).await;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(service::run(v.clone(), async move {
         let _ = rx.await;

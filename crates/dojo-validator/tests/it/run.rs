@@ -163,6 +163,23 @@ pub(crate) async fn network_with(
     }
 }
 
+/// A validator on `net` with `cfg`, signing as the network's validator key.
+pub(crate) async fn validator_on(net: &Net, store: Store, cfg: Config) -> Arc<Validator<Devnet>> {
+    let dendrite = Dendrite::new(
+        net.validator.clone(),
+        DendriteConfig {
+            timeout: Duration::from_secs(3),
+            ..DendriteConfig::default()
+        },
+    );
+    let client = SyntheticClient::new(&net.synthetic, None, Duration::from_secs(5)).unwrap();
+    Arc::new(
+        Validator::new(cfg, net.devnet.clone(), store, dendrite, client)
+            .await
+            .unwrap(),
+    )
+}
+
 pub(crate) fn config(
     hotkey: Hotkey,
     listen: Option<std::net::SocketAddr>,
@@ -229,19 +246,7 @@ async fn full_run(commit_reveal: bool) {
     drop(probe);
     let mut cfg = config(net.validator.ss58(), Some(listen), events.clone());
     cfg.wandb = Some(wandb);
-    let dendrite = Dendrite::new(
-        net.validator.clone(),
-        DendriteConfig {
-            timeout: Duration::from_secs(3),
-            ..DendriteConfig::default()
-        },
-    );
-    let client = SyntheticClient::new(&net.synthetic, None, Duration::from_secs(5)).unwrap();
-    let v = Arc::new(
-        Validator::new(cfg, net.devnet.clone(), store.clone(), dendrite, client)
-            .await
-            .unwrap(),
-    );
+    let v = validator_on(&net, store.clone(), cfg).await;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(service::run(v.clone(), async move {
         let _ = rx.await;

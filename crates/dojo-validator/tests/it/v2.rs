@@ -3,17 +3,14 @@
 //! score the votes into weights on the devnet. Honest voters end above reversed ones; a miner
 //! that declines everything, or votes for a completion it was never shown, is penalised.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use dojo_scoring::MechanismConfig;
-use dojo_synthetic_api::client::SyntheticClient;
-use dojo_transport::{Dendrite, DendriteConfig};
 use dojo_types::chain::Chain;
-use dojo_validator::service::{self, Validator};
+use dojo_validator::service;
 use dojo_validator::store::Store;
 
-use crate::run::{config, network, wait_for};
+use crate::run::{config, network, validator_on, wait_for};
 
 /// Kinds of the scored v2 tasks, read back from the store.
 async fn scored_kinds(store: &Store) -> Vec<String> {
@@ -32,22 +29,10 @@ async fn v2_rounds_pay_honest_voters_and_land_weights() {
     let url = format!("sqlite://{}", dir.path().join("v.db").display());
     let store = Store::open(&url).await.unwrap();
     let net = network(false, &store).await;
-    let dendrite = Dendrite::new(
-        net.validator.clone(),
-        DendriteConfig {
-            timeout: Duration::from_secs(3),
-            ..DendriteConfig::default()
-        },
-    );
-    let client = SyntheticClient::new(&net.synthetic, None, Duration::from_secs(5)).unwrap();
     let events = dir.path().join("events.jsonl");
     let mut cfg = config(net.validator.ss58(), None, Some(events.clone()));
     cfg.mechanism = MechanismConfig::from_name("dojo-v2-votes").unwrap();
-    let v = Arc::new(
-        Validator::new(cfg, net.devnet.clone(), store.clone(), dendrite, client)
-            .await
-            .unwrap(),
-    );
+    let v = validator_on(&net, store.clone(), cfg).await;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(service::run(v.clone(), async move {
         let _ = rx.await;
