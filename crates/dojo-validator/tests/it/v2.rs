@@ -1,6 +1,6 @@
 //! The Dojo v2 round end to end: `dojo-v2-votes` makes the validator plan generators, send
 //! generation and vote assignments over the signed `MinerRoles` service, store every phase, and
-//! score the votes into weights on the devnet. Honest voters end above reversed ones; a miner
+//! score the votes into weights on the devnet. In every duel or trap both judged, the honest voter earns more than the reversed one; a miner
 //! that declines everything, or votes for a completion it was never shown, is penalised.
 
 use std::time::Duration;
@@ -12,15 +12,27 @@ use dojo_validator::store::Store;
 
 use crate::run::{config, network, validator_on, wait_for};
 
-/// Kinds of the scored v2 tasks, read back from the store.
-async fn scored_kinds(store: &Store) -> Vec<String> {
-    let mut kinds = Vec::new();
+/// The scored duels and traps in which `a` and `b` both voted (their votes accepted) and
+/// neither generated: the tasks where only their judgement tells them apart.
+async fn judged_by_both(store: &Store, a: &str, b: &str) -> Vec<dojo_types::TaskId> {
+    let mut out = Vec::new();
     for id in store.v2_tasks_in("scored", None, 10_000).await.unwrap() {
         let (_, body) = store.load_v2(&id).await.unwrap();
         let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
-        kinds.push(doc["pairing"]["kind"].as_str().unwrap().to_owned());
+        let generated = |h: &str| {
+            doc["pairing"]["generators"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g == h)
+        };
+        let voted = |h: &str| doc["vote_outcomes"][h] == "accepted";
+        if doc["pairing"]["kind"] != "pvp" && voted(a) && voted(b) && !generated(a) && !generated(b)
+        {
+            out.push(id);
+        }
     }
-    kinds
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -38,13 +50,23 @@ async fn v2_rounds_pay_honest_voters_and_land_weights() {
         let _ = rx.await;
     }));
     // Honest and reversed voters differ only on duels and traps (PvP pays every voter alike),
-    // so wait for a few of those to be scored, and for weights.
-    wait_for("v2 tasks scored and weights set", 120, async || {
-        let kinds = scored_kinds(&store).await;
-        kinds.iter().filter(|k| *k != "pvp").count() >= 3
+    // so wait for a few of those that both judged, and for weights.
+    let (honest, reversed_hk) = (net.miners[0].0.ss58(), net.miners[1].0.ss58());
+    wait_for("v2 tasks judged by both and weights set", 120, async || {
+        judged_by_both(&store, honest.as_str(), reversed_hk.as_str())
+            .await
+            .len()
+            >= 2
             && v.metrics.get("dojo_weights_set_total", &[("kind", "set")]) >= 1.0
     })
     .await;
+    // Read before shutdown closes the pool: in each of those tasks the honest judge earned more.
+    for id in judged_by_both(&store, honest.as_str(), reversed_hk.as_str()).await {
+        let scores = store.task_scores(&id).await.unwrap();
+        let score = |k| scores.get(k).copied().unwrap_or(0.0);
+        let (h, r) = (score(&honest), score(&reversed_hk));
+        assert!(h > r, "task {id}: honest {h} > reversed {r}");
+    }
     tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(20), handle)
         .await
@@ -80,12 +102,7 @@ async fn v2_rounds_pay_honest_voters_and_land_weights() {
     let mg = net.devnet.metagraph(1).await.unwrap();
     let uid = |i: usize| usize::from(mg.uid_of(&net.miners[i].0.ss58()).unwrap().0);
     let ema = v.scores().await.scores();
-    let (truthful, reversed, out_of_range, decline) =
-        (ema[uid(0)], ema[uid(1)], ema[uid(2)], ema[uid(4)]);
-    assert!(
-        truthful > reversed,
-        "truthful {truthful} > reversed {reversed}: {ema:?}"
-    );
+    let (truthful, out_of_range, decline) = (ema[uid(0)], ema[uid(2)], ema[uid(4)]);
     assert!(truthful > 0.0);
     assert!(
         decline < 0.0,
