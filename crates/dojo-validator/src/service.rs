@@ -780,27 +780,28 @@ impl<C: Chain + 'static> Validator<C> {
         let start = Instant::now();
         let mut all = Vec::with_capacity(ids.len());
         let mut events = Vec::new();
-        let mut loaded = Vec::with_capacity(ids.len());
+        // Probes are found first, and only their responses kept: a pass holds one ordinary task
+        // at a time, loaded in the loop below, so memory stays one task's worth whatever the batch.
+        let mut probes = std::collections::BTreeSet::new();
         let mut probe_responses = Vec::new();
         for id in &ids {
-            let stored = match self.store.load(id).await {
-                Ok(s) => s,
-                Err(e) => {
-                    self.store_error("load_task", &e);
-                    return Ok(0);
-                }
-            };
-            let probe = match self.store.is_probe(id).await {
-                Ok(p) => p,
+            match self.store.is_probe(id).await {
+                Ok(false) => {}
+                Ok(true) => match self.store.load(id).await {
+                    Ok(stored) => {
+                        probes.insert(id.clone());
+                        probe_responses.push(stored.responses);
+                    }
+                    Err(e) => {
+                        self.store_error("load_task", &e);
+                        return Ok(0);
+                    }
+                },
                 Err(e) => {
                     self.store_error("is_probe", &e);
                     return Ok(0);
                 }
-            };
-            if probe {
-                probe_responses.push(stored.responses.clone());
             }
-            loaded.push((stored, probe));
         }
         // Reward-modelling era: this pass's probes give each miner its accuracy, and the pass is
         // scored by `rm-consensus` with that multiplier (a miner with no probe answered gets 0).
@@ -817,13 +818,19 @@ impl<C: Chain + 'static> Validator<C> {
             _ => None,
         };
         let mechanism: &dyn Mechanism = with_accuracy.as_deref().unwrap_or(&*self.mechanism);
-        for (stored, probe) in loaded {
-            let id = &stored.task.id;
-            if probe {
+        for id in &ids {
+            if probes.contains(id) {
                 // A probe is scored through the accuracy, not as a task of its own.
                 all.push(TaskScores::default());
                 continue;
             }
+            let stored = match self.store.load(id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    self.store_error("load_task", &e);
+                    return Ok(0);
+                }
+            };
             let wants_ranks = bridge::RANKING_MECHANISMS.contains(&self.mechanism.name());
             let responses: Vec<Response> = stored
                 .responses
