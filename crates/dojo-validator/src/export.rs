@@ -295,7 +295,8 @@ enum Sink {
 const BATCH_ROWS: usize = 4096;
 
 /// Writes every scored task's pairs to `dir/train.{jsonl,parquet}` (creating `dir`), calling
-/// `progress(done, total)` after each task.
+/// `progress(done, total)` after each task. Accuracy probes (the reward-modelling era's held-out
+/// pairs) are left out: exporting them would hand the held-out set to whoever trains on the data.
 pub async fn export(
     store: &Store,
     format: Format,
@@ -308,7 +309,14 @@ pub async fn export(
         source,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let ids = store.tasks_in("scored", None, i64::MAX).await?;
+    let mut ids = store.tasks_in("scored", None, i64::MAX).await?;
+    let mut kept = Vec::with_capacity(ids.len());
+    for id in ids.drain(..) {
+        if !store.is_probe(&id).await? {
+            kept.push(id);
+        }
+    }
+    let ids = kept;
     let total = ids.len() as u64;
     // Written next to the target and renamed at the end, so an interrupted export never leaves a
     // truncated file under the final name.

@@ -16,13 +16,14 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::both_backends;
 use crate::store::{answer, hk, parts, task};
 
-/// Three scored tasks (m1 scores 100, 90, 80, 70 in ground-truth order; m2 gives 50 to all) and one
-/// collected but unscored task, which must not be exported.
+/// Three scored tasks (m1 scores 100, 90, 80, 70 in ground-truth order; m2 gives 50 to all), one
+/// collected but unscored task and one scored accuracy probe (reward-modelling era: a held-out
+/// pair, which must stay held out), neither of which may be exported.
 async fn fill(store: &Store) {
-    for (i, id) in ["ta", "tb", "tc", "td"].iter().enumerate() {
+    for (i, id) in ["ta", "tb", "tc", "td", "tp"].iter().enumerate() {
         let (t, truth) = task(id, 1_000 + i as i64);
         store
-            .insert_round(&t, &truth, &parts(&t), 10)
+            .insert_round_as(&t, &truth, &parts(&t), 10, *id == "tp")
             .await
             .unwrap();
         let flat: CompletionMap<f64> = t.completions.iter().map(|c| (c.id.clone(), 50.0)).collect();
