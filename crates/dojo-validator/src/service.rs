@@ -447,6 +447,31 @@ impl<C: Chain + 'static> Validator<C> {
             rand::seq::SliceRandom::shuffle(miners.as_mut_slice(), &mut *rng);
             miners.truncate(k);
         }
+        // Persist before sending: a crash after this point resumes at collection.
+        let sent = match self.store_and_send(&task, &truth, &miners, false).await {
+            Ok(n) => n,
+            Err(e) => {
+                self.store_error("insert_round", &e);
+                return Ok(backoff(round));
+            }
+        };
+        self.send_probes(&miners, task.expire_at_unix_ms).await;
+        self.metrics
+            .inc("dojo_rounds_total", &[("outcome", "sent")]);
+        tracing::info!(task = %id, miners = sent, "task round sent");
+        Ok(round)
+    }
+
+    /// Gives each of `miners` its own view of `task`, stores task, truth and views in one
+    /// transaction (marked an accuracy probe with `probe`) before anything is sent, then sends
+    /// them. Returns how many miners it went to.
+    async fn store_and_send(
+        &self,
+        task: &dojo_types::task::Task,
+        truth: &dojo_types::Ranking,
+        miners: &[ActiveMiner],
+        probe: bool,
+    ) -> Result<usize, StoreError> {
         let parts: Vec<(Hotkey, Uid, MinerView)> = {
             let mut rng = self
                 .rng
@@ -458,27 +483,23 @@ impl<C: Chain + 'static> Validator<C> {
                     (
                         m.target.hotkey.clone(),
                         m.uid,
-                        MinerView::random(&task, &mut *rng),
+                        MinerView::random(task, &mut *rng),
                     )
                 })
                 .collect()
         };
-        // Persist before sending: a crash after this point resumes at collection.
-        if let Err(e) = retry(|| self.store.insert_round(&task, &truth, &parts, now_ms())).await {
-            self.store_error("insert_round", &e);
-            return Ok(backoff(round));
-        }
+        retry(|| {
+            self.store
+                .insert_round_as(task, truth, &parts, now_ms(), probe)
+        })
+        .await?;
         let targets: Vec<(AxonTarget, MinerView)> = miners
             .iter()
             .zip(&parts)
             .map(|(m, (_, _, view))| (m.target.clone(), view.clone()))
             .collect();
-        self.send_views(&task, targets).await;
-        self.send_probes(&miners, task.expire_at_unix_ms).await;
-        self.metrics
-            .inc("dojo_rounds_total", &[("outcome", "sent")]);
-        tracing::info!(task = %id, miners = parts.len(), "task round sent");
-        Ok(round)
+        self.send_views(task, targets).await;
+        Ok(parts.len())
     }
 
     /// Reward-modelling era: the round's accuracy probes, each stored (marked as a probe) and sent
@@ -490,40 +511,17 @@ impl<C: Chain + 'static> Validator<C> {
         for _ in 0..probes.per_round {
             let id =
                 TaskId::new(uuid::Uuid::new_v4().to_string()).expect("a uuid is a valid task id");
-            let (task, truth, parts) = {
+            let (task, truth) = {
                 let mut rng = self
                     .rng
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let (task, truth) =
-                    probes.task(id, expire_at_unix_ms, self.config.score_bounds, &mut *rng);
-                let parts: Vec<(Hotkey, Uid, MinerView)> = miners
-                    .iter()
-                    .map(|m| {
-                        (
-                            m.target.hotkey.clone(),
-                            m.uid,
-                            MinerView::random(&task, &mut *rng),
-                        )
-                    })
-                    .collect();
-                (task, truth, parts)
+                probes.task(id, expire_at_unix_ms, self.config.score_bounds, &mut *rng)
             };
-            if let Err(e) = retry(|| {
-                self.store
-                    .insert_round_as(&task, &truth, &parts, now_ms(), true)
-            })
-            .await
-            {
+            if let Err(e) = self.store_and_send(&task, &truth, miners, true).await {
                 self.store_error("insert_probe", &e);
                 return;
             }
-            let targets: Vec<(AxonTarget, MinerView)> = miners
-                .iter()
-                .zip(&parts)
-                .map(|(m, (_, _, view))| (m.target.clone(), view.clone()))
-                .collect();
-            self.send_views(&task, targets).await;
             self.metrics.inc("dojo_probes_sent_total", &[]);
         }
     }

@@ -148,6 +148,29 @@ fn usable(c: &CompletionContent) -> bool {
     }
 }
 
+/// The targets among `who` whose assignment was acked, to fetch from; for the others the outcome
+/// is recorded at once: `deregistered` when they left the metagraph, else how the send went.
+fn acked(
+    who: &[Hotkey],
+    sent: &BTreeMap<Hotkey, String>,
+    targets: &BTreeMap<Hotkey, AxonTarget>,
+    outcomes: &mut BTreeMap<Hotkey, String>,
+) -> Vec<AxonTarget> {
+    let mut out = Vec::new();
+    for h in who {
+        match (targets.get(h), sent.get(h).map(String::as_str)) {
+            (None, _) => {
+                outcomes.insert(h.clone(), "deregistered".into());
+            }
+            (Some(t), Some("acked")) => out.push(t.clone()),
+            (Some(_), label) => {
+                outcomes.insert(h.clone(), label.unwrap_or("unsent").to_owned());
+            }
+        }
+    }
+    out
+}
+
 fn ack_label(o: &CallOutcome<v1::TaskAck>) -> &'static str {
     match o {
         CallOutcome::Success { response, .. } if !response.miner_task_id.is_empty() => "acked",
@@ -444,41 +467,28 @@ impl<C: Chain + 'static> Validator<C> {
             return false;
         }
         let mut fetches = JoinSet::new();
-        for g in &doc.pairing.generators {
-            let acked = doc.generation_sent.get(g).map(String::as_str) == Some("acked");
-            match targets.get(g) {
-                Some(t) if acked => {
-                    let (d, t, req) = (
-                        self.fetch_dendrite.clone(),
-                        t.clone(),
-                        v1::FetchResultsRequest {
-                            task_id: id.to_string(),
-                        },
-                    );
-                    fetches.spawn(async move {
-                        let o = d
-                            .call_roles(
-                                &t,
-                                req,
-                                |mut c, r| async move { c.fetch_generation(r).await },
-                            )
-                            .await;
-                        (t.hotkey, o)
-                    });
-                }
-                Some(_) => {
-                    let label = doc
-                        .generation_sent
-                        .get(g)
-                        .cloned()
-                        .unwrap_or_else(|| "unsent".into());
-                    doc.generation_outcomes.insert(g.clone(), label);
-                }
-                None => {
-                    doc.generation_outcomes
-                        .insert(g.clone(), "deregistered".into());
-                }
-            }
+        for t in acked(
+            &doc.pairing.generators,
+            &doc.generation_sent,
+            targets,
+            &mut doc.generation_outcomes,
+        ) {
+            let (d, req) = (
+                self.fetch_dendrite.clone(),
+                v1::FetchResultsRequest {
+                    task_id: id.to_string(),
+                },
+            );
+            fetches.spawn(async move {
+                let o = d
+                    .call_roles(
+                        &t,
+                        req,
+                        |mut c, r| async move { c.fetch_generation(r).await },
+                    )
+                    .await;
+                (t.hotkey, o)
+            });
         }
         while let Some(joined) = fetches.join_next().await {
             let Ok((g, o)) = joined else { continue };
@@ -580,36 +590,19 @@ impl<C: Chain + 'static> Validator<C> {
         let shown: BTreeSet<CompletionId> =
             doc.candidates().unwrap_or_default().into_iter().collect();
         let mut fetches = JoinSet::new();
-        for v in &doc.voters {
-            let acked = doc.vote_sent.get(v).map(String::as_str) == Some("acked");
-            match targets.get(v) {
-                Some(t) if acked => {
-                    let (d, t, req) = (
-                        self.fetch_dendrite.clone(),
-                        t.clone(),
-                        v1::FetchResultsRequest {
-                            task_id: id.to_string(),
-                        },
-                    );
-                    fetches.spawn(async move {
-                        let o = d
-                            .call_roles(&t, req, |mut c, r| async move { c.fetch_vote(r).await })
-                            .await;
-                        (t.hotkey, o)
-                    });
-                }
-                Some(_) => {
-                    let label = doc
-                        .vote_sent
-                        .get(v)
-                        .cloned()
-                        .unwrap_or_else(|| "unsent".into());
-                    doc.vote_outcomes.insert(v.clone(), label);
-                }
-                None => {
-                    doc.vote_outcomes.insert(v.clone(), "deregistered".into());
-                }
-            }
+        for t in acked(&doc.voters, &doc.vote_sent, targets, &mut doc.vote_outcomes) {
+            let (d, req) = (
+                self.fetch_dendrite.clone(),
+                v1::FetchResultsRequest {
+                    task_id: id.to_string(),
+                },
+            );
+            fetches.spawn(async move {
+                let o = d
+                    .call_roles(&t, req, |mut c, r| async move { c.fetch_vote(r).await })
+                    .await;
+                (t.hotkey, o)
+            });
         }
         while let Some(joined) = fetches.join_next().await {
             let Ok((v, o)) = joined else { continue };
