@@ -74,21 +74,33 @@ impl SignedHeaders {
     }
 
     /// Writes these headers into a header map (dendrite side).
+    ///
+    /// The nonce, signature and body hash differ on every request to a connection, so they are
+    /// marked never-indexed: HPACK would otherwise add each to the connection's header table on
+    /// both ends, where it is never matched again and evicts the hotkeys and uuid that are.
     pub fn write(&self, map: &mut HeaderMap) {
-        let mut put = |k: &'static str, v: String| {
-            if let Ok(v) = http::HeaderValue::from_str(&v) {
+        let mut put = |k: &'static str, v: &[u8], unique: bool| {
+            if let Ok(mut v) = http::HeaderValue::from_bytes(v) {
+                v.set_sensitive(unique);
                 map.insert(k, v);
             }
         };
-        put(DENDRITE_HOTKEY, self.dendrite_hotkey.to_string());
-        put(DENDRITE_UUID, self.uuid.clone());
-        put(DENDRITE_NONCE, self.nonce.to_string());
         put(
-            DENDRITE_SIGNATURE,
-            format!("0x{}", hex::encode(self.signature)),
+            DENDRITE_HOTKEY,
+            self.dendrite_hotkey.as_str().as_bytes(),
+            false,
         );
-        put(AXON_HOTKEY, self.axon_hotkey.to_string());
-        put(BODY_HASH, hex::encode(self.body_hash));
+        put(DENDRITE_UUID, self.uuid.as_bytes(), false);
+        put(AXON_HOTKEY, self.axon_hotkey.as_str().as_bytes(), false);
+        put(DENDRITE_NONCE, self.nonce.to_string().as_bytes(), true);
+        let mut sig = [0u8; 2 + 128];
+        sig[..2].copy_from_slice(b"0x");
+        // Both buffers are exactly twice their input's length, so encoding cannot fail.
+        let _ = hex::encode_to_slice(self.signature, &mut sig[2..]);
+        put(DENDRITE_SIGNATURE, &sig, true);
+        let mut hash = [0u8; 64];
+        let _ = hex::encode_to_slice(self.body_hash, &mut hash);
+        put(BODY_HASH, &hash, true);
     }
 }
 

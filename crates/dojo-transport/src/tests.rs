@@ -23,6 +23,27 @@ fn sample() -> SignedHeaders {
 }
 
 #[test]
+fn per_request_headers_are_never_indexed_and_stable_ones_may_be() {
+    let mut map = http::HeaderMap::new();
+    sample().write(&mut map);
+    let sensitive = |name: &str| map.get(name).unwrap().is_sensitive();
+    for unique in [
+        headers::DENDRITE_NONCE,
+        headers::DENDRITE_SIGNATURE,
+        headers::BODY_HASH,
+    ] {
+        assert!(sensitive(unique), "{unique}");
+    }
+    for stable in [
+        headers::DENDRITE_HOTKEY,
+        headers::DENDRITE_UUID,
+        headers::AXON_HOTKEY,
+    ] {
+        assert!(!sensitive(stable), "{stable}");
+    }
+}
+
+#[test]
 fn headers_round_trip_and_signing_message_matches_bittensor() {
     let h = sample();
     let mut map = http::HeaderMap::new();
