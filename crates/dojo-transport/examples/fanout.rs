@@ -390,7 +390,7 @@ async fn measure(
             ..DendriteConfig::default()
         },
     );
-    let send = |mut c: dojo_proto::v1::miner_client::MinerClient<tonic::transport::Channel>, r| async move {
+    let send = |mut c: dojo_proto::v1::miner_client::MinerClient<dojo_transport::AxonChannel>, r| async move {
         c.send_task(r).await
     };
     let warm = dendrite.broadcast(targets, task(0), send).await;

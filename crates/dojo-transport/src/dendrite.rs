@@ -17,8 +17,8 @@ use dojo_proto::v1::miner_client::MinerClient;
 use dojo_proto::v1::miner_roles_client::MinerRolesClient;
 use dojo_types::Hotkey;
 use tokio::sync::Semaphore;
-use tonic::transport::{Channel, Endpoint};
 
+use crate::channel::{AxonChannel, ConnectError};
 use crate::headers::{self, SignedHeaders};
 use crate::reject;
 
@@ -138,7 +138,7 @@ struct Inner {
     hotkey: Hotkey,
     uuid: String,
     last_nonce: AtomicU64,
-    channels: Mutex<HashMap<SocketAddr, Channel>>,
+    channels: Mutex<HashMap<SocketAddr, AxonChannel>>,
     limit: Arc<Semaphore>,
     config: DendriteConfig,
 }
@@ -253,21 +253,20 @@ impl Dendrite {
         with_headers(message, &signed)
     }
 
-    async fn channel(&self, addr: SocketAddr) -> Result<Channel, tonic::transport::Error> {
+    async fn channel(&self, addr: SocketAddr) -> Result<AxonChannel, ConnectError> {
+        // A connection the axon has since closed (a restart, an idle timeout) is replaced here
+        // rather than failing the call that finds it.
         if let Some(c) = self
             .inner
             .channels
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&addr)
+            .filter(|c| !c.is_closed())
         {
             return Ok(c.clone());
         }
-        let channel = Endpoint::from_shared(format!("http://{addr}"))?
-            .connect_timeout(self.inner.config.connect_timeout)
-            .tcp_nodelay(true)
-            .connect()
-            .await?;
+        let channel = AxonChannel::connect(addr, self.inner.config.connect_timeout).await?;
         self.inner
             .channels
             .lock()
@@ -293,7 +292,7 @@ impl Dendrite {
     ) -> CallOutcome<Resp>
     where
         Req: prost::Message,
-        F: FnOnce(MinerClient<Channel>, tonic::Request<Req>) -> Fut,
+        F: FnOnce(MinerClient<AxonChannel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
         let body_hash = headers::body_hash(&message.encode_to_vec());
@@ -310,7 +309,7 @@ impl Dendrite {
     ) -> CallOutcome<Resp>
     where
         Req: prost::Message,
-        F: FnOnce(MinerRolesClient<Channel>, tonic::Request<Req>) -> Fut,
+        F: FnOnce(MinerRolesClient<AxonChannel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
         let body_hash = headers::body_hash(&message.encode_to_vec());
@@ -325,7 +324,7 @@ impl Dendrite {
         call: F,
     ) -> CallOutcome<Resp>
     where
-        F: FnOnce(MinerClient<Channel>, tonic::Request<Req>) -> Fut,
+        F: FnOnce(MinerClient<AxonChannel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
         self.call_with(target, message, body_hash, call).await
@@ -366,11 +365,6 @@ impl Dendrite {
             match call(client, request).await {
                 Ok(r) => CallOutcome::Success {
                     response: r.into_inner(),
-                    elapsed: start.elapsed(),
-                },
-                // tonic's own `grpc-timeout` layer can expire a moment before the outer deadline below;
-                // it is the same deadline, and the connection is healthy, so it is kept.
-                Err(status) if deadline_expired_locally(&status) => CallOutcome::Timeout {
                     elapsed: start.elapsed(),
                 },
                 // A status built locally from an I/O error has a source; one sent by the axon does not.
@@ -416,7 +410,7 @@ impl Dendrite {
     where
         Req: prost::Message + Clone + 'static,
         Resp: Send + 'static,
-        F: Fn(MinerClient<Channel>, tonic::Request<Req>) -> Fut + Clone + Send + Sync + 'static,
+        F: Fn(MinerClient<AxonChannel>, tonic::Request<Req>) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
     {
         // Every target gets the same body: encode and hash it once; only the signature differs.
@@ -447,18 +441,6 @@ fn with_headers<M>(message: M, signed: &SignedHeaders) -> tonic::Request<M> {
     request
 }
 
-/// Whether tonic's client-side deadline, not the axon, ended the call.
-fn deadline_expired_locally(status: &tonic::Status) -> bool {
-    let mut src = std::error::Error::source(status);
-    while let Some(inner) = src {
-        if inner.is::<tonic::TimeoutExpired>() {
-            return true;
-        }
-        src = inner.source();
-    }
-    false
-}
-
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
@@ -472,34 +454,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// A generated tonic client of a service the axon serves.
 trait Client {
-    fn new(channel: Channel, max_response_bytes: usize) -> Self;
+    fn new(channel: AxonChannel, max_response_bytes: usize) -> Self;
 }
 
-impl Client for MinerClient<Channel> {
-    fn new(channel: Channel, max_response_bytes: usize) -> Self {
+impl Client for MinerClient<AxonChannel> {
+    fn new(channel: AxonChannel, max_response_bytes: usize) -> Self {
         MinerClient::new(channel).max_decoding_message_size(max_response_bytes)
     }
 }
 
-impl Client for MinerRolesClient<Channel> {
-    fn new(channel: Channel, max_response_bytes: usize) -> Self {
+impl Client for MinerRolesClient<AxonChannel> {
+    fn new(channel: AxonChannel, max_response_bytes: usize) -> Self {
         MinerRolesClient::new(channel).max_decoding_message_size(max_response_bytes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tonic_deadline_is_told_apart_from_other_local_errors() {
-        let expired = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
-        assert!(deadline_expired_locally(&expired));
-        let io = tonic::Status::from_error(Box::new(std::io::Error::other("reset")));
-        assert!(!deadline_expired_locally(&io));
-        // The axon's own Cancelled carries no source.
-        assert!(!deadline_expired_locally(&tonic::Status::cancelled(
-            "Timeout expired"
-        )));
     }
 }

@@ -22,6 +22,7 @@
 //! [`MetagraphCache`]: directory::MetagraphCache
 
 pub mod axon;
+pub mod channel;
 pub mod dendrite;
 pub mod directory;
 pub mod fuzzing;
@@ -30,6 +31,7 @@ pub mod headers;
 pub mod reject;
 
 pub use axon::{AxonConfig, AxonLayer, Caller, RateLimit, serve_miner, serve_miner_with_roles};
+pub use channel::AxonChannel;
 pub use dendrite::{AxonTarget, CallOutcome, Dendrite, DendriteConfig};
 pub use directory::{CallerDirectory, CallerInfo, MetagraphCache};
 pub use reject::Rejection;

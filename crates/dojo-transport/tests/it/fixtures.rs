@@ -121,12 +121,24 @@ pub(crate) async fn start_axon(
     callers: Vec<(Hotkey, CallerInfo)>,
     miner: EchoMiner,
 ) -> TestAxon {
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    start_axon_on(any_port, hotkey, configure, callers, miner).await
+}
+
+/// [`start_axon`] listening on `addr` (a port a stopped axon used, to restart it).
+pub(crate) async fn start_axon_on(
+    addr: SocketAddr,
+    hotkey: &Keypair,
+    configure: impl FnOnce(&mut AxonConfig),
+    callers: Vec<(Hotkey, CallerInfo)>,
+    miner: EchoMiner,
+) -> TestAxon {
     let mut config = AxonConfig::new(hotkey.ss58());
     configure(&mut config);
     let cache = Arc::new(MetagraphCache::new());
     cache.replace(1, callers);
     let layer = AxonLayer::new(config, cache);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let m = miner.clone();
