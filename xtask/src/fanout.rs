@@ -108,6 +108,10 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
             v["loadavg"]["before"].as_str().unwrap_or("?"),
             v["loadavg"]["after"].as_str().unwrap_or("?"),
         );
+        if let Some(kinds) = v["failure_kinds"].as_object().filter(|k| !k.is_empty()) {
+            let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!("{:>16}  failed calls: {}", "", kinds.join(", "));
+        }
         if let Some(c) = v["cpu_ms_per_round"]["validator"].as_f64() {
             let miners = v["cpu_ms_per_round"]["miners"]
                 .as_f64()
