@@ -3,7 +3,7 @@
 //! `cargo xtask bench-fanout --miners 256 [--rounds 20] [--json]` runs this in release mode. Each
 //! axon is a full `serve_miner` stack (signature, nonce, blacklist, priority gate) on its own port
 //! whose metagraph cache holds the validator's hotkey, so every call is signed by the dendrite and
-//! verified by the axon.
+//! verified by the axon; only its per-caller rate limit is raised, out of the measured rounds' way.
 //!
 //! By default the axons run outside the validator, as in a deployment: this binary re-executes
 //! itself as `ceil(N / --per-process)` miner processes (32 axons each unless told), each serving
