@@ -167,9 +167,10 @@ pub(crate) fn ensure_model(sh: &Shell, python: &Path) -> Result<PathBuf> {
     ] {
         let text =
             std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        // Relative names: a fresh clone elsewhere must not re-export an identical model.
         stamp.push_str(&format!(
             "{}:{}:{:016x}\n",
-            f.display(),
+            f.strip_prefix(project_root()).unwrap_or(&f).display(),
             text.len(),
             fnv1a(text.as_bytes())
         ));
@@ -184,15 +185,15 @@ pub(crate) fn ensure_model(sh: &Shell, python: &Path) -> Result<PathBuf> {
     let minilm = ensure_minilm(sh)?;
     std::fs::create_dir_all(&out)?;
     eprintln!("xtask: exporting dojo-minilm-rm to {}", out.display());
-    let (st, cfg, head, onnx) = (
+    let (st, cfg, onnx) = (
         minilm.join("model.safetensors"),
         minilm.join("config.json"),
-        src.join("head.json"),
         out.join("model.onnx"),
     );
+    // The head (`head.json`, copied below) runs in dojo-reward on the embedding and side features.
     cmd!(
         sh,
-        "{python} {export} --safetensors {st} --config {cfg} --head {head} --out {onnx}"
+        "{python} {export} --safetensors {st} --config {cfg} --embedding-only --out {onnx}"
     )
     .run()
     .context("exporting dojo-minilm-rm")?;

@@ -37,14 +37,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Train the reward head on generated (and optional JSONL) preference pairs.
+    /// Train a reward head on generated pairs, extra JSONL pairs and exported preference datasets.
+    ///
+    /// `--data EXPORT` reads what `dojo-validator export` writes (a directory with train.jsonl or
+    /// train.parquet, or the file itself; Hugging Face's prompt/chosen/rejected columns). A share of
+    /// its prompts is held out, and the base model and the new head are both scored on it.
+    /// `--out-dir DIR` writes a model directory the miner loads with `--model_name DIR`.
+    #[command(verbatim_doc_comment)]
     Train {
-        /// Model directory whose `embedding` output feeds the head.
+        /// Model directory whose `embedding` output feeds the head (the shipped model).
         #[arg(long)]
         model: PathBuf,
         /// Where to write head.json.
+        #[arg(long, required_unless_present = "out_dir")]
+        out: Option<PathBuf>,
+        /// Write a complete model directory here (graphs copied from --model, new head.json,
+        /// reward.json, training-report.json).
+        #[arg(long = "out-dir")]
+        out_dir: Option<PathBuf>,
+        /// Exported preference datasets to train on (repeatable).
         #[arg(long)]
-        out: PathBuf,
+        data: Vec<PathBuf>,
+        /// Share of the datasets' prompts held out for the before/after accuracy.
+        #[arg(long, default_value_t = 0.2)]
+        heldout_fraction: f64,
+        /// Train on the given pairs and datasets only, without the built-in generated pairs.
+        #[arg(long)]
+        no_builtin: bool,
         /// Where to write the training report (JSON).
         #[arg(long)]
         report: Option<PathBuf>,
@@ -58,6 +77,16 @@ enum Cmd {
         seed: u64,
         #[arg(long, default_value_t = 400)]
         steps: usize,
+        /// L2 weight decay of the head.
+        #[arg(long, default_value_t = 1e-2)]
+        weight_decay: f64,
+        /// Hidden units of the head.
+        #[arg(long, default_value_t = 32)]
+        hidden: usize,
+        /// Cache embedded pair features here, so a rerun with other hyper-parameters skips
+        /// the encoder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
     /// Preference accuracy of a model on JSONL pairs.
     Eval {
@@ -134,12 +163,22 @@ fn main() -> Result<()> {
         Cmd::Train {
             model,
             out,
+            out_dir,
+            data,
+            heldout_fraction,
+            no_builtin,
             report,
             heldout_out,
             pairs: files,
             seed,
             steps,
+            weight_decay,
+            hidden,
+            cache,
         } => {
+            if !(0.0..1.0).contains(&heldout_fraction) {
+                anyhow::bail!("--heldout-fraction must be in [0, 1), not {heldout_fraction}");
+            }
             let m = load(
                 &model,
                 &LoadOptions {
@@ -151,13 +190,74 @@ fn main() -> Result<()> {
             for f in &files {
                 extra.extend(pairs::read_jsonl(f)?);
             }
+            let mut exported = Vec::new();
+            for d in &data {
+                let rows = dojo_reward::dataset::read(d)
+                    .with_context(|| format!("reading the dataset {}", d.display()))?;
+                println!("read {} pairs from {}", rows.len(), d.display());
+                exported.extend(rows);
+            }
+            let (data_train, data_test) = train::split_by_prompt(&exported, heldout_fraction);
+            extra.extend(data_train.iter().cloned());
+            if no_builtin && extra.is_empty() {
+                anyhow::bail!("--no-builtin leaves nothing to train on: pass --data or --pairs");
+            }
             let cfg = train::TrainConfig {
                 seed,
                 steps,
+                weight_decay,
+                hidden,
+                cache,
+                builtin: !no_builtin,
                 ..train::TrainConfig::default()
             };
+            // The base model's accuracy on the held-out dataset rows, before any training.
+            let before = (!data_test.is_empty())
+                .then(|| eval::evaluate(&m, &data_test, 32))
+                .transpose()?;
             let (head, rep, heldout) = train::train(&m, &extra, &cfg)?;
-            train::write_head(&out, &head).with_context(|| format!("writing {}", out.display()))?;
+            let after = match &before {
+                Some(_) => {
+                    let x = train::pair_features(&m, &data_test, &head.side)?;
+                    let margins: Vec<f64> = x
+                        .chosen
+                        .iter()
+                        .zip(&x.rejected)
+                        .map(|(c, r)| f64::from(head.score(c)) - f64::from(head.score(r)))
+                        .collect();
+                    Some(eval::report(&data_test, &margins))
+                }
+                None => None,
+            };
+            let full = serde_json::json!({
+                "training": rep,
+                "data": data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+                "data_train_pairs": data_train.len(),
+                "data_heldout_before": before,
+                "data_heldout_after": after,
+            });
+            if let Some(out) = &out {
+                train::write_head(out, &head)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            if let Some(dir) = &out_dir {
+                train::write_model_dir(&m, dir, &head, &full)
+                    .with_context(|| format!("writing the model directory {}", dir.display()))?;
+                println!(
+                    "wrote model directory {} (load it with --model_name {})",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            if let (Some(b), Some(a)) = (&before, &after) {
+                println!(
+                    "held-out dataset pairs: {} ({} train): accuracy {:.3} before, {:.3} after",
+                    a.pairs,
+                    data_train.len(),
+                    b.accuracy,
+                    a.accuracy
+                );
+            }
             if let Some(p) = report {
                 std::fs::write(&p, serde_json::to_string_pretty(&rep)?)?;
             }

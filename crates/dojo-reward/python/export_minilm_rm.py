@@ -131,6 +131,10 @@ def build(weights, cfg, head):
     # The [CLS] position's hidden state: [B, H].
     cls = node("Squeeze", [node("Slice", [x, "v0", "v1", "v1"]), "ax1"])
     nodes.append(H.make_node("Concat", [pooled, cls], ["embedding"], axis=-1))
+    if head == "embedding":
+        # The head runs outside the graph (reward.json `head`), on this output and side features.
+        return finish(nodes, inits, "dojo-minilm-rm",
+                      [H.make_tensor_value_info("embedding", T.FLOAT, ["batch", 2 * hd])])
 
     w1, b1, w2, b2 = head
     hidden = node("Relu", [node("Gemm", ["embedding", init("head.w1", w1), init("head.b1", b1)], transB=1)])
@@ -158,13 +162,20 @@ def main():
     ap.add_argument("--config", required=True)
     ap.add_argument("--head")
     ap.add_argument("--sentence-only", action="store_true")
+    ap.add_argument("--embedding-only", action="store_true",
+                    help="pair graph with the embedding output and no head (the head runs in dojo-reward)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    if (a.head is None) != a.sentence_only:
-        raise SystemExit("pass exactly one of --head FILE and --sentence-only")
+    if sum([a.head is not None, a.sentence_only, a.embedding_only]) != 1:
+        raise SystemExit("pass exactly one of --head FILE, --sentence-only and --embedding-only")
     cfg = json.load(open(a.config))
     weights = read_safetensors(a.safetensors)
-    head = None if a.sentence_only else load_head(a.head, 2 * cfg["hidden_size"])
+    if a.embedding_only:
+        head = "embedding"
+    elif a.sentence_only:
+        head = None
+    else:
+        head = load_head(a.head, 2 * cfg["hidden_size"])
     model, n = build(weights, cfg, head)
     onnx.save(model, a.out)
     print(f"export_minilm_rm: wrote {a.out} ({n} nodes)")

@@ -1,8 +1,10 @@
 """Python reference pipeline for the parity test: tokenizers + onnxruntime on a model directory.
 
-stdin:  {"model_dir": DIR, "max_length": N, "pairs": [[prompt, completion], ...]}
+stdin:  {"model_dir": DIR, "max_length": N, "pairs": [[prompt, completion], ...], "singles": [text, ...]}
 stdout: {"input_ids": [[...]], "attention_mask": [[...]], "token_type_ids": [[...]],
-         "logits": [...], "embedding": [[...]] or null}
+         "logits": [...] or null, "embedding": [[...]] or null, "single_embedding": [[...]] or null}
+
+`singles` (optional) are encoded one text at a time, as the relevance feature does.
 """
 import json
 import sys
@@ -33,12 +35,23 @@ def main():
     sess = ort.InferenceSession(f"{req['model_dir']}/model.onnx", providers=["CPUExecutionProvider"])
     names = {i.name for i in sess.get_inputs()}
     outs = [o.name for o in sess.get_outputs()]
-    want = ["logits"] + (["embedding"] if "embedding" in outs else [])
-    res = sess.run(want, {k: v for k, v in feeds.items() if k in names})
+    want = [o for o in ("logits", "embedding") if o in outs]
+    res = dict(zip(want, sess.run(want, {k: v for k, v in feeds.items() if k in names})))
+    single = None
+    if req.get("singles") and "embedding" in outs:
+        rows = []
+        for text in req["singles"]:
+            e = tok.encode(text)
+            f = {"input_ids": np.array([e.ids], dtype=np.int64),
+                 "attention_mask": np.array([e.attention_mask], dtype=np.int64),
+                 "token_type_ids": np.array([e.type_ids], dtype=np.int64)}
+            rows.append(sess.run(["embedding"], {k: v for k, v in f.items() if k in names})[0][0])
+        single = np.array(rows).astype(float).tolist()
     json.dump({
         **{k: v.tolist() for k, v in feeds.items()},
-        "logits": res[0].reshape(-1).astype(float).tolist(),
-        "embedding": res[1].astype(float).tolist() if len(res) > 1 else None,
+        "logits": res["logits"].reshape(-1).astype(float).tolist() if "logits" in res else None,
+        "embedding": res["embedding"].astype(float).tolist() if "embedding" in res else None,
+        "single_embedding": single,
     }, sys.stdout)
 
 

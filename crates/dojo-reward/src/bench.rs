@@ -142,9 +142,21 @@ pub fn run(
     let dir = std::env::temp_dir().join(format!("dojo-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| RewardError::Backend(Box::new(e)))?;
     let input_path = dir.join("inputs.json");
+    // The arithmetic side features are string checks, handed over precomputed; the Python side
+    // runs every ONNX pass itself.
+    let rows: Vec<serde_json::Value> = data
+        .iter()
+        .map(|(p, c)| {
+            serde_json::json!({
+                "prompt": p,
+                "completion": c,
+                "arithmetic": crate::arithmetic::features(p, c),
+            })
+        })
+        .collect();
     std::fs::write(
         &input_path,
-        serde_json::to_vec(&data).map_err(|e| RewardError::Backend(Box::new(e)))?,
+        serde_json::to_vec(&rows).map_err(|e| RewardError::Backend(Box::new(e)))?,
     )
     .map_err(|e| RewardError::Backend(Box::new(e)))?;
     let mut cmd = Command::new(&opts.python);

@@ -20,11 +20,14 @@
 //! The shipped model `dojo-minilm-rm` lives in `models/dojo-minilm-rm` (head weights, config, card)
 //! and is assembled into the cache by `cargo xtask setup`; [`shipped_model_dir`] finds it.
 
+pub mod arithmetic;
 pub mod batching;
 pub mod bench;
+pub mod dataset;
 mod encoder;
 mod error;
 pub mod eval;
+pub mod features;
 mod model;
 pub mod pairs;
 pub mod runtime;

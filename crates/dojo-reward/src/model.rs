@@ -8,8 +8,13 @@
 //!                      output logits [batch, 1] (or [batch]); optionally embedding [batch, F]
 //! DIR/model.int8.onnx  optional int8 variant of the same graph (`Precision::Int8`)
 //! DIR/tokenizer.json   Hugging Face tokenizers format
-//! DIR/reward.json      optional ModelConfig: name, max_length, input_format, output names
+//! DIR/reward.json      optional ModelConfig: name, max_length, input_format, output names, head
+//! DIR/head.json        optional head applied here to the embedding and side features
 //! ```
+//!
+//! With `"head"` in `reward.json` the score is that head's output on the graph's `embedding` plus
+//! the [`SideFeature`]s the head lists, and the graph needs no `logits` output: this is how the
+//! shipped model runs, and what `dojo-reward train` writes.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,14 +23,16 @@ use dojo_types::ports::{RewardError, RewardInput, RewardModel};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokenizers::{
     EncodeInput, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection, TruncationParams,
     TruncationStrategy,
 };
 
 use crate::LoadError;
+use crate::features::{self, SideFeature};
 use crate::runtime::{Device, environment, resolve_dylib};
+use crate::train::Head;
 
 /// The input names a model must have (`token_type_ids` optional), as in an HF export.
 pub const EXPECTED_INPUTS: [&str; 3] = ["input_ids", "attention_mask", "token_type_ids"];
@@ -36,7 +43,7 @@ pub const EXPECTED_INPUTS: [&str; 3] = ["input_ids", "attention_mask", "token_ty
 const CHARS_PER_TOKEN_CAP: usize = 32;
 
 /// How `(prompt, completion)` becomes the model's text input.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InputFormat {
     /// Pair encoding `[CLS] prompt [SEP] completion [SEP]` (segment ids 0/1): cross-encoders and
@@ -52,7 +59,7 @@ pub enum InputFormat {
 }
 
 /// `reward.json`: how to drive the model. Every field has a default, so the file is optional.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
     /// Model name reported by [`RewardModel::name`]; defaults to the directory name.
@@ -65,6 +72,12 @@ pub struct ModelConfig {
     pub logits_output: String,
     /// Name of an optional feature output ([`OnnxRewardModel::embed_batch`]).
     pub embedding_output: Option<String>,
+    /// A head file in the model directory (`dojo-reward-head/1`): when set, the score is this head
+    /// on the embedding and its side features, not the graph's `logits_output`.
+    pub head: Option<String>,
+    /// How many leading values of the embedding output are a unit-length sentence embedding when
+    /// the graph is given one text alone (the `relevance` side feature needs it).
+    pub sentence_dims: Option<usize>,
 }
 
 impl Default for ModelConfig {
@@ -75,6 +88,8 @@ impl Default for ModelConfig {
             input_format: InputFormat::Pair,
             logits_output: "logits".to_owned(),
             embedding_output: None,
+            head: None,
+            sentence_dims: None,
         }
     }
 }
@@ -166,6 +181,8 @@ pub struct OnnxRewardModel {
     session: Mutex<Session>,
     has_token_type_ids: bool,
     has_embedding: bool,
+    /// The head from `reward.json`'s `head`, applied in [`RewardModel::score_batch`].
+    head: Option<Head>,
     max_batch: usize,
     /// Tokenize the next chunk on a helper thread during inference: only when ORT leaves a core free.
     pipeline: bool,
@@ -231,7 +248,11 @@ impl OnnxRewardModel {
         let session = build_session(&onnx, opts)?;
         let has_token_type_ids = check_inputs(&session, &onnx)?;
         let outputs = output_names(&session);
-        if !outputs.contains(&config.logits_output) {
+        let head = match &config.head {
+            Some(file) => Some(load_head(&dir.join(file), &config)?),
+            None => None,
+        };
+        if head.is_none() && !outputs.contains(&config.logits_output) {
             return Err(LoadError::MissingOutput {
                 path: onnx,
                 expected: config.logits_output.clone(),
@@ -242,6 +263,16 @@ impl OnnxRewardModel {
             .embedding_output
             .as_ref()
             .is_some_and(|e| outputs.contains(e));
+        if head.is_some() && !has_embedding {
+            return Err(LoadError::MissingOutput {
+                path: onnx,
+                expected: config
+                    .embedding_output
+                    .clone()
+                    .unwrap_or_else(|| "(embedding_output in reward.json)".into()),
+                found: outputs,
+            });
+        }
         let name = config.name.clone().unwrap_or_else(|| {
             dir.file_name()
                 .map_or_else(|| "onnx".to_owned(), |n| n.to_string_lossy().into_owned())
@@ -255,6 +286,7 @@ impl OnnxRewardModel {
             session: Mutex::new(session),
             has_token_type_ids,
             has_embedding,
+            head,
             max_batch: opts.max_batch,
             pipeline: opts.intra_threads.is_some_and(|t| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) > t
@@ -296,6 +328,11 @@ impl OnnxRewardModel {
                 )
             })
             .collect();
+        self.pack(inputs)
+    }
+
+    /// Tokenizes and pads `inputs` into one batch.
+    fn pack(&self, inputs: Vec<EncodeInput<'_>>) -> Result<EncodedBatch, RewardError> {
         let encodings = self
             .tokenizer
             .encode_batch_fast(inputs, true)
@@ -348,6 +385,7 @@ impl OnnxRewardModel {
             .session
             .lock()
             .map_err(|_| RewardError::Unavailable("session poisoned".into()))?;
+        let want_logits = self.head.is_none();
         let outputs = if self.has_token_type_ids {
             let tt = Tensor::from_array((shape, enc.token_type_ids.clone())).map_err(backend)?;
             session.run(
@@ -357,22 +395,27 @@ impl OnnxRewardModel {
             session.run(ort::inputs!["input_ids" => ids, "attention_mask" => mask])
         }
         .map_err(backend)?;
-        let (lshape, logits) = outputs[self.config.logits_output.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(backend)?;
-        let dims: Vec<i64> = lshape.iter().copied().collect();
-        let ok_shape = match dims.as_slice() {
-            [b] => usize::try_from(*b).ok() == Some(enc.batch),
-            [b, 1] => usize::try_from(*b).ok() == Some(enc.batch),
-            _ => false,
+        // With a head the graph's own logits (if any) are not the score.
+        let scores = if want_logits {
+            let (lshape, logits) = outputs[self.config.logits_output.as_str()]
+                .try_extract_tensor::<f32>()
+                .map_err(backend)?;
+            let dims: Vec<i64> = lshape.iter().copied().collect();
+            let ok_shape = match dims.as_slice() {
+                [b] => usize::try_from(*b).ok() == Some(enc.batch),
+                [b, 1] => usize::try_from(*b).ok() == Some(enc.batch),
+                _ => false,
+            };
+            if !ok_shape {
+                return Err(RewardError::InvalidInput(format!(
+                    "model output `{}` has shape {dims:?}; a reward model must output [batch, 1] or [batch]",
+                    self.config.logits_output
+                )));
+            }
+            logits.to_vec()
+        } else {
+            vec![0.0; enc.batch]
         };
-        if !ok_shape {
-            return Err(RewardError::InvalidInput(format!(
-                "model output `{}` has shape {dims:?}; a reward model must output [batch, 1] or [batch]",
-                self.config.logits_output
-            )));
-        }
-        let scores = logits.to_vec();
         let mut emb = Vec::new();
         if want_embedding
             && let Some(name) = self
@@ -471,6 +514,115 @@ impl OnnxRewardModel {
         Ok(self.score_chunked(batch, true)?.1)
     }
 
+    /// The embedding of each input followed by the `side` features, in input order: what a head
+    /// reads.
+    pub fn features_batch(
+        &self,
+        batch: &[RewardInput<'_>],
+        side: &[SideFeature],
+    ) -> Result<Vec<Vec<f32>>, RewardError> {
+        let mut rows = self.embed_batch(batch)?;
+        if side.is_empty() {
+            return Ok(rows);
+        }
+        let relevance = if side.contains(&SideFeature::Relevance) {
+            Some(self.relevance(batch)?)
+        } else {
+            None
+        };
+        for (k, (row, input)) in rows.iter_mut().zip(batch).enumerate() {
+            let arith = crate::arithmetic::features(input.prompt, input.completion);
+            for f in side {
+                row.push(match f {
+                    SideFeature::Relevance => relevance.as_ref().map_or(0.0, |r| r[k]),
+                    SideFeature::ArithmeticWrong => arith[0],
+                    SideFeature::ArithmeticRight => arith[1],
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Cosine between the sentence embeddings of each prompt and its completion, each text encoded
+    /// alone (a prompt shared by several inputs is encoded once).
+    fn relevance(&self, batch: &[RewardInput<'_>]) -> Result<Vec<f32>, RewardError> {
+        let Some(dims) = self.config.sentence_dims else {
+            return Err(RewardError::InvalidInput(format!(
+                "model {} has no sentence_dims in reward.json, which the relevance feature needs",
+                self.name
+            )));
+        };
+        let mut texts: Vec<&str> = Vec::with_capacity(batch.len() + 1);
+        let mut prompt_of = Vec::with_capacity(batch.len());
+        for i in batch {
+            let p = match texts[..].iter().position(|t| *t == i.prompt) {
+                Some(p) => p,
+                None => {
+                    texts.push(i.prompt);
+                    texts.len() - 1
+                }
+            };
+            prompt_of.push(p);
+        }
+        let first_completion = texts.len();
+        texts.extend(batch.iter().map(|i| i.completion));
+        let emb = self.sentence_embed(&texts, dims)?;
+        Ok(prompt_of
+            .iter()
+            .enumerate()
+            .map(|(k, &p)| features::cosine(&emb[p], &emb[first_completion + k]))
+            .collect())
+    }
+
+    /// The unit-length sentence embedding of each text encoded alone (the first `sentence_dims`
+    /// values of the embedding output); an error for a model without `sentence_dims`.
+    pub fn sentence_embeddings(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, RewardError> {
+        let Some(dims) = self.config.sentence_dims else {
+            return Err(RewardError::InvalidInput(format!(
+                "model {} has no sentence_dims in reward.json",
+                self.name
+            )));
+        };
+        if !self.has_embedding {
+            return Err(RewardError::InvalidInput(format!(
+                "model {} has no embedding output",
+                self.name
+            )));
+        }
+        self.sentence_embed(texts, dims)
+    }
+
+    /// The first `dims` embedding values of each text encoded alone, in length-sorted chunks.
+    fn sentence_embed(&self, texts: &[&str], dims: usize) -> Result<Vec<Vec<f32>>, RewardError> {
+        let cap = self.config.max_length.saturating_mul(CHARS_PER_TOKEN_CAP);
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(self.max_batch) {
+            let inputs: Vec<EncodeInput<'_>> = chunk
+                .iter()
+                .map(|&i| EncodeInput::Single(cap_chars(texts[i], cap).to_owned().into()))
+                .collect();
+            let enc = self.pack(inputs)?;
+            let (_, rows) = self.run(&enc, true)?;
+            for (&i, row) in chunk.iter().zip(rows) {
+                if row.len() < dims {
+                    return Err(RewardError::InvalidInput(format!(
+                        "embedding has {} values, fewer than sentence_dims {dims}",
+                        row.len()
+                    )));
+                }
+                out[i] = row[..dims].to_vec();
+            }
+        }
+        Ok(out)
+    }
+
+    /// The head `reward.json` names, if any.
+    pub fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
+    }
+
     /// Scores and features together, in input order.
     pub fn score_and_embed(
         &self,
@@ -492,7 +644,28 @@ impl RewardModel for OnnxRewardModel {
     }
 
     fn score_batch(&self, batch: &[RewardInput<'_>]) -> Result<Vec<f32>, RewardError> {
-        Ok(self.score_chunked(batch, false)?.0)
+        let Some(head) = &self.head else {
+            return Ok(self.score_chunked(batch, false)?.0);
+        };
+        let rows = self.features_batch(batch, &head.side)?;
+        rows.iter()
+            .enumerate()
+            .map(|(index, x)| {
+                if x.len() != head.features {
+                    return Err(RewardError::InvalidInput(format!(
+                        "head expects {} features, the model gives {}",
+                        head.features,
+                        x.len()
+                    )));
+                }
+                let v = head.score(x);
+                if v.is_finite() {
+                    Ok(v)
+                } else {
+                    Err(RewardError::NonFinite { index, value: v })
+                }
+            })
+            .collect()
     }
 }
 
@@ -513,6 +686,26 @@ pub(crate) fn cap_chars(s: &str, max: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
+}
+
+/// Reads and checks the head `reward.json` names.
+fn load_head(path: &Path, config: &ModelConfig) -> Result<Head, LoadError> {
+    let bad = |message: String| LoadError::Config {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let head: Head = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    head.validate().map_err(bad)?;
+    if head.side.contains(&SideFeature::Relevance) && config.sentence_dims.is_none() {
+        return Err(bad(
+            "the head uses the relevance feature but reward.json has no sentence_dims".into(),
+        ));
+    }
+    Ok(head)
 }
 
 pub(crate) fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, LoadError> {

@@ -198,3 +198,56 @@ fn cuda_request_without_cuda_is_an_error() {
         );
     }
 }
+
+#[test]
+fn a_bad_head_is_a_load_error_naming_the_file() {
+    let Some(shipped) = model_dir() else { return };
+    let graph = shipped.join("model.onnx");
+    let cfg = r#"{"embedding_output": "embedding", "sentence_dims": 384, "head": "head.json"}"#;
+    let load_with_head = |head: Option<&str>| {
+        let d = dir_with(&shipped, &graph, Some(cfg));
+        if let Some(h) = head {
+            std::fs::write(d.path().join("head.json"), h).unwrap();
+        }
+        let r = OnnxRewardModel::load(d.path()).map(|_| ());
+        (d, r)
+    };
+    let (_d, r) = load_with_head(None);
+    assert!(matches!(r, Err(LoadError::Io { .. })), "{r:?}");
+    let (_d, r) = load_with_head(Some("not json"));
+    assert!(
+        matches!(&r, Err(LoadError::Config { path, .. }) if path.ends_with("head.json")),
+        "{r:?}"
+    );
+    // Shapes that disagree with `features`.
+    let ragged = r#"{"format":"dojo-reward-head/1","features":3,"hidden":1,"w1":[[1.0]],"b1":[0.0],"w2":[1.0],"b2":0.0}"#;
+    let (_d, r) = load_with_head(Some(ragged));
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("head shapes"), "{e}");
+    let wrong_format = ragged.replace("dojo-reward-head/1", "other/9");
+    let (_d, r) = load_with_head(Some(&wrong_format));
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("head format"), "{e}");
+    // A head whose width does not fit the graph's embedding fails when scoring, with the widths.
+    let small = r#"{"format":"dojo-reward-head/1","features":3,"hidden":1,"w1":[[1.0,1.0,1.0]],"b1":[0.0],"w2":[1.0],"b2":0.0,"side":["relevance"]}"#;
+    let d = dir_with(&shipped, &graph, Some(cfg));
+    std::fs::write(d.path().join("head.json"), small).unwrap();
+    let m = OnnxRewardModel::load(d.path()).unwrap();
+    let e = m
+        .score_batch(&[RewardInput::new("q", "a")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("head expects 3 features, the model gives 769"),
+        "{e}"
+    );
+    // The relevance feature needs sentence_dims.
+    let d = dir_with(
+        &shipped,
+        &graph,
+        Some(r#"{"embedding_output": "embedding", "head": "head.json"}"#),
+    );
+    std::fs::write(d.path().join("head.json"), small).unwrap();
+    let e = OnnxRewardModel::load(d.path()).unwrap_err().to_string();
+    assert!(e.contains("sentence_dims"), "{e}");
+}

@@ -1,8 +1,8 @@
 //! The shipped model on its independent pairs (`models/dojo-minilm-rm/independent-pairs.jsonl`):
 //! hand-written pairs whose faults (wrong facts, rudeness, needless refusals, …) are not among the
-//! training generator's degradations. The floor is the model card's measured accuracy less 0.05, so
-//! a broken export, tokenizer or head fails it while runtime noise does not; it is a record of how
-//! weak the model is out of distribution, not a target.
+//! training generator's degradations. The floors are the model card's measured accuracy less 0.05
+//! overall and 0.6 per kind, so a broken export, tokenizer, head or side feature fails them while
+//! runtime noise does not.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,9 +14,12 @@ use dojo_types::ports::baselines::Length;
 
 use crate::model;
 
-/// Overall accuracy below this fails: the model card's measured 0.689 less 0.05,
-/// rounded down to two decimals.
-const ACCURACY_FLOOR: f64 = 0.63;
+/// Overall accuracy below this fails: the model card's measured 0.803 less 0.05, rounded down to
+/// two decimals.
+const ACCURACY_FLOOR: f64 = 0.75;
+/// No kind may fall below this: the bar. (The card's weakest kind is at 0.727, three
+/// pairs above it.)
+const KIND_FLOOR: f64 = 0.6;
 /// The set's kinds, 22 pairs each.
 const KINDS: [&str; 6] = [
     "off_topic_fluent",
@@ -97,4 +100,11 @@ fn shipped_model_clears_its_independent_floor() {
         "independent accuracy {:.4} below {ACCURACY_FLOOR}: {ours:?}",
         ours.accuracy
     );
+    for (kind, r) in &ours.by_kind {
+        assert!(
+            r.accuracy >= KIND_FLOOR,
+            "{kind}: independent accuracy {:.3} below {KIND_FLOOR}",
+            r.accuracy
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! Quality of the shipped model on its committed held-out pairs (`models/dojo-minilm-rm`): the
-//! model card reports 0.977; this floor leaves room for runtime and platform noise but not for a
-//! broken export, tokenizer or head.
+//! model card reports 0.995 (0.977 before the side features); the floor is the earlier model's
+//! 0.977 less 0.02, the most a new model may lose here.
 
 use std::path::PathBuf;
 
@@ -11,9 +11,9 @@ use dojo_types::ports::baselines::Length;
 use crate::model;
 
 /// Held-out accuracy below this fails.
-const ACCURACY_FLOOR: f64 = 0.9;
-/// No pair kind may fall below this (the card's weakest kind, off-topic, is at 0.889).
-const KIND_FLOOR: f64 = 0.75;
+const ACCURACY_FLOOR: f64 = 0.957;
+/// No pair kind may fall below this (the card's weakest kind, repetition, is at 0.972).
+const KIND_FLOOR: f64 = 0.9;
 
 fn heldout() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
