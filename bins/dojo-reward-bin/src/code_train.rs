@@ -337,6 +337,13 @@ pub(crate) fn summary(r: &CodeTrainReport) -> String {
             ),
             &r.seen_templates,
         ),
+        (
+            format!(
+                "held-out tasks degraded by dojo_synthetic::augment ({} tasks)",
+                c_tasks(&r.heldout_injected)
+            ),
+            &r.heldout_injected,
+        ),
     ] {
         s.push_str(&title);
         s.push('\n');
