@@ -371,7 +371,7 @@ fn split_html(page: &str) -> HtmlParts<'_> {
         }
         let text = decode_entities(&page[text_start..i]);
         if !text.trim().is_empty() {
-            if heading && !out.title.contains(&text) {
+            if heading && out.title.len() < 8 && !out.title.contains(&text) {
                 out.title.push(text.clone());
             }
             out.text.push(text);
@@ -1354,6 +1354,31 @@ setInterval(frame, 1000 / 60);
             let d = digest(page);
             assert!(d.text.chars().count() <= DIGEST_MAX_CHARS);
         }
+    }
+
+    #[test]
+    fn a_huge_page_gives_a_bounded_digest() {
+        let mut page = String::from("<title>Big</title><script>");
+        for i in 0..20_000 {
+            page.push_str(&format!(
+                "el{i}.addEventListener('ev{i}', f); var s{i} = 'Label number {i}: '; // note{i}\n"
+            ));
+        }
+        page.push_str("</script>");
+        let d = digest(&page);
+        assert!(
+            d.text.chars().count() <= DIGEST_MAX_CHARS,
+            "{}",
+            d.text.len()
+        );
+        assert!(d.visible.len() <= 64 && d.comment_words.len() <= 24);
+        assert!(d.vocabulary.len() <= 4096 + 64);
+        assert!(d.script_bytes <= MAX_PAGE_BYTES);
+        // Many headings, tags and colours: each is bounded too (and none is rescanned per item).
+        let page = "<h1>t</h1><b style='color:#abc'>x</b>".repeat(20_000);
+        let d = digest(&page);
+        assert_eq!(d.title, "t");
+        assert!(d.text.chars().count() <= DIGEST_MAX_CHARS);
     }
 
     proptest! {
