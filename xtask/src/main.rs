@@ -37,6 +37,7 @@ Tasks:
                          [--python-miners M] (Python bittensor side-by-side, default min(N, 32))
   setup-ort [--gpu]      install ONNX Runtime 1.31.1 (onnxruntime or onnxruntime-gpu wheel) and print its path
   train-reward-model     train the dojo-minilm-rm head (Bradley-Terry) and re-export the model
+  train-code-model       train the code-task head on offline-generator tasks; Spearman on held-out templates
   eval-reward            --model DIR --pairs FILE [--json]: preference accuracy of a reward model
   bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
   lab run CONFIG.yaml    run a dojo-lab experiment (examples/lab/*.yaml) with the shipped model installed
@@ -65,6 +66,7 @@ fn main() -> Result<()> {
         Some("lab") => lab::run(&sh, &rest),
         Some("setup-ort") => reward::setup_ort(&sh, &rest),
         Some("train-reward-model") => reward::train(&sh, &rest),
+        Some("train-code-model") => reward::train_code(&sh, &rest),
         Some("eval-reward") => reward::eval(&sh, &rest),
         Some("bench-reward") => reward::bench(&sh, &rest),
         Some("bench-synthetic") => synthetic::bench(&sh),

@@ -150,7 +150,8 @@ fn ensure_minilm(sh: &Shell) -> Result<PathBuf> {
 }
 
 /// Assembles the shipped model `dojo-minilm-rm` into `<cache>/models/dojo-minilm-rm`: exports the
-/// encoder plus the committed head to ONNX and copies the tokenizer, config and card next to it.
+/// encoder plus the committed head to ONNX and copies the tokenizer, config, card and code-task
+/// head (`code-head.json`, which the miner loads from there) next to it.
 /// Rebuilt whenever a committed input changes.
 pub(crate) fn ensure_model(sh: &Shell, python: &Path) -> Result<PathBuf> {
     let src = project_root().join(MODEL_SRC);
@@ -160,6 +161,7 @@ pub(crate) fn ensure_model(sh: &Shell, python: &Path) -> Result<PathBuf> {
     let mut stamp = String::new();
     for f in [
         src.join("head.json"),
+        src.join("code-head.json"),
         src.join("reward.json"),
         src.join("MODEL_CARD.md"),
         export.clone(),
@@ -202,7 +204,12 @@ pub(crate) fn ensure_model(sh: &Shell, python: &Path) -> Result<PathBuf> {
         .run()
         .context("writing the int8 variant of dojo-minilm-rm")?;
     std::fs::copy(minilm.join("tokenizer.json"), out.join("tokenizer.json"))?;
-    for f in ["reward.json", "MODEL_CARD.md", "head.json"] {
+    for f in [
+        "reward.json",
+        "MODEL_CARD.md",
+        "head.json",
+        "code-head.json",
+    ] {
         std::fs::copy(src.join(f), out.join(f))?;
     }
     std::fs::write(&stamp_path, stamp)?;
@@ -296,6 +303,34 @@ pub(crate) fn train(sh: &Shell, args: &[String]) -> Result<()> {
     )?;
     let model = ensure_model(sh, &python)?;
     eprintln!("xtask: re-exported {} with the new head", model.display());
+    Ok(())
+}
+
+/// `cargo xtask train-code-model [ARGS]`: trains the code-task head on offline-generator tasks and
+/// writes `models/dojo-minilm-rm/code-head.json` and `code-training-report.json`, then copies the
+/// head into the assembled model.
+pub(crate) fn train_code(sh: &Shell, args: &[String]) -> Result<()> {
+    let python = python(sh)?;
+    let dylib = ensure_ort(sh, false)?;
+    let model = ensure_model(sh, &python)?;
+    let src = project_root().join(MODEL_SRC);
+    let mut a = vec![
+        "train-code".to_owned(),
+        "--model".to_owned(),
+        model.display().to_string(),
+        "--out".to_owned(),
+        src.join("code-head.json").display().to_string(),
+        "--report".to_owned(),
+        src.join("code-training-report.json").display().to_string(),
+    ];
+    a.extend(args.iter().cloned());
+    reward_bin(
+        sh,
+        &a,
+        &[("ORT_DYLIB_PATH".to_owned(), dylib.display().to_string())],
+    )?;
+    let model = ensure_model(sh, &python)?;
+    eprintln!("xtask: {} has the new code-task head", model.display());
     Ok(())
 }
 

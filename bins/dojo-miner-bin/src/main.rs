@@ -153,9 +153,25 @@ fn provider(args: &RunArgs) -> Result<Arc<dyn Provider>> {
                     )
                 })?,
             };
-            let model = dojo_reward::OnnxRewardModel::load(&dir)
-                .with_context(|| format!("loading the reward model in {}", dir.display()))?;
-            Arc::new(dojo_miner::provider::reward_model::RewardModelProvider::new(Arc::new(model)))
+            let model = Arc::new(
+                dojo_reward::OnnxRewardModel::load(&dir)
+                    .with_context(|| format!("loading the reward model in {}", dir.display()))?,
+            );
+            let mut provider =
+                dojo_miner::provider::reward_model::RewardModelProvider::new(model.clone());
+            match dojo_reward::code::CodeRewardModel::from_dir(model)
+                .with_context(|| format!("loading the code-task head in {}", dir.display()))?
+            {
+                Some(code) => {
+                    tracing::info!(model = %dojo_reward::RewardModel::name(&code), "code tasks use the code-task head");
+                    provider = provider.with_code_model(Arc::new(code));
+                }
+                None => tracing::info!(
+                    dir = %dir.display(),
+                    "no code-head.json: code tasks use the text model on the page source"
+                ),
+            }
+            Arc::new(provider)
         }
         ScoringMethod::LlmApi => {
             let model = args

@@ -475,7 +475,8 @@ fn an_installed_miner_finds_the_user_cache_or_names_the_setup_command() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    // Past the model and the runtime: it stops at the missing wallet.
+    // Past the model, its code-task head and the runtime: it stops at the missing wallet.
     assert!(err.contains("loaded reward model"), "{err}");
+    assert!(err.contains("code tasks use the code-task head"), "{err}");
     assert!(err.contains("loading hotkey"), "{err}");
 }

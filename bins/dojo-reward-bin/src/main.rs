@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use dojo_reward::{Device, LoadOptions, OnnxRewardModel, bench, eval, pairs, train};
+use dojo_reward::{Device, LoadOptions, OnnxRewardModel, bench, code, eval, pairs, train};
+
+mod code_train;
 
 #[derive(Parser)]
 #[command(name = "dojo-reward", about = "Reward models on ONNX Runtime")]
@@ -87,6 +89,23 @@ enum Cmd {
         /// the encoder.
         #[arg(long)]
         cache: Option<PathBuf>,
+    },
+    /// Train the code-task head on offline-generator tasks and report per-task Spearman on tasks
+    /// from held-out templates, against the text model on the flattened pages.
+    TrainCode {
+        /// Model directory whose encoder embeds `(prompt, digest)`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Where to write code-head.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where to write the report (JSON).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        #[arg(long, default_value_t = 16)]
+        seed: u64,
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
     },
     /// Preference accuracy of a model on JSONL pairs.
     Eval {
@@ -273,6 +292,32 @@ fn main() -> Result<()> {
                 rep.heldout_length_baseline.accuracy,
                 rep.heldout_random_baseline.accuracy
             );
+        }
+        Cmd::TrainCode {
+            model,
+            out,
+            report,
+            seed,
+            steps,
+        } => {
+            let m = load(
+                &model,
+                &LoadOptions {
+                    max_batch: 64,
+                    ..opts
+                },
+            )?;
+            let cfg = code::training::CodeTrainConfig {
+                seed,
+                steps,
+                ..code::training::CodeTrainConfig::default()
+            };
+            let rep = code_train::run(&m, &cfg, &out)?;
+            if let Some(p) = report {
+                std::fs::write(&p, serde_json::to_string_pretty(&rep)?)
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+            println!("{}", code_train::summary(&rep));
         }
         Cmd::Eval {
             model,

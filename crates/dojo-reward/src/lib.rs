@@ -13,6 +13,8 @@
 //! * [`eval::evaluate`] is the era-A preference-accuracy check for any model; [`pairs`] reads
 //!   `{prompt, chosen, rejected}` JSONL and generates pairs of known preference; [`train`] fits the
 //!   shipped model's head with the Bradley–Terry loss; [`bench`] compares against Python.
+//! * [`code`] scores single-file HTML/JS answers from a digest of the page (visible text, styles,
+//!   script structure) with a head trained on the offline generator's tasks.
 //! * [`SentenceEncoder`] runs a sentence-embedding model (`sentence_embedding` output, unit
 //!   length), the all-MiniLM-L6-v2 that `cargo xtask setup` builds; [`embedding_model_dir`] finds it.
 //! * The baselines of the Mirror Neuron experiments are re-exported from `dojo-types`.
@@ -23,6 +25,7 @@
 pub mod arithmetic;
 pub mod batching;
 pub mod bench;
+pub mod code;
 pub mod dataset;
 mod encoder;
 mod error;

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod batching;
+mod code;
 mod independent;
 mod load;
 mod parity;
