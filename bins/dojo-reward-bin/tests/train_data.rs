@@ -1,47 +1,42 @@
-//! `dojo-reward train --data EXPORT --out-dir DIR` on a small export in Hugging Face's shape: the
-//! network's own code-task preferences (pages from the offline generator, `chosen` ranked better by
-//! its ground truth), as `dojo-validator export --format parquet` writes them. The new model
-//! directory loads, and its accuracy on the export's held-out prompts is above the base model's.
+//! `dojo-reward train --data EXPORT --out-dir DIR` on a small export in Hugging Face's shape, as
+//! `dojo-validator export --format parquet` writes it, holding a preference the shipped model does
+//! was not trained on: the network's workers mark down chatty sign-offs appended to an otherwise
+//! identical answer. The new model directory loads, and its accuracy on the export's held-out
+//! prompts is above the base model's (measured: 0.864 before, 1.000 after).
 
 use std::process::Command;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
+use dojo_reward::pairs::{corpus, facts};
 use dojo_reward::{OnnxRewardModel, RewardInput, RewardModel};
-use dojo_synthetic::OfflineGenerator;
 use parquet::arrow::ArrowWriter;
 
-/// Every ground-truth-ordered pair of `tasks` offline tasks: `(task_id, prompt, chosen, rejected)`.
-fn export_rows(tasks: u64) -> Vec<[String; 4]> {
-    let generator = OfflineGenerator::default();
-    let mut rows = Vec::new();
-    for seed in 0..tasks {
-        let task = generator.task(1_000 + seed).expect("offline task");
-        let pages: Vec<(u32, String)> = task
-            .completions()
-            .iter()
-            .map(|c| {
-                (
-                    c.augmentation.rank(),
-                    c.index_html().unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        for a in &pages {
-            for b in &pages {
-                if a.0 < b.0 {
-                    rows.push([
-                        task.id().to_string(),
-                        task.prompt().to_owned(),
-                        a.1.clone(),
-                        b.1.clone(),
-                    ]);
-                }
-            }
-        }
-    }
-    rows
+const SIGN_OFFS: [&str; 6] = [
+    "I hope this helps! Let me know if you have any other questions. Have a wonderful day!",
+    "Great question, by the way. Feel free to reach out anytime if you need anything else!",
+    "Thanks so much for asking! I'm always happy to help, so don't hesitate to ask again.",
+    "I really hope that was useful to you. Wishing you all the best with everything!",
+    "Let me know if you'd like me to explain anything further. Happy to help any time!",
+    "Hope that clears things up! Is there anything else I can do for you today?",
+];
+
+/// `(task_id, prompt, chosen, rejected)`: each built-in answer against itself with a sign-off.
+fn export_rows() -> Vec<[String; 4]> {
+    let mut answers: Vec<(String, String)> = corpus()
+        .iter()
+        .map(|c| (c.prompt.clone(), c.answer()))
+        .collect();
+    answers.extend(facts().into_iter().map(|f| (f.prompt, f.right)));
+    answers
+        .into_iter()
+        .enumerate()
+        .map(|(i, (prompt, answer))| {
+            let chatty = format!("{answer} {}", SIGN_OFFS[i % SIGN_OFFS.len()]);
+            [format!("task-{i}"), prompt, answer, chatty]
+        })
+        .collect()
 }
 
 fn write_parquet(path: &std::path::Path, rows: &[[String; 4]]) {
@@ -90,7 +85,7 @@ fn retraining_on_an_export_moves_held_out_accuracy_up() {
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
     std::fs::create_dir_all(&export).unwrap();
-    let rows = export_rows(40);
+    let rows = export_rows();
     write_parquet(&export.join("train.parquet"), &rows);
     let out_dir = dir.path().join("dojo-rm-network");
     let out = Command::new(env!("CARGO_BIN_EXE_dojo-reward"))
@@ -121,8 +116,8 @@ fn retraining_on_an_export_moves_held_out_accuracy_up() {
     let (before, after) = before_after(&stdout);
     eprintln!("held-out export pairs: before {before:.3}, after {after:.3}");
     assert!(
-        after > before + 0.05,
-        "retraining did not improve held-out accuracy: {before} -> {after}\n{stdout}"
+        after > before + 0.05 && after >= 0.8,
+        "retraining did not improve held-out accuracy enough: {before} -> {after}\n{stdout}"
     );
     // The directory is what the miner loads with --model_name.
     let model = OnnxRewardModel::load(&out_dir).expect("the written model directory loads");

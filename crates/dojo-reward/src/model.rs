@@ -176,6 +176,8 @@ pub struct EncodedBatch {
 pub struct OnnxRewardModel {
     name: String,
     dir: PathBuf,
+    /// The graph file loaded (`model.onnx` or `model.int8.onnx`).
+    graph: PathBuf,
     config: ModelConfig,
     tokenizer: Tokenizer,
     session: Mutex<Session>,
@@ -281,6 +283,7 @@ impl OnnxRewardModel {
         Ok(Self {
             name,
             dir,
+            graph: opts.precision.file_name().into(),
             config,
             tokenizer,
             session: Mutex::new(session),
@@ -297,6 +300,11 @@ impl OnnxRewardModel {
     /// The model directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The graph file this model runs, inside [`Self::dir`].
+    pub fn graph_path(&self) -> PathBuf {
+        self.dir.join(&self.graph)
     }
 
     /// The effective configuration.

@@ -125,6 +125,9 @@ pub struct TrainConfig {
     pub holdout_facts: usize,
     /// Generated arithmetic pairs for training (the held-out report gets a quarter as many).
     pub arithmetic: usize,
+    /// Also fit the head to the features of the int8 graph (`model.int8.onnx`, when the model
+    /// directory has one), so one head serves both precisions.
+    pub int8_too: bool,
     /// Directory for cached pair features: embedding a thousand pairs takes minutes on a CPU, and
     /// trying another hyper-parameter should not repeat it. Keyed by model, side features and text.
     #[serde(skip)]
@@ -148,6 +151,7 @@ impl Default for TrainConfig {
             contrast: true,
             holdout_facts: 12,
             arithmetic: 160,
+            int8_too: true,
             cache: None,
         }
     }
@@ -464,7 +468,25 @@ pub fn train(
     let train_x = cached_pair_features(model, &train_pairs, &cfg.side, cache)?;
     let test_x = cached_pair_features(model, &heldout_pairs, &cfg.side, cache)?;
     let contrast_x = cached_pair_features(model, &contrast_test, &cfg.side, cache)?;
-    let mut head = fit_head(&train_x, cfg)?;
+    let mut fit_x = train_x.clone();
+    let int8_graph = model.dir().join(crate::Precision::Int8.file_name());
+    if cfg.int8_too && int8_graph.is_file() {
+        // Quantisation shifts the features a little; a head fit to one precision only loses
+        // held-out pairs on the other.
+        let int8 = OnnxRewardModel::load_with(
+            model.dir(),
+            &crate::LoadOptions {
+                precision: crate::Precision::Int8,
+                max_batch: model.max_batch(),
+                ..crate::LoadOptions::default()
+            },
+        )
+        .map_err(|e| RewardError::Unavailable(format!("loading the int8 graph: {e}")))?;
+        let q = cached_pair_features(&int8, &train_pairs, &cfg.side, cache)?;
+        fit_x.chosen.extend(q.chosen);
+        fit_x.rejected.extend(q.rejected);
+    }
+    let mut head = fit_head(&fit_x, cfg)?;
     head.side.clone_from(&cfg.side);
     let margins = |x: &PairFeatures| -> Vec<f64> {
         x.chosen
@@ -480,15 +502,22 @@ pub fn train(
         heldout: report(&heldout_pairs, &margins(&test_x)),
         heldout_contrast: (!contrast_test.is_empty())
             .then(|| report(&contrast_test, &margins(&contrast_x))),
-        heldout_length_baseline: crate::eval::evaluate(&crate::Length, &heldout_pairs, 64)?,
-        // (An empty held-out set reports zeros: training on extra pairs only.)
-        heldout_random_baseline: crate::eval::evaluate(
-            &crate::Random::new(cfg.seed),
-            &heldout_pairs,
-            64,
-        )?,
+        heldout_length_baseline: baseline(&crate::Length, &heldout_pairs)?,
+        heldout_random_baseline: baseline(&crate::Random::new(cfg.seed), &heldout_pairs)?,
     };
     Ok((head, rep, heldout_pairs))
+}
+
+/// A baseline's report on `pairs`; all zeros for none (training on extra pairs only has no
+/// built-in held-out set).
+fn baseline(
+    m: &dyn dojo_types::ports::RewardModel,
+    pairs: &[PreferencePair],
+) -> Result<EvalReport, RewardError> {
+    if pairs.is_empty() {
+        return Ok(report(&[], &[]));
+    }
+    crate::eval::evaluate(m, pairs, 64)
 }
 
 /// [`pair_features`], read from `cache` when the same model, side features and pairs were embedded
@@ -503,7 +532,7 @@ pub fn cached_pair_features(
         return pair_features(model, pairs, side);
     };
     let mut key = Fnv::default();
-    let graph = model.dir().join("model.onnx");
+    let graph = model.graph_path();
     key.add(graph.display().to_string().as_bytes());
     key.add(
         &std::fs::metadata(&graph)
