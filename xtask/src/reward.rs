@@ -280,49 +280,54 @@ fn reward_bin(sh: &Shell, args: &[String], extra_env: &[(String, String)]) -> Re
 /// `cargo xtask train-reward-model [ARGS]`: trains the head on the encoder's features and writes
 /// `models/dojo-minilm-rm/head.json`, then re-exports the model with it.
 pub(crate) fn train(sh: &Shell, args: &[String]) -> Result<()> {
-    let python = python(sh)?;
-    let dylib = ensure_ort(sh, false)?;
-    let model = ensure_model(sh, &python)?;
-    let src = project_root().join(MODEL_SRC);
-    let mut a = vec![
-        "train".to_owned(),
-        "--model".to_owned(),
-        model.display().to_string(),
-        "--out".to_owned(),
-        src.join("head.json").display().to_string(),
-        "--report".to_owned(),
-        src.join("training-report.json").display().to_string(),
-        "--heldout-out".to_owned(),
-        src.join("heldout-pairs.jsonl").display().to_string(),
-    ];
-    a.extend(args.iter().cloned());
-    reward_bin(
+    run_trainer(
         sh,
-        &a,
-        &[("ORT_DYLIB_PATH".to_owned(), dylib.display().to_string())],
-    )?;
-    let model = ensure_model(sh, &python)?;
-    eprintln!("xtask: re-exported {} with the new head", model.display());
-    Ok(())
+        "train",
+        &[
+            ("--out", "head.json"),
+            ("--report", "training-report.json"),
+            ("--heldout-out", "heldout-pairs.jsonl"),
+        ],
+        args,
+    )
 }
 
 /// `cargo xtask train-code-model [ARGS]`: trains the code-task head on offline-generator tasks and
 /// writes `models/dojo-minilm-rm/code-head.json` and `code-training-report.json`, then copies the
 /// head into the assembled model.
 pub(crate) fn train_code(sh: &Shell, args: &[String]) -> Result<()> {
+    run_trainer(
+        sh,
+        "train-code",
+        &[
+            ("--out", "code-head.json"),
+            ("--report", "code-training-report.json"),
+        ],
+        args,
+    )
+}
+
+/// Runs `dojo-reward SUBCOMMAND --model <assembled model>` with each `(flag, file)` of `outputs`
+/// pointing into `models/dojo-minilm-rm/`, then reassembles the model from the new files.
+fn run_trainer(
+    sh: &Shell,
+    subcommand: &str,
+    outputs: &[(&str, &str)],
+    args: &[String],
+) -> Result<()> {
     let python = python(sh)?;
     let dylib = ensure_ort(sh, false)?;
     let model = ensure_model(sh, &python)?;
     let src = project_root().join(MODEL_SRC);
     let mut a = vec![
-        "train-code".to_owned(),
+        subcommand.to_owned(),
         "--model".to_owned(),
         model.display().to_string(),
-        "--out".to_owned(),
-        src.join("code-head.json").display().to_string(),
-        "--report".to_owned(),
-        src.join("code-training-report.json").display().to_string(),
     ];
+    for (flag, file) in outputs {
+        a.push((*flag).to_owned());
+        a.push(src.join(file).display().to_string());
+    }
     a.extend(args.iter().cloned());
     reward_bin(
         sh,
@@ -330,7 +335,7 @@ pub(crate) fn train_code(sh: &Shell, args: &[String]) -> Result<()> {
         &[("ORT_DYLIB_PATH".to_owned(), dylib.display().to_string())],
     )?;
     let model = ensure_model(sh, &python)?;
-    eprintln!("xtask: {} has the new code-task head", model.display());
+    eprintln!("xtask: reassembled {} with the new files", model.display());
     Ok(())
 }
 
