@@ -465,6 +465,9 @@ fn num(v: f64) -> String {
     s.to_owned()
 }
 
+/// A worked answer with its result left open.
+type Worked = Box<dyn Fn(&str) -> String>;
+
 /// `n` arithmetic questions with a worked right answer and the same working with a wrong result.
 pub fn generate_arithmetic(n: usize, seed: u64) -> Vec<PreferencePair> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -472,9 +475,7 @@ pub fn generate_arithmetic(n: usize, seed: u64) -> Vec<PreferencePair> {
     while out.len() < n {
         let a = f64::from(rng.random_range(2u32..100));
         let b = f64::from(rng.random_range(2u32..50));
-        let (prompt, result, answer): (String, f64, Box<dyn Fn(&str) -> String>) = match rng
-            .random_range(0..8)
-        {
+        let (prompt, result, answer): (String, f64, Worked) = match rng.random_range(0..8) {
             0 => (
                 format!("What is {a} times {b}?"),
                 a * b,
