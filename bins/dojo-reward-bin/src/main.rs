@@ -238,13 +238,7 @@ fn main() -> Result<()> {
             let after = match &before {
                 Some(_) => {
                     let x = train::pair_features(&m, &data_test, &head.side)?;
-                    let margins: Vec<f64> = x
-                        .chosen
-                        .iter()
-                        .zip(&x.rejected)
-                        .map(|(c, r)| f64::from(head.score(c)) - f64::from(head.score(r)))
-                        .collect();
-                    Some(eval::report(&data_test, &margins))
+                    Some(eval::report(&data_test, &train::margins(&head, &x)))
                 }
                 None => None,
             };

@@ -28,6 +28,16 @@ impl SideFeature {
         Self::ArithmeticWrong,
         Self::ArithmeticRight,
     ];
+
+    /// This feature's value for one input, given its relevance cosine and
+    /// [`crate::arithmetic::features`].
+    pub fn value(self, relevance: f32, arithmetic: [f32; 2]) -> f32 {
+        match self {
+            Self::Relevance => relevance,
+            Self::ArithmeticWrong => arithmetic[0],
+            Self::ArithmeticRight => arithmetic[1],
+        }
+    }
 }
 
 /// Cosine similarity; 0 when either vector is zero.

@@ -540,13 +540,8 @@ impl OnnxRewardModel {
         };
         for (k, (row, input)) in rows.iter_mut().zip(batch).enumerate() {
             let arith = crate::arithmetic::features(input.prompt, input.completion);
-            for f in side {
-                row.push(match f {
-                    SideFeature::Relevance => relevance.as_ref().map_or(0.0, |r| r[k]),
-                    SideFeature::ArithmeticWrong => arith[0],
-                    SideFeature::ArithmeticRight => arith[1],
-                });
-            }
+            let rel = relevance.as_ref().map_or(0.0, |r| r[k]);
+            row.extend(side.iter().map(|f| f.value(rel, arith)));
         }
         Ok(rows)
     }

@@ -488,13 +488,7 @@ pub fn train(
     }
     let mut head = fit_head(&fit_x, cfg)?;
     head.side.clone_from(&cfg.side);
-    let margins = |x: &PairFeatures| -> Vec<f64> {
-        x.chosen
-            .iter()
-            .zip(&x.rejected)
-            .map(|(c, r)| f64::from(head.score(c)) - f64::from(head.score(r)))
-            .collect()
-    };
+    let margins = |x: &PairFeatures| margins(&head, x);
     let rep = TrainReport {
         config: cfg.clone(),
         train_pairs: train_pairs.len(),
@@ -531,7 +525,7 @@ pub fn cached_pair_features(
     let Some(dir) = cache else {
         return pair_features(model, pairs, side);
     };
-    let mut key = Fnv::default();
+    let mut key = Fnv::new();
     let graph = model.graph_path();
     key.add(graph.display().to_string().as_bytes());
     key.add(
@@ -571,14 +565,15 @@ pub fn cached_pair_features(
     Ok(x)
 }
 
-#[derive(Default)]
+/// 64-bit FNV-1a: stable across runs and platforms, unlike `std`'s hasher.
 struct Fnv(u64);
 
 impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
     fn add(&mut self, bytes: &[u8]) {
-        if self.0 == 0 {
-            self.0 = 0xcbf2_9ce4_8422_2325;
-        }
         for b in bytes {
             self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
@@ -612,6 +607,15 @@ fn read_features(path: &Path, n: usize) -> Option<PairFeatures> {
     Some(out)
 }
 
+/// `score(chosen) - score(rejected)` under `head` for every pair of `x`.
+pub fn margins(head: &Head, x: &PairFeatures) -> Vec<f64> {
+    x.chosen
+        .iter()
+        .zip(&x.rejected)
+        .map(|(c, r)| f64::from(head.score(c)) - f64::from(head.score(r)))
+        .collect()
+}
+
 /// Splits dataset rows into `(train, held-out)` by prompt: a prompt's rows all go one way,
 /// decided by a hash of the prompt, so the split is stable as the dataset grows.
 pub fn split_by_prompt(
@@ -620,9 +624,9 @@ pub fn split_by_prompt(
 ) -> (Vec<PreferencePair>, Vec<PreferencePair>) {
     let (mut tr, mut te) = (Vec::new(), Vec::new());
     for r in rows {
-        let h = r.prompt.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
+        let mut h = Fnv::new();
+        h.add(r.prompt.as_bytes());
+        let h = h.0;
         if ((h >> 11) as f64 / (1u64 << 53) as f64) < heldout_fraction {
             te.push(r.clone());
         } else {

@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use dojo_reward::features::SideFeature;
 use dojo_reward::{RewardInput, RewardModel};
 
 use crate::model;
@@ -138,16 +137,11 @@ fn rust_equals_python_onnxruntime() {
                     let unit =
                         |r: &Vec<f64>| r[..dims].iter().map(|v| *v as f32).collect::<Vec<_>>();
                     let arith = dojo_reward::arithmetic::features(p, c);
-                    for f in &head.side {
-                        x.push(match f {
-                            SideFeature::Relevance => dojo_reward::features::cosine(
-                                &unit(&single[2 * i]),
-                                &unit(&single[2 * i + 1]),
-                            ),
-                            SideFeature::ArithmeticWrong => arith[0],
-                            SideFeature::ArithmeticRight => arith[1],
-                        });
-                    }
+                    let rel = dojo_reward::features::cosine(
+                        &unit(&single[2 * i]),
+                        &unit(&single[2 * i + 1]),
+                    );
+                    x.extend(head.side.iter().map(|f| f.value(rel, arith)));
                     f64::from(head.score(&x))
                 })
                 .collect()
