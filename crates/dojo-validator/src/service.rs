@@ -1033,7 +1033,17 @@ impl<C: Chain + 'static> Validator<C> {
                 return Ok(());
             }
         };
-        let pending = subs.last().cloned();
+        // The block a commit was decided at precedes the block it landed in (the next one on the
+        // devnet, often a few on subtensor), and at an epoch boundary the two fall in different
+        // epochs: the chain counts the reveal window from the landing block. The commit moved the
+        // hotkey's LastUpdate there, and nothing else moves it while the commit is open.
+        let pending = subs.last().cloned().map(|mut s| {
+            if matches!(s.kind.as_str(), "commit" | "tlock") && me.last_update > s.block {
+                tracing::debug!(id = %s.id, decided = s.block, landed = me.last_update, "commit block taken from the chain's LastUpdate");
+                s.block = me.last_update;
+            }
+            s
+        });
         if let Some(r) = self.shared().last_rejection
             && pending.is_none()
             && block < r + params.rate_limit.max(u64::from(params.tempo) + 1)

@@ -255,6 +255,60 @@ async fn a_commit_left_pending_by_a_crash_is_resolved_from_the_chain_not_resent(
     assert_eq!(store.submissions(Some("revealed")).await.unwrap().len(), 1);
 }
 
+/// The devnet, except that a hash commit lands in the first block of the next commit-reveal epoch,
+/// as one decided in an epoch's last block and included a block later does on subtensor.
+struct LateCommit(dojo_devnet::Devnet);
+
+impl Chain for LateCommit {
+    async fn current_block(&self) -> Result<u64, ChainError> {
+        self.0.current_block().await
+    }
+    async fn wait_for_block(&self, after: u64) -> Result<u64, ChainError> {
+        self.0.wait_for_block(after).await
+    }
+    async fn metagraph(&self, netuid: Netuid) -> Result<MetagraphSnapshot, ChainError> {
+        self.0.metagraph(netuid).await
+    }
+    async fn hyperparams(&self, netuid: Netuid) -> Result<Hyperparams, ChainError> {
+        self.0.hyperparams(netuid).await
+    }
+    async fn set_weights(&self, r: SetWeights) -> Result<(), ChainError> {
+        self.0.set_weights(r).await
+    }
+    async fn commit_weights(&self, h: &Hotkey, n: Netuid, c: [u8; 32]) -> Result<(), ChainError> {
+        let now = self.0.current_block().await?;
+        let (_, last) =
+            dojo_types::chain::cr_epoch_blocks(n, 9, dojo_types::chain::cr_epoch(n, 9, now));
+        self.0.advance_blocks(last + 1 - now)?;
+        self.0.commit_weights(h, n, c).await
+    }
+    async fn reveal_weights(&self, r: RevealWeights) -> Result<(), ChainError> {
+        self.0.reveal_weights(r).await
+    }
+    async fn serve_axon(&self, h: &Hotkey, n: Netuid, a: AxonInfo) -> Result<(), ChainError> {
+        self.0.serve_axon(h, n, a).await
+    }
+    async fn burned_register(&self, c: &Hotkey, n: Netuid, h: &Hotkey) -> Result<Uid, ChainError> {
+        self.0.burned_register(c, n, h).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_landing_in_the_next_epoch_is_revealed_in_the_window_the_chain_counts() {
+    let (_dir, store) = sqlite().await;
+    let net = network(true, &store).await;
+    let v = validator_on(LateCommit(net.devnet.clone()), &net, &store, &net.synthetic).await;
+    one_scored_round(&v).await;
+    v.weights_step().await.unwrap();
+    let subs = store.submissions(None).await.unwrap();
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    assert_eq!(subs[0].status, "committed");
+    through_reveal_window(&v, &net.devnet, &store, subs[0].block + 10).await;
+    let subs = store.submissions(None).await.unwrap();
+    assert_eq!(subs[0].status, "revealed", "{subs:?}");
+    assert_eq!(v.metrics.total("dojo_weight_errors_total"), 0.0);
+}
+
 /// The devnet as a chain that takes timelocked commits (v4) and reveals them itself: when `lands`,
 /// the weight row it reports is the last commit's; otherwise the reveal fails silently and the row
 /// stays empty, as on subtensor when the drand pulse is missing. The commit itself goes to the

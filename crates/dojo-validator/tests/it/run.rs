@@ -267,7 +267,13 @@ async fn full_run(commit_reveal: bool) {
     assert_eq!(
         v.metrics.total("dojo_weight_errors_total"),
         0.0,
-        "no submission refused"
+        "no submission refused: {}",
+        v.metrics
+            .render()
+            .lines()
+            .filter(|l| l.starts_with("dojo_weight_errors_total"))
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     // Bad miners were refused, each with its reason.
     assert!(
