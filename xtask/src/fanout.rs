@@ -58,6 +58,8 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
         Some(p / r)
     };
     let p99_ratio = ratio("call_ms", "p99");
+    // Defined even when the Python side answered no call at all (its call percentiles are then empty).
+    let round_ratio = ratio("round_ms", "p99");
     let rps_ratio = python
         .as_ref()
         .zip(rust_same_n.as_ref())
@@ -69,6 +71,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
             "python": python,
             "rust_same_miners_as_python": rust_same_n,
             "python_over_rust_p99": p99_ratio,
+            "python_over_rust_round_p99": round_ratio,
             "rust_over_python_requests_per_s": rps_ratio,
         });
         println!("{out}");
@@ -144,11 +147,20 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
             line("dojo (rust gRPC)", r);
         }
         line("bittensor (py)", p);
-        println!(
-            "   ratio: python p99 / rust p99 = {:.1}x, rust req/s / python req/s = {:.1}x",
-            p99_ratio.unwrap_or(f64::NAN),
-            rps_ratio.unwrap_or(f64::NAN)
-        );
+        if p["ok"].as_u64() == Some(0) {
+            println!(
+                "   ratio: python answered none of its {} calls; python round p99 / rust round p99 = {:.0}x",
+                p["failures"],
+                round_ratio.unwrap_or(f64::NAN)
+            );
+        } else {
+            println!(
+                "   ratio: python call p99 / rust call p99 = {:.1}x, python round p99 / rust round p99 = {:.1}x, rust req/s / python req/s = {:.1}x",
+                p99_ratio.unwrap_or(f64::NAN),
+                round_ratio.unwrap_or(f64::NAN),
+                rps_ratio.unwrap_or(f64::NAN)
+            );
+        }
     }
     Ok(())
 }
