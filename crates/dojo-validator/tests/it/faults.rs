@@ -16,23 +16,42 @@ use dojo_validator::store::Store;
 
 use crate::run::{Net, config, network, network_with};
 
+/// The `Chain` methods a test double passes to the devnet in field `$f` unchanged: reads,
+/// axon serving and registration. Each double writes out only the calls it changes.
+macro_rules! forward_to_devnet {
+    ($f:tt) => {
+        async fn current_block(&self) -> Result<u64, ChainError> {
+            self.$f.current_block().await
+        }
+        async fn wait_for_block(&self, after: u64) -> Result<u64, ChainError> {
+            self.$f.wait_for_block(after).await
+        }
+        async fn metagraph(&self, netuid: Netuid) -> Result<MetagraphSnapshot, ChainError> {
+            self.$f.metagraph(netuid).await
+        }
+        async fn hyperparams(&self, netuid: Netuid) -> Result<Hyperparams, ChainError> {
+            self.$f.hyperparams(netuid).await
+        }
+        async fn serve_axon(&self, h: &Hotkey, n: Netuid, a: AxonInfo) -> Result<(), ChainError> {
+            self.$f.serve_axon(h, n, a).await
+        }
+        async fn burned_register(
+            &self,
+            c: &Hotkey,
+            n: Netuid,
+            h: &Hotkey,
+        ) -> Result<Uid, ChainError> {
+            self.$f.burned_register(c, n, h).await
+        }
+    };
+}
+
 /// The devnet, except that it refuses every `set_weights` as subtensor would an over-concentrated
 /// vector: a chain-side rejection the validator cannot predict.
 struct Refusing(dojo_devnet::Devnet);
 
 impl Chain for Refusing {
-    async fn current_block(&self) -> Result<u64, ChainError> {
-        self.0.current_block().await
-    }
-    async fn wait_for_block(&self, after: u64) -> Result<u64, ChainError> {
-        self.0.wait_for_block(after).await
-    }
-    async fn metagraph(&self, netuid: Netuid) -> Result<MetagraphSnapshot, ChainError> {
-        self.0.metagraph(netuid).await
-    }
-    async fn hyperparams(&self, netuid: Netuid) -> Result<Hyperparams, ChainError> {
-        self.0.hyperparams(netuid).await
-    }
+    forward_to_devnet!(0);
     async fn set_weights(&self, _: SetWeights) -> Result<(), ChainError> {
         Err(ChainError::MaxWeightExceeded)
     }
@@ -41,12 +60,6 @@ impl Chain for Refusing {
     }
     async fn reveal_weights(&self, r: RevealWeights) -> Result<(), ChainError> {
         self.0.reveal_weights(r).await
-    }
-    async fn serve_axon(&self, h: &Hotkey, n: Netuid, a: AxonInfo) -> Result<(), ChainError> {
-        self.0.serve_axon(h, n, a).await
-    }
-    async fn burned_register(&self, c: &Hotkey, n: Netuid, h: &Hotkey) -> Result<Uid, ChainError> {
-        self.0.burned_register(c, n, h).await
     }
 }
 
@@ -260,18 +273,7 @@ async fn a_commit_left_pending_by_a_crash_is_resolved_from_the_chain_not_resent(
 struct LateCommit(dojo_devnet::Devnet);
 
 impl Chain for LateCommit {
-    async fn current_block(&self) -> Result<u64, ChainError> {
-        self.0.current_block().await
-    }
-    async fn wait_for_block(&self, after: u64) -> Result<u64, ChainError> {
-        self.0.wait_for_block(after).await
-    }
-    async fn metagraph(&self, netuid: Netuid) -> Result<MetagraphSnapshot, ChainError> {
-        self.0.metagraph(netuid).await
-    }
-    async fn hyperparams(&self, netuid: Netuid) -> Result<Hyperparams, ChainError> {
-        self.0.hyperparams(netuid).await
-    }
+    forward_to_devnet!(0);
     async fn set_weights(&self, r: SetWeights) -> Result<(), ChainError> {
         self.0.set_weights(r).await
     }
@@ -284,12 +286,6 @@ impl Chain for LateCommit {
     }
     async fn reveal_weights(&self, r: RevealWeights) -> Result<(), ChainError> {
         self.0.reveal_weights(r).await
-    }
-    async fn serve_axon(&self, h: &Hotkey, n: Netuid, a: AxonInfo) -> Result<(), ChainError> {
-        self.0.serve_axon(h, n, a).await
-    }
-    async fn burned_register(&self, c: &Hotkey, n: Netuid, h: &Hotkey) -> Result<Uid, ChainError> {
-        self.0.burned_register(c, n, h).await
     }
 }
 
@@ -320,18 +316,7 @@ struct Timelocked {
 }
 
 impl Chain for Timelocked {
-    async fn current_block(&self) -> Result<u64, ChainError> {
-        self.inner.current_block().await
-    }
-    async fn wait_for_block(&self, after: u64) -> Result<u64, ChainError> {
-        self.inner.wait_for_block(after).await
-    }
-    async fn metagraph(&self, netuid: Netuid) -> Result<MetagraphSnapshot, ChainError> {
-        self.inner.metagraph(netuid).await
-    }
-    async fn hyperparams(&self, netuid: Netuid) -> Result<Hyperparams, ChainError> {
-        self.inner.hyperparams(netuid).await
-    }
+    forward_to_devnet!(inner);
     async fn set_weights(&self, r: SetWeights) -> Result<(), ChainError> {
         self.inner.set_weights(r).await
     }
@@ -340,12 +325,6 @@ impl Chain for Timelocked {
     }
     async fn reveal_weights(&self, _: RevealWeights) -> Result<(), ChainError> {
         panic!("the chain reveals timelocked commits itself")
-    }
-    async fn serve_axon(&self, h: &Hotkey, n: Netuid, a: AxonInfo) -> Result<(), ChainError> {
-        self.inner.serve_axon(h, n, a).await
-    }
-    async fn burned_register(&self, c: &Hotkey, n: Netuid, h: &Hotkey) -> Result<Uid, ChainError> {
-        self.inner.burned_register(c, n, h).await
     }
     async fn commit_scheme(&self, _: Netuid) -> Result<CommitScheme, ChainError> {
         Ok(CommitScheme::Timelocked { version: 4 })
