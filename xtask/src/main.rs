@@ -38,7 +38,7 @@ Tasks:
   setup-ort [--gpu]      install ONNX Runtime 1.31.1 (onnxruntime or onnxruntime-gpu wheel) and print its path
   train-reward-model     train the dojo-minilm-rm head (Bradley-Terry) and re-export the model
   train-code-model       train the code-task head on offline-generator tasks; Spearman on held-out templates
-  eval-reward            --model DIR --pairs FILE [--json]: preference accuracy of a reward model
+  eval-reward            --model DIR --pairs FILE [--json | --misses]: preference accuracy of a reward model
   bench-reward [--json]  pairs/s of the Rust reward pipeline vs Python onnxruntime + tokenizers
   lab run CONFIG.yaml    run a dojo-lab experiment (examples/lab/*.yaml) with the shipped model installed
   bench-validator        validator peak RSS and full scoring-pass time with 256 miners, 10k stored tasks

@@ -339,7 +339,8 @@ fn run_trainer(
     Ok(())
 }
 
-/// `cargo xtask eval-reward --model DIR --pairs FILE [--json]`; `--model` defaults to the shipped model.
+/// `cargo xtask eval-reward --model DIR --pairs FILE [--json | --misses]`; `--model` defaults to the
+/// shipped model.
 pub(crate) fn eval(sh: &Shell, args: &[String]) -> Result<()> {
     let dylib = ensure_ort(sh, false)?;
     let mut a = vec!["eval".to_owned()];

@@ -109,20 +109,28 @@ enum Cmd {
     },
     /// Preference accuracy of a model on JSONL pairs.
     Eval {
+        /// Model directory (reward.json, the graph, and head.json when it has one).
         #[arg(long)]
         model: PathBuf,
+        /// JSONL pairs `{prompt, chosen, rejected, kind?}`; accuracy is also given per `kind`.
         #[arg(long)]
         pairs: PathBuf,
         /// Print `{"accuracy": …, "pairs": …, …}` only.
         #[arg(long)]
         json: bool,
+        /// Also list the pairs the model ranks the wrong way round, worst margin first.
+        #[arg(long, conflicts_with = "json")]
+        misses: bool,
     },
     /// Write generated preference pairs as JSONL.
     GeneratePairs {
+        /// The JSONL file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Seed of the degradations.
         #[arg(long, default_value_t = 52)]
         seed: u64,
+        /// Degraded variants per corpus item and degradation kind.
         #[arg(long, default_value_t = 3)]
         variants: usize,
     },
@@ -317,10 +325,12 @@ fn main() -> Result<()> {
             model,
             pairs: file,
             json,
+            misses,
         } => {
             let m = load(&model, &opts)?;
             let ps = pairs::read_jsonl(&file)?;
-            let r = eval::evaluate(&m, &ps, 32)?;
+            let margins = eval::margins(&m, &ps, 32)?;
+            let r = eval::report(&ps, &margins);
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
@@ -333,6 +343,9 @@ fn main() -> Result<()> {
                 println!("mean margin {:.4}", r.mean_margin);
                 for (k, v) in &r.by_kind {
                     println!("  {k:<20} {:.3} ({} pairs)", v.accuracy, v.pairs);
+                }
+                if misses {
+                    print_misses(&ps, &margins);
                 }
             }
         }
@@ -391,4 +404,36 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The wrongly ranked pairs (negative margin), worst first, one block each.
+fn print_misses(ps: &[pairs::PreferencePair], margins: &[f64]) {
+    let mut wrong: Vec<(usize, f64)> = margins
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, m)| *m < 0.0)
+        .collect();
+    wrong.sort_by(|a, b| a.1.total_cmp(&b.1));
+    println!("misses     {}", wrong.len());
+    for (i, m) in wrong {
+        let p = &ps[i];
+        println!(
+            "#{} {} margin {m:.3}",
+            i + 1,
+            p.kind.as_deref().unwrap_or("-")
+        );
+        println!("  prompt   {}", one_line(&p.prompt));
+        println!("  chosen   {}", one_line(&p.chosen));
+        println!("  rejected {}", one_line(&p.rejected));
+    }
+}
+
+fn one_line(s: &str) -> String {
+    const MAX: usize = 160;
+    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &flat[..at]),
+        None => flat,
+    }
 }

@@ -43,6 +43,16 @@ pub fn evaluate(
     pairs: &[PreferencePair],
     batch_pairs: usize,
 ) -> Result<EvalReport, RewardError> {
+    Ok(report(pairs, &margins(model, pairs, batch_pairs)?))
+}
+
+/// Each pair's margin `score(chosen) - score(rejected)`, in pair order, scored in batches of
+/// `batch_pairs` pairs. Errors as [`evaluate`].
+pub fn margins(
+    model: &dyn RewardModel,
+    pairs: &[PreferencePair],
+    batch_pairs: usize,
+) -> Result<Vec<f64>, RewardError> {
     if pairs.is_empty() {
         return Err(RewardError::InvalidInput(
             "no preference pairs to evaluate".into(),
@@ -78,7 +88,7 @@ pub fn evaluate(
             margins.push(f64::from(c[0]) - f64::from(c[1]));
         }
     }
-    Ok(report(pairs, &margins))
+    Ok(margins)
 }
 
 /// The report for `pairs` given each pair's margin `score(chosen) - score(rejected)`.
