@@ -28,13 +28,6 @@ use tonic::{Request, Response, Status};
 
 const NETUID: u16 = 1;
 
-/// Scores every completion it was shown by a hash of its id, so different miners disagree a
-/// little and scoring has real work; remembers the ids per task to answer the fetch.
-#[derive(Clone, Default)]
-struct ScoringMiner {
-    seen: Arc<Mutex<HashMap<String, Vec<String>>>>,
-}
-
 fn score_of(miner: usize, id: &str) -> f64 {
     let h = id
         .bytes()
@@ -44,9 +37,11 @@ fn score_of(miner: usize, id: &str) -> f64 {
     1.0 + (h % 99) as f64
 }
 
+/// Scores every completion it was shown by a hash of its id, so different miners disagree a
+/// little and scoring has real work; remembers the ids per task to answer the fetch.
 struct BenchMiner {
     index: usize,
-    state: ScoringMiner,
+    seen: Mutex<HashMap<String, Vec<String>>>,
 }
 
 #[tonic::async_trait]
@@ -61,7 +56,7 @@ impl Miner for BenchMiner {
             .iter()
             .map(|c| c.completion_id.clone())
             .collect();
-        let mut seen = self.state.seen.lock().unwrap();
+        let mut seen = self.seen.lock().unwrap();
         // Only the rounds in flight are kept: a bench of many rounds must not grow without end.
         if seen.len() > 64 {
             seen.clear();
@@ -77,7 +72,6 @@ impl Miner for BenchMiner {
     ) -> Result<Response<v1::TaskResults>, Status> {
         let id = r.into_inner().task_id;
         let ids = self
-            .state
             .seen
             .lock()
             .unwrap()
@@ -130,7 +124,7 @@ impl Miner for BenchMiner {
 
 struct Net {
     devnet: Devnet,
-    validator: Arc<Validator<Devnet>>,
+    validator: Validator<Devnet>,
     _dir: tempfile::TempDir,
 }
 
@@ -206,7 +200,7 @@ async fn network(miners: usize) -> Net {
         };
         let miner = BenchMiner {
             index: i,
-            state: ScoringMiner::default(),
+            seen: Mutex::default(),
         };
         tokio::spawn(async move {
             let _ = serve_miner(miner, listener, layer, std::future::pending()).await;
@@ -269,7 +263,7 @@ async fn network(miners: usize) -> Net {
     v.heartbeat().await.unwrap();
     Net {
         devnet,
-        validator: Arc::new(v),
+        validator: v,
         _dir: dir,
     }
 }
