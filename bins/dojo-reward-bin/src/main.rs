@@ -79,8 +79,8 @@ enum Cmd {
         seed: u64,
         #[arg(long, default_value_t = 400)]
         steps: usize,
-        /// L2 weight decay of the head.
-        #[arg(long, default_value_t = 1e-2)]
+        /// L2 weight decay of the head (the shipped head's value).
+        #[arg(long, default_value_t = train::TrainConfig::default().weight_decay)]
         weight_decay: f64,
         /// Hidden units of the head.
         #[arg(long, default_value_t = 32)]

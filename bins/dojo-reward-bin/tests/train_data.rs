@@ -1,8 +1,9 @@
 //! `dojo-reward train --data EXPORT --out-dir DIR` on a small export in Hugging Face's shape, as
-//! `dojo-validator export --format parquet` writes it, holding a preference the shipped model does
-//! was not trained on: the network's workers mark down chatty sign-offs appended to an otherwise
-//! identical answer. The new model directory loads, and its accuracy on the export's held-out
-//! prompts is above the base model's (measured: 0.864 before, 1.000 after).
+//! `dojo-validator export --format parquet` writes it, holding a preference the shipped model was
+//! not trained on and gets wrong: the network's workers prefer an answer with a friendly sign-off
+//! to the same answer without one, where the built-in data teaches the model to mark down anything
+//! appended to a complete answer. The new model directory loads, and its accuracy on the export's
+//! held-out prompts is above the base model's.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ const SIGN_OFFS: [&str; 6] = [
     "Hope that clears things up! Is there anything else I can do for you today?",
 ];
 
-/// `(task_id, prompt, chosen, rejected)`: each built-in answer against itself with a sign-off.
+/// `(task_id, prompt, chosen, rejected)`: each built-in answer with a sign-off against itself.
 fn export_rows() -> Vec<[String; 4]> {
     let mut answers: Vec<(String, String)> = corpus()
         .iter()
@@ -34,7 +35,7 @@ fn export_rows() -> Vec<[String; 4]> {
         .enumerate()
         .map(|(i, (prompt, answer))| {
             let chatty = format!("{answer} {}", SIGN_OFFS[i % SIGN_OFFS.len()]);
-            [format!("task-{i}"), prompt, answer, chatty]
+            [format!("task-{i}"), prompt, chatty, answer]
         })
         .collect()
 }

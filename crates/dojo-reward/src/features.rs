@@ -3,9 +3,11 @@
 //! The pair embedding is good at how an answer is written (truncation, repetition, stuffing,
 //! refusals, tone) and poor at two things a frozen encoder cannot do from one pooled vector:
 //! telling whether the answer is about the prompt's subject at all when both are fluent, and
-//! checking sums. `relevance` encodes prompt and response separately and compares them, the way the
-//! sentence encoder was trained to be used; the arithmetic pair counts checked claims
-//! ([`crate::arithmetic`]).
+//! checking sums, and it knows no facts. `relevance` encodes prompt and response separately and
+//! compares them, the way the sentence encoder was trained to be used; the arithmetic pair counts
+//! checked claims ([`crate::arithmetic`]); `knowledge` looks the prompt up in a dictionary
+//! ([`crate::knowledge`]); `refusal` is a rule for declining in the first person
+//! ([`crate::refusal`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,23 +21,44 @@ pub enum SideFeature {
     ArithmeticWrong,
     /// Arithmetic claims in the response that hold (capped at 3).
     ArithmeticRight,
+    /// How much of what the response adds to the prompt the dictionary entries best matching the
+    /// prompt also say ([`crate::knowledge::KnowledgeBase::support`]).
+    Knowledge,
+    /// 1 when the response's opening declines in the first person ([`crate::refusal`]), else 0.
+    Refusal,
+}
+
+/// The side-feature values of one input, before a head picks the ones it reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SideValues {
+    /// [`SideFeature::Relevance`].
+    pub relevance: f32,
+    /// [`crate::arithmetic::features`]: wrong, right.
+    pub arithmetic: [f32; 2],
+    /// [`SideFeature::Knowledge`].
+    pub knowledge: f32,
+    /// [`SideFeature::Refusal`].
+    pub refusal: f32,
 }
 
 impl SideFeature {
     /// The shipped model's side features, in order.
-    pub const SHIPPED: [Self; 3] = [
+    pub const SHIPPED: [Self; 5] = [
         Self::Relevance,
         Self::ArithmeticWrong,
         Self::ArithmeticRight,
+        Self::Knowledge,
+        Self::Refusal,
     ];
 
-    /// This feature's value for one input, given its relevance cosine and
-    /// [`crate::arithmetic::features`].
-    pub fn value(self, relevance: f32, arithmetic: [f32; 2]) -> f32 {
+    /// This feature's value among one input's `values`.
+    pub fn value(self, values: &SideValues) -> f32 {
         match self {
-            Self::Relevance => relevance,
-            Self::ArithmeticWrong => arithmetic[0],
-            Self::ArithmeticRight => arithmetic[1],
+            Self::Relevance => values.relevance,
+            Self::ArithmeticWrong => values.arithmetic[0],
+            Self::ArithmeticRight => values.arithmetic[1],
+            Self::Knowledge => values.knowledge,
+            Self::Refusal => values.refusal,
         }
     }
 }
@@ -64,7 +87,10 @@ mod tests {
     #[test]
     fn names_round_trip() {
         let s = serde_json::to_string(&SideFeature::SHIPPED).unwrap();
-        assert_eq!(s, r#"["relevance","arithmetic_wrong","arithmetic_right"]"#);
+        assert_eq!(
+            s,
+            r#"["relevance","arithmetic_wrong","arithmetic_right","knowledge","refusal"]"#
+        );
         let back: Vec<SideFeature> = serde_json::from_str(&s).unwrap();
         assert_eq!(back, SideFeature::SHIPPED);
         assert!(serde_json::from_str::<SideFeature>("\"length\"").is_err());

@@ -31,8 +31,10 @@ mod encoder;
 mod error;
 pub mod eval;
 pub mod features;
+pub mod knowledge;
 mod model;
 pub mod pairs;
+pub mod refusal;
 pub mod runtime;
 pub mod train;
 

@@ -17,7 +17,7 @@
 //! shipped model runs, and what `dojo-reward train` writes.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use dojo_types::ports::{RewardError, RewardInput, RewardModel};
 use ort::session::Session;
@@ -30,7 +30,8 @@ use tokenizers::{
 };
 
 use crate::LoadError;
-use crate::features::{self, SideFeature};
+use crate::features::{self, SideFeature, SideValues};
+use crate::knowledge::KnowledgeBase;
 use crate::runtime::{Device, environment, resolve_dylib};
 use crate::train::Head;
 
@@ -78,6 +79,9 @@ pub struct ModelConfig {
     /// How many leading values of the embedding output are a unit-length sentence embedding when
     /// the graph is given one text alone (the `relevance` side feature needs it).
     pub sentence_dims: Option<usize>,
+    /// A WordNet `data.*` file in the model directory that the `knowledge` side feature looks
+    /// prompts up in ([`crate::knowledge`]).
+    pub knowledge: Option<String>,
 }
 
 impl Default for ModelConfig {
@@ -90,6 +94,7 @@ impl Default for ModelConfig {
             embedding_output: None,
             head: None,
             sentence_dims: None,
+            knowledge: None,
         }
     }
 }
@@ -185,6 +190,9 @@ pub struct OnnxRewardModel {
     has_embedding: bool,
     /// The head from `reward.json`'s `head`, applied in [`RewardModel::score_batch`].
     head: Option<Head>,
+    /// The dictionary of `reward.json`'s `knowledge`: loaded with the model when its head reads
+    /// it, else on first use (training a new head that reads it).
+    knowledge: OnceLock<KnowledgeBase>,
     max_batch: usize,
     /// Tokenize the next chunk on a helper thread during inference: only when ORT leaves a core free.
     pipeline: bool,
@@ -275,6 +283,21 @@ impl OnnxRewardModel {
                 found: outputs,
             });
         }
+        let knowledge = OnceLock::new();
+        if head
+            .as_ref()
+            .is_some_and(|h| h.side.contains(&SideFeature::Knowledge))
+        {
+            let Some(file) = &config.knowledge else {
+                return Err(LoadError::Config {
+                    path: cfg_path,
+                    message: "the head uses the knowledge feature but reward.json names no \
+                              knowledge file"
+                        .into(),
+                });
+            };
+            let _ = knowledge.set(load_knowledge(&dir.join(file))?);
+        }
         let name = config.name.clone().unwrap_or_else(|| {
             dir.file_name()
                 .map_or_else(|| "onnx".to_owned(), |n| n.to_string_lossy().into_owned())
@@ -290,6 +313,7 @@ impl OnnxRewardModel {
             has_token_type_ids,
             has_embedding,
             head,
+            knowledge,
             max_batch: opts.max_batch,
             pipeline: opts.intra_threads.is_some_and(|t| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) > t
@@ -533,17 +557,63 @@ impl OnnxRewardModel {
         if side.is_empty() {
             return Ok(rows);
         }
-        let relevance = if side.contains(&SideFeature::Relevance) {
-            Some(self.relevance(batch)?)
-        } else {
-            None
-        };
-        for (k, (row, input)) in rows.iter_mut().zip(batch).enumerate() {
-            let arith = crate::arithmetic::features(input.prompt, input.completion);
-            let rel = relevance.as_ref().map_or(0.0, |r| r[k]);
-            row.extend(side.iter().map(|f| f.value(rel, arith)));
+        let mut values = vec![SideValues::default(); batch.len()];
+        if side.contains(&SideFeature::Relevance) {
+            for (v, r) in values.iter_mut().zip(self.relevance(batch)?) {
+                v.relevance = r;
+            }
+        }
+        if side.contains(&SideFeature::Knowledge) {
+            for (v, s) in values.iter_mut().zip(self.knowledge_support(batch)?) {
+                v.knowledge = s;
+            }
+        }
+        for ((row, input), v) in rows.iter_mut().zip(batch).zip(&mut values) {
+            v.arithmetic = crate::arithmetic::features(input.prompt, input.completion);
+            v.refusal = f32::from(u8::from(crate::refusal::declines(input.completion)));
+            row.extend(side.iter().map(|f| f.value(v)));
         }
         Ok(rows)
+    }
+
+    /// [`KnowledgeBase::support`] of each input, looking each distinct prompt up once.
+    fn knowledge_support(&self, batch: &[RewardInput<'_>]) -> Result<Vec<f32>, RewardError> {
+        let kb = self.knowledge_base()?;
+        let mut out = vec![0.0; batch.len()];
+        let mut done = vec![false; batch.len()];
+        for i in 0..batch.len() {
+            if done[i] {
+                continue;
+            }
+            let same: Vec<usize> = (i..batch.len())
+                .filter(|&j| !done[j] && batch[j].prompt == batch[i].prompt)
+                .collect();
+            let responses: Vec<&str> = same.iter().map(|&j| batch[j].completion).collect();
+            for (&j, v) in same
+                .iter()
+                .zip(kb.support_many(batch[i].prompt, &responses))
+            {
+                out[j] = v;
+                done[j] = true;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The dictionary `reward.json`'s `knowledge` names, loaded on first use.
+    pub fn knowledge_base(&self) -> Result<&KnowledgeBase, RewardError> {
+        if let Some(kb) = self.knowledge.get() {
+            return Ok(kb);
+        }
+        let Some(file) = &self.config.knowledge else {
+            return Err(RewardError::InvalidInput(format!(
+                "model {} names no knowledge file in reward.json, which the knowledge feature needs",
+                self.name
+            )));
+        };
+        let kb = load_knowledge(&self.dir.join(file))
+            .map_err(|e| RewardError::Unavailable(e.to_string()))?;
+        Ok(self.knowledge.get_or_init(|| kb))
     }
 
     /// Cosine between the sentence embeddings of each prompt and its completion, each text encoded
@@ -689,6 +759,26 @@ pub(crate) fn cap_chars(s: &str, max: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
+}
+
+/// Reads and indexes the dictionary `reward.json`'s `knowledge` names.
+fn load_knowledge(path: &Path) -> Result<KnowledgeBase, LoadError> {
+    if !path.is_file() {
+        return Err(LoadError::MissingFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    // WordNet's files are ASCII apart from a few Latin-1 letters in glosses; read those lossily
+    // rather than refusing the whole dictionary.
+    let text = String::from_utf8_lossy(&bytes);
+    KnowledgeBase::from_wordnet(&text).map_err(|e| LoadError::Config {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// Reads and checks the head `reward.json` names.

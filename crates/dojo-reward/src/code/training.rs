@@ -197,6 +197,8 @@ pub fn fit(
             steps: cfg.steps,
             lr: cfg.lr,
             weight_decay: cfg.weight_decay,
+            // The code head has no side features; its inputs are all structural.
+            side_first: false,
             ..TrainConfig::default()
         },
     )?;

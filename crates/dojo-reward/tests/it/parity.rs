@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use dojo_reward::features::{self, SideFeature, SideValues};
 use dojo_reward::{RewardInput, RewardModel};
 
 use crate::model;
@@ -136,12 +137,22 @@ fn rust_equals_python_onnxruntime() {
                     let mut x: Vec<f32> = py_emb[i].iter().map(|v| *v as f32).collect();
                     let unit =
                         |r: &Vec<f64>| r[..dims].iter().map(|v| *v as f32).collect::<Vec<_>>();
-                    let arith = dojo_reward::arithmetic::features(p, c);
-                    let rel = dojo_reward::features::cosine(
-                        &unit(&single[2 * i]),
-                        &unit(&single[2 * i + 1]),
-                    );
-                    x.extend(head.side.iter().map(|f| f.value(rel, arith)));
+                    // The dictionary lookup and the refusal rule are Rust's alone: the graph is
+                    // what this test compares.
+                    let v = SideValues {
+                        relevance: features::cosine(
+                            &unit(&single[2 * i]),
+                            &unit(&single[2 * i + 1]),
+                        ),
+                        arithmetic: dojo_reward::arithmetic::features(p, c),
+                        knowledge: if head.side.contains(&SideFeature::Knowledge) {
+                            m.knowledge_base().unwrap().support(p, c)
+                        } else {
+                            0.0
+                        },
+                        refusal: f32::from(u8::from(dojo_reward::refusal::declines(c))),
+                    };
+                    x.extend(head.side.iter().map(|f| f.value(&v)));
                     f64::from(head.score(&x))
                 })
                 .collect()
