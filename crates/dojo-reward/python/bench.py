@@ -5,8 +5,8 @@ Same policy as the Rust side: sort by length, chunks of --batch pairs, pair enco
 
 A model whose reward.json names a head (the shipped one) is scored the way dojo-reward scores it:
 the pair embedding, then each distinct prompt and every completion encoded alone for the relevance
-cosine, then the head in numpy. The arithmetic side features come precomputed in the inputs file
-(they are string checks, not inference).
+cosine, then the head in numpy. The other side features (arithmetic, refusal, knowledge) come
+precomputed in the inputs file: they are string checks and dictionary lookups, not inference.
 """
 import argparse
 import json
@@ -27,7 +27,7 @@ def main():
     a = ap.parse_args()
     rows = json.load(open(a.inputs))
     data = [(r["prompt"], r["completion"]) for r in rows]
-    given = [r.get("arithmetic", [0.0, 0.0]) for r in rows]
+    given = [r.get("side", {}) for r in rows]
     cfg = json.load(open(f"{a.model}/reward.json")) if __import__("os").path.exists(f"{a.model}/reward.json") else {}
     head = json.load(open(f"{a.model}/{cfg['head']}")) if cfg.get("head") else None
     tok = Tokenizer.from_file(f"{a.model}/tokenizer.json")
@@ -76,8 +76,7 @@ def main():
                 u, v = single[at[p]][:dims], single[len(prompts) + k][:dims]
                 rel.append(float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12)))
         for name in head.get("side", []):
-            side.append(rel if name == "relevance" else
-                        [g[0] for g in side_given] if name == "arithmetic_wrong" else [g[1] for g in side_given])
+            side.append(rel if name == "relevance" else [g[name] for g in side_given])
         x = np.concatenate([emb, np.array(side, dtype=np.float32).T.reshape(len(items), -1)], axis=1)
         hidden = np.maximum(x @ np.array(head["w1"], np.float32).T + np.array(head["b1"], np.float32), 0)
         return (hidden @ np.array(head["w2"], np.float32) + np.float32(head["b2"])).astype(float).tolist()

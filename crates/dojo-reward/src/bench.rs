@@ -142,15 +142,29 @@ pub fn run(
     let dir = std::env::temp_dir().join(format!("dojo-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| RewardError::Backend(Box::new(e)))?;
     let input_path = dir.join("inputs.json");
-    // The arithmetic side features are string checks, handed over precomputed; the Python side
-    // runs every ONNX pass itself.
+    // The side features that are string checks or dictionary lookups (arithmetic, refusal,
+    // knowledge) are handed over precomputed; the Python side runs every ONNX pass itself.
+    let knows = model
+        .head()
+        .is_some_and(|h| h.side.contains(&crate::features::SideFeature::Knowledge));
+    let kb = if knows {
+        Some(model.knowledge_base()?)
+    } else {
+        None
+    };
     let rows: Vec<serde_json::Value> = data
         .iter()
         .map(|(p, c)| {
+            let [wrong, right] = crate::arithmetic::features(p, c);
             serde_json::json!({
                 "prompt": p,
                 "completion": c,
-                "arithmetic": crate::arithmetic::features(p, c),
+                "side": {
+                    "arithmetic_wrong": wrong,
+                    "arithmetic_right": right,
+                    "knowledge": kb.map_or(0.0, |kb| kb.support(p, c)),
+                    "refusal": f32::from(u8::from(crate::refusal::declines(c))),
+                },
             })
         })
         .collect();

@@ -4,6 +4,7 @@ mod bad_input;
 mod batching;
 mod code;
 mod independent;
+mod knowledge;
 mod load;
 mod parity;
 mod props;
