@@ -155,15 +155,19 @@ pub fn run(
     let rows: Vec<serde_json::Value> = data
         .iter()
         .map(|(p, c)| {
-            let [wrong, right] = crate::arithmetic::features(p, c);
+            let mut v = crate::features::SideValues {
+                knowledge: kb.map_or(0.0, |kb| kb.support(p, c)),
+                ..Default::default()
+            };
+            v.add_checks(p, c);
             serde_json::json!({
                 "prompt": p,
                 "completion": c,
                 "side": {
-                    "arithmetic_wrong": wrong,
-                    "arithmetic_right": right,
-                    "knowledge": kb.map_or(0.0, |kb| kb.support(p, c)),
-                    "refusal": f32::from(u8::from(crate::refusal::declines(c))),
+                    "arithmetic_wrong": v.arithmetic[0],
+                    "arithmetic_right": v.arithmetic[1],
+                    "knowledge": v.knowledge,
+                    "refusal": v.refusal,
                 },
             })
         })

@@ -41,6 +41,15 @@ pub struct SideValues {
     pub refusal: f32,
 }
 
+impl SideValues {
+    /// Fills in the values that are string checks of the text alone (arithmetic, refusal); the
+    /// others need the graph or the dictionary.
+    pub fn add_checks(&mut self, prompt: &str, completion: &str) {
+        self.arithmetic = crate::arithmetic::features(prompt, completion);
+        self.refusal = f32::from(u8::from(crate::refusal::declines(completion)));
+    }
+}
+
 impl SideFeature {
     /// The shipped model's side features, in order.
     pub const SHIPPED: [Self; 5] = [

@@ -195,33 +195,49 @@ impl KnowledgeBase {
     /// best matching `prompt` also hold: 0 when the response adds nothing the dictionary says about
     /// the prompt's subject.
     pub fn support(&self, prompt: &str, response: &str) -> f32 {
-        self.support_with(&self.retrieve(prompt), prompt, response)
+        self.lookup(prompt).support(response)
     }
 
     /// [`Self::support`] for several responses to one prompt, retrieving once.
     pub fn support_many(&self, prompt: &str, responses: &[&str]) -> Vec<f32> {
-        let top = self.retrieve(prompt);
-        responses
-            .iter()
-            .map(|r| self.support_with(&top, prompt, r))
-            .collect()
+        let lookup = self.lookup(prompt);
+        responses.iter().map(|r| lookup.support(r)).collect()
     }
 
-    fn support_with(&self, top: &[u32], prompt: &str, response: &str) -> f32 {
-        let known: HashSet<u32> = top
-            .iter()
-            .flat_map(|&d| self.entries[d as usize].terms.iter().copied())
-            .collect();
-        let asked: HashSet<String> = terms(cap(prompt)).into_iter().collect();
+    /// What [`Self::support`] needs of `prompt`, for any number of responses to it.
+    pub fn lookup(&self, prompt: &str) -> Lookup<'_> {
+        Lookup {
+            kb: self,
+            known: self
+                .retrieve(prompt)
+                .iter()
+                .flat_map(|&d| self.entries[d as usize].terms.iter().copied())
+                .collect(),
+            asked: terms(cap(prompt)).into_iter().collect(),
+        }
+    }
+}
+
+/// One prompt looked up: the terms of the entries that best match it, and its own terms.
+#[derive(Debug)]
+pub struct Lookup<'a> {
+    kb: &'a KnowledgeBase,
+    known: HashSet<u32>,
+    asked: HashSet<String>,
+}
+
+impl Lookup<'_> {
+    /// [`KnowledgeBase::support`] of `response` to this prompt.
+    pub fn support(&self, response: &str) -> f32 {
         let added: HashSet<String> = terms(cap(response))
             .into_iter()
-            .filter(|t| !asked.contains(t))
+            .filter(|t| !self.asked.contains(t))
             .collect();
         let sum: f32 = added
             .iter()
-            .filter_map(|t| self.vocab.get(t))
-            .filter(|id| known.contains(id))
-            .map(|&id| self.idf[id as usize])
+            .filter_map(|t| self.kb.vocab.get(t))
+            .filter(|id| self.known.contains(id))
+            .map(|&id| self.kb.idf[id as usize])
             .sum();
         sum.ln_1p()
     }

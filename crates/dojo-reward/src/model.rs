@@ -569,8 +569,7 @@ impl OnnxRewardModel {
             }
         }
         for ((row, input), v) in rows.iter_mut().zip(batch).zip(&mut values) {
-            v.arithmetic = crate::arithmetic::features(input.prompt, input.completion);
-            v.refusal = f32::from(u8::from(crate::refusal::declines(input.completion)));
+            v.add_checks(input.prompt, input.completion);
             row.extend(side.iter().map(|f| f.value(v)));
         }
         Ok(rows)
@@ -579,25 +578,16 @@ impl OnnxRewardModel {
     /// [`KnowledgeBase::support`] of each input, looking each distinct prompt up once.
     fn knowledge_support(&self, batch: &[RewardInput<'_>]) -> Result<Vec<f32>, RewardError> {
         let kb = self.knowledge_base()?;
-        let mut out = vec![0.0; batch.len()];
-        let mut done = vec![false; batch.len()];
-        for i in 0..batch.len() {
-            if done[i] {
-                continue;
-            }
-            let same: Vec<usize> = (i..batch.len())
-                .filter(|&j| !done[j] && batch[j].prompt == batch[i].prompt)
-                .collect();
-            let responses: Vec<&str> = same.iter().map(|&j| batch[j].completion).collect();
-            for (&j, v) in same
-                .iter()
-                .zip(kb.support_many(batch[i].prompt, &responses))
-            {
-                out[j] = v;
-                done[j] = true;
-            }
-        }
-        Ok(out)
+        let mut lookups = std::collections::HashMap::new();
+        Ok(batch
+            .iter()
+            .map(|i| {
+                lookups
+                    .entry(i.prompt)
+                    .or_insert_with(|| kb.lookup(i.prompt))
+                    .support(i.completion)
+            })
+            .collect())
     }
 
     /// The dictionary `reward.json`'s `knowledge` names, loaded on first use.

@@ -242,9 +242,7 @@ pub fn fit_head(data: &PairFeatures, cfg: &TrainConfig) -> Result<Head, RewardEr
     p.extend((0..h).map(|_| rng.random_range(-a2..a2)));
     p.push(0.0);
     let (ow1, ob1, ow2, ob2) = (0, h * f, h * f + h, h * f + 2 * h);
-    let mut m1 = vec![0.0_f64; p.len()];
-    let mut m2 = vec![0.0_f64; p.len()];
-    let (beta1, beta2, eps) = (0.9_f64, 0.999_f64, 1e-8_f64);
+    let mut adam = Adam::new(p.len(), cfg.lr);
 
     let mut act = vec![0.0_f64; h];
     let forward = |p: &[f64], x: &[f64], act: &mut [f64]| -> f64 {
@@ -288,12 +286,7 @@ pub fn fit_head(data: &PairFeatures, cfg: &TrainConfig) -> Result<Head, RewardEr
                 *gi += cfg.weight_decay * p[i];
             }
         }
-        let (bc1, bc2) = (1.0 - beta1.powi(step as i32), 1.0 - beta2.powi(step as i32));
-        for i in 0..p.len() {
-            m1[i] = beta1 * m1[i] + (1.0 - beta1) * g[i];
-            m2[i] = beta2 * m2[i] + (1.0 - beta2) * g[i] * g[i];
-            p[i] -= cfg.lr * (m1[i] / bc1) / ((m2[i] / bc2).sqrt() + eps);
-        }
+        adam.step(step, &mut p, &g);
         if step % 50 == 0 || step == 1 {
             tracing::info!(step, loss = loss / n as f64, "bradley-terry training");
         }
@@ -343,30 +336,63 @@ fn fit_linear(zc: &[Vec<f64>], zr: &[Vec<f64>], from: usize, cfg: &TrainConfig) 
         return a;
     }
     let n = zc.len() as f64;
-    let (mut m1, mut m2) = (vec![0.0_f64; width], vec![0.0_f64; width]);
-    let (beta1, beta2, eps) = (0.9_f64, 0.999_f64, 1e-8_f64);
-    for step in 1..=cfg.steps {
-        let mut g: Vec<f64> = a.iter().map(|w| cfg.weight_decay * w).collect();
-        for (c, r) in zc.iter().zip(zr) {
-            let diff: Vec<f64> = c[from..]
+    // The model is linear, so a pair only ever enters through the difference of its two rows.
+    let diffs: Vec<Vec<f64>> = zc
+        .iter()
+        .zip(zr)
+        .map(|(c, r)| {
+            c[from..]
                 .iter()
                 .zip(&r[from..])
                 .map(|(x, y)| x - y)
-                .collect();
-            let d: f64 = a.iter().zip(&diff).map(|(w, x)| w * x).sum();
+                .collect()
+        })
+        .collect();
+    let mut adam = Adam::new(width, cfg.lr);
+    for step in 1..=cfg.steps {
+        let mut g: Vec<f64> = a.iter().map(|w| cfg.weight_decay * w).collect();
+        for diff in &diffs {
+            let d: f64 = a.iter().zip(diff).map(|(w, x)| w * x).sum();
             let u = -sigmoid(-d) / n;
-            for (gi, x) in g.iter_mut().zip(&diff) {
+            for (gi, x) in g.iter_mut().zip(diff) {
                 *gi += u * x;
             }
         }
-        let (bc1, bc2) = (1.0 - beta1.powi(step as i32), 1.0 - beta2.powi(step as i32));
-        for i in 0..width {
-            m1[i] = beta1 * m1[i] + (1.0 - beta1) * g[i];
-            m2[i] = beta2 * m2[i] + (1.0 - beta2) * g[i] * g[i];
-            a[i] -= cfg.lr * (m1[i] / bc1) / ((m2[i] / bc2).sqrt() + eps);
-        }
+        adam.step(step, &mut a, &g);
     }
     a
+}
+
+/// Adam's moment estimates for full-batch steps (β 0.9 / 0.999, ε 1e-8).
+struct Adam {
+    m1: Vec<f64>,
+    m2: Vec<f64>,
+    lr: f64,
+}
+
+impl Adam {
+    const BETA1: f64 = 0.9;
+    const BETA2: f64 = 0.999;
+    const EPS: f64 = 1e-8;
+
+    fn new(len: usize, lr: f64) -> Self {
+        Self {
+            m1: vec![0.0; len],
+            m2: vec![0.0; len],
+            lr,
+        }
+    }
+
+    /// Step `step` (from 1) of `p` against gradient `g`.
+    fn step(&mut self, step: usize, p: &mut [f64], g: &[f64]) {
+        let (b1, b2) = (Self::BETA1, Self::BETA2);
+        let (bc1, bc2) = (1.0 - b1.powi(step as i32), 1.0 - b2.powi(step as i32));
+        for i in 0..p.len() {
+            self.m1[i] = b1 * self.m1[i] + (1.0 - b1) * g[i];
+            self.m2[i] = b2 * self.m2[i] + (1.0 - b2) * g[i] * g[i];
+            p[i] -= self.lr * (self.m1[i] / bc1) / ((self.m2[i] / bc2).sqrt() + Self::EPS);
+        }
+    }
 }
 
 fn sigmoid(x: f64) -> f64 {

@@ -197,8 +197,8 @@ pub fn fit(
             steps: cfg.steps,
             lr: cfg.lr,
             weight_decay: cfg.weight_decay,
-            // The code head has no side features; its inputs are all structural.
-            side_first: false,
+            // The code head's inputs are all structural: none is a side feature fit first.
+            side: Vec::new(),
             ..TrainConfig::default()
         },
     )?;

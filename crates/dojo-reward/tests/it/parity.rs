@@ -139,19 +139,19 @@ fn rust_equals_python_onnxruntime() {
                         |r: &Vec<f64>| r[..dims].iter().map(|v| *v as f32).collect::<Vec<_>>();
                     // The dictionary lookup and the refusal rule are Rust's alone: the graph is
                     // what this test compares.
-                    let v = SideValues {
+                    let mut v = SideValues {
                         relevance: features::cosine(
                             &unit(&single[2 * i]),
                             &unit(&single[2 * i + 1]),
                         ),
-                        arithmetic: dojo_reward::arithmetic::features(p, c),
                         knowledge: if head.side.contains(&SideFeature::Knowledge) {
                             m.knowledge_base().unwrap().support(p, c)
                         } else {
                             0.0
                         },
-                        refusal: f32::from(u8::from(dojo_reward::refusal::declines(c))),
+                        ..SideValues::default()
                     };
+                    v.add_checks(p, c);
                     x.extend(head.side.iter().map(|f| f.value(&v)));
                     f64::from(head.score(&x))
                 })
